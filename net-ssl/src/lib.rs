@@ -1,0 +1,1 @@
+//! Muon's TLS layer.
