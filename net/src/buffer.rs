@@ -22,7 +22,7 @@ use std::os::fd::RawFd;
 pub const CHEAP_PREPEND: usize = 8;
 
 /// The size of the stack area that [`Buffer::read_from`] spills into.
-const SPILL: usize = 64 * 1024;
+pub(crate) const SPILL: usize = 64 * 1024;
 
 /// A growable byte buffer with a cheap prepend area and read/write indexes.
 ///

@@ -1,6 +1,54 @@
-//! Muon's reactor core.
+//! Muon's reactor core: event loops, buffers, timers, a multi-reactor TCP server,
+//! connections and clients. No OpenSSL here: TLS plugs in through [`Layer`].
+//!
+//! Threads: a main reactor accepts and hands each connection round-robin to one of N
+//! worker [`EventLoop`]s, which owns it for its whole life. Callbacks run on the owning
+//! loop with `&mut` [`TcpConnection`]; other threads use [`ConnHandle`] and
+//! [`LoopHandle`], which queue tasks to the loop.
+//!
+//! ```no_run
+//! net::logging::init("info");
+//! let server = net::TcpServer::builder("127.0.0.1:8443")
+//!     .name("echo")
+//!     .on_message(|conn, input| {
+//!         conn.send_buffer(input);
+//!     })
+//!     .build()?;
+//! server.run()
+//! # ;Ok::<(), std::io::Error>(())
+//! ```
+#![warn(missing_docs)]
+
+mod acceptor;
 mod buffer;
+mod conn_handle;
+mod conn_io;
+mod connection;
+mod event_loop;
 mod layer;
+mod loop_ctx;
+mod loop_handle;
+mod loop_pool;
+pub mod logging;
+mod server;
+mod server_builder;
+mod service;
+mod slab;
+mod socket;
+mod timer_queue;
+mod util;
 
 pub use buffer::Buffer;
+pub use conn_handle::ConnHandle;
+pub use connection::{ConnId, ConnState, TcpConnection};
+pub use event_loop::EventLoop;
 pub use layer::{Layer, LayerFactory, LayerRead};
+pub use loop_ctx::LoopCtx;
+pub use loop_handle::LoopHandle;
+pub use loop_pool::LoopPool;
+pub use server::{ServerHandle, TcpServer};
+pub use server_builder::TcpServerBuilder;
+pub use service::{
+    Callbacks, ConnOptions, ConnectionCallback, HighWaterCallback, MessageCallback,
+};
+pub use timer_queue::TimerId;

@@ -1,0 +1,68 @@
+//! Echo server: every byte received is sent back. Plain TCP, or TLS with `--tls`.
+//!
+//! ```text
+//! cargo run --release --example echo -- --tls
+//! openssl s_client -connect 127.0.0.1:8443 -CAfile certs/ca.crt
+//! ```
+
+use std::path::PathBuf;
+
+use clap::Parser;
+
+/// Muon echo server.
+#[derive(Parser, Debug)]
+#[command(version, about)]
+struct Args {
+    /// Address to listen on (IPv4 or IPv6; port 0 picks a free port).
+    #[arg(long, default_value = "127.0.0.1:8443")]
+    addr: String,
+    /// Worker loops (default: number of CPUs).
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Serve TLS (with the development certificate unless --cert/--key are given).
+    #[arg(long)]
+    tls: bool,
+    /// PEM certificate chain for --tls.
+    #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/certs/server.crt"))]
+    cert: PathBuf,
+    /// PEM private key for --tls.
+    #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/certs/server.key"))]
+    key: PathBuf,
+    /// Log level (error, warn, info, debug, trace).
+    #[arg(long, default_value = "info")]
+    log: String,
+}
+
+fn main() {
+    let args = Args::parse();
+    muon::logging::init(&args.log);
+    if let Err(e) = run(args) {
+        log::error!("echo: {e}");
+        std::process::exit(1);
+    }
+}
+
+fn run(args: Args) -> std::io::Result<()> {
+    let mut builder = muon::TcpServer::builder(args.addr.as_str())
+        .name("echo")
+        .threads(args.threads.unwrap_or_else(num_cpus::get))
+        .on_connection(|conn| {
+            let state = if conn.is_connected() { "up" } else { "down" };
+            log::debug!("{conn} is {state}");
+        })
+        .on_message(|conn, input| {
+            conn.send_buffer(input);
+        });
+    if args.tls {
+        let tls = muon::ssl::TlsAcceptor::from_pem_files(&args.cert, &args.key)
+            .map_err(std::io::Error::other)?;
+        builder = builder.tls(tls);
+    }
+    let server = builder.build()?;
+    log::info!(
+        "echo{} listening on {}",
+        if args.tls { " (TLS)" } else { "" },
+        server.local_addr()
+    );
+    server.run()
+}

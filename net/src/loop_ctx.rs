@@ -1,0 +1,386 @@
+//! `LoopCtx`: what code running on a loop's thread gets — its connections, timers,
+//! handlers and task queue.
+//!
+//! Ownership: created by [`crate::EventLoop::run`] on the loop thread and lent by
+//! `&mut` to tasks and timers. Connections live in a slab keyed by token, each slot
+//! with a generation, so an id kept after a connection closed never reaches the next
+//! connection to use the slot.
+
+use std::cell::RefCell;
+use std::io;
+use std::net::SocketAddr;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::Receiver;
+use mio::event::Event;
+use mio::net::TcpStream;
+use mio::{Interest, Registry, Token};
+
+use crate::connection::{ConnId, TcpConnection};
+use crate::layer::Layer;
+use crate::loop_handle::{LoopHandle, LoopShared, Task};
+use crate::service::Service;
+use crate::slab::{Slab, SlotId};
+use crate::timer_queue::{Timer, TimerCallback, TimerId, TimerQueue};
+use crate::util::panic_message;
+
+/// Something other than a connection that waits for readiness on a loop (the
+/// acceptor, a connector in progress).
+pub(crate) trait IoHandler {
+    /// The handler's source is ready (or, with `None`, the handler was poked by a
+    /// timer to retry). It may remove itself with [`LoopCtx::remove_handler`].
+    fn ready(&mut self, ctx: &mut LoopCtx, id: SlotId, event: Option<&Event>);
+    /// Takes the source off the poller before the handler is dropped.
+    fn deregister(&mut self, registry: &Registry);
+}
+
+pub(crate) enum Slot {
+    Conn(TcpConnection),
+    /// `None` while the handler is out running.
+    Handler(Option<Box<dyn IoHandler>>),
+}
+
+/// The loop-thread state a connection keeps a reference to (timers, ids).
+pub(crate) struct LoopLocal {
+    pub(crate) timers: RefCell<TimerQueue>,
+    pub(crate) shared: Arc<LoopShared>,
+}
+
+impl LoopLocal {
+    pub(crate) fn add_timer(
+        &self,
+        when: Instant,
+        interval: Option<Duration>,
+        callback: TimerCallback,
+    ) -> TimerId {
+        let id = self.shared.new_timer_id();
+        self.timers
+            .borrow_mut()
+            .insert(id, when, Timer { callback, interval });
+        id
+    }
+
+    pub(crate) fn cancel(&self, id: TimerId) -> bool {
+        self.timers.borrow_mut().cancel(id)
+    }
+}
+
+/// The running loop, as seen from its own thread. See the module docs.
+pub struct LoopCtx {
+    shared: Arc<LoopShared>,
+    rx: Receiver<Task>,
+    pub(crate) registry: Registry,
+    pub(crate) local: Rc<LoopLocal>,
+    slots: Slab<Slot>,
+    quit: bool,
+    pending_reads: Vec<SlotId>,
+    connections: usize,
+}
+
+impl LoopCtx {
+    pub(crate) fn new(shared: Arc<LoopShared>, rx: Receiver<Task>, registry: Registry) -> Self {
+        let local = Rc::new(LoopLocal {
+            timers: RefCell::new(TimerQueue::default()),
+            shared: shared.clone(),
+        });
+        LoopCtx {
+            shared,
+            rx,
+            registry,
+            local,
+            slots: Slab::new(),
+            quit: false,
+            pending_reads: Vec::new(),
+            connections: 0,
+        }
+    }
+
+    /// A handle to this loop, for other threads.
+    pub fn handle(&self) -> LoopHandle {
+        LoopHandle {
+            shared: self.shared.clone(),
+        }
+    }
+
+    /// This loop's index in its pool.
+    pub fn index(&self) -> usize {
+        self.shared.index
+    }
+
+    pub(crate) fn shared(&self) -> &LoopShared {
+        &self.shared
+    }
+
+    /// Makes `run` return at the end of this iteration. Connections still open are
+    /// closed (their down callbacks run) before it returns.
+    pub fn quit(&mut self) {
+        self.quit = true;
+    }
+
+    pub(crate) fn quitting(&self) -> bool {
+        self.quit
+    }
+
+    /// Runs `callback` once after `delay`.
+    pub fn run_after<F: FnMut(&mut LoopCtx) + 'static>(
+        &mut self,
+        delay: Duration,
+        callback: F,
+    ) -> TimerId {
+        self.local
+            .add_timer(Instant::now() + delay, None, Box::new(callback))
+    }
+
+    /// Runs `callback` once at `when`.
+    pub fn run_at<F: FnMut(&mut LoopCtx) + 'static>(
+        &mut self,
+        when: Instant,
+        callback: F,
+    ) -> TimerId {
+        self.local.add_timer(when, None, Box::new(callback))
+    }
+
+    /// Runs `callback` every `interval`, first after one interval.
+    pub fn run_every<F: FnMut(&mut LoopCtx) + 'static>(
+        &mut self,
+        interval: Duration,
+        callback: F,
+    ) -> TimerId {
+        self.local
+            .add_timer(Instant::now() + interval, Some(interval), Box::new(callback))
+    }
+
+    /// Cancels a timer. Returns whether it was pending (or firing right now).
+    pub fn cancel(&mut self, id: TimerId) -> bool {
+        self.local.cancel(id)
+    }
+
+    pub(crate) fn insert_timer(
+        &mut self,
+        id: TimerId,
+        when: Instant,
+        interval: Option<Duration>,
+        callback: TimerCallback,
+    ) {
+        self.local
+            .timers
+            .borrow_mut()
+            .insert(id, when, Timer { callback, interval });
+    }
+
+    /// Number of timers pending on this loop.
+    pub fn timer_count(&self) -> usize {
+        self.local.timers.borrow().len()
+    }
+
+    /// Number of connections this loop owns.
+    pub fn connection_count(&self) -> usize {
+        self.connections
+    }
+
+    fn conn_ids(&mut self) -> Vec<SlotId> {
+        let ids = self.slots.ids();
+        ids.into_iter()
+            .filter(|id| matches!(self.slots.get_mut(*id), Some(Slot::Conn(_))))
+            .collect()
+    }
+
+    /// Runs `f` on the connection `id` if it is still open on this loop. A panic in
+    /// `f` closes that connection; state changes `f` makes (sends, closes) take effect
+    /// before this returns.
+    pub fn with_connection<R>(
+        &mut self,
+        id: ConnId,
+        f: impl FnOnce(&mut TcpConnection) -> R,
+    ) -> Option<R> {
+        if id.loop_index as usize != self.shared.index {
+            return None;
+        }
+        let slot = id.slot;
+        let Some(Slot::Conn(conn)) = self.slots.get_mut(slot) else {
+            return None;
+        };
+        let result = conn.call_user(f);
+        conn.settle();
+        self.after_conn(slot);
+        result
+    }
+
+    /// Runs `f` on every open connection of this loop (a broadcast visits each loop
+    /// with one task and sends from here, without any lock).
+    pub fn for_each_connection(&mut self, mut f: impl FnMut(&mut TcpConnection)) {
+        for slot in self.conn_ids() {
+            if let Some(Slot::Conn(conn)) = self.slots.get_mut(slot) {
+                let id = conn.id();
+                self.with_connection(id, &mut f);
+            }
+        }
+    }
+
+    /// Takes ownership of a connected socket: registers it and starts the connection
+    /// (its handshake if it has a layer, else its up callback). The caller has counted
+    /// the connection in `service` (`Service::opened`); on error it uncounts it.
+    pub(crate) fn add_connection(
+        &mut self,
+        mut stream: TcpStream,
+        peer: SocketAddr,
+        service: Arc<Service>,
+        layer: Option<Box<dyn Layer>>,
+    ) -> io::Result<ConnId> {
+        let slot = self.slots.next_id();
+        self.registry.register(
+            &mut stream,
+            Token(slot.index as usize),
+            Interest::READABLE | Interest::WRITABLE,
+        )?;
+        let id = ConnId {
+            loop_index: self.shared.index as u32,
+            slot,
+        };
+        let conn = TcpConnection::new(id, stream, peer, service, layer, self.local.clone());
+        let inserted = self.slots.insert(Slot::Conn(conn));
+        debug_assert_eq!(inserted, slot);
+        self.connections += 1;
+        if let Some(Slot::Conn(conn)) = self.slots.get_mut(slot) {
+            conn.start();
+            conn.settle();
+        }
+        self.after_conn(slot);
+        Ok(id)
+    }
+
+    /// Registers a handler built by `make` with the token it will be woken with.
+    pub(crate) fn add_handler<F>(&mut self, make: F) -> io::Result<SlotId>
+    where
+        F: FnOnce(&Registry, Token) -> io::Result<Box<dyn IoHandler>>,
+    {
+        let slot = self.slots.next_id();
+        let handler = make(&self.registry, Token(slot.index as usize))?;
+        Ok(self.slots.insert(Slot::Handler(Some(handler))))
+    }
+
+    /// Removes a handler (also from inside its own `ready`).
+    pub(crate) fn remove_handler(&mut self, id: SlotId) {
+        if let Some(Slot::Handler(Some(mut h))) = self.slots.remove(id) {
+            h.deregister(&self.registry);
+        }
+    }
+
+    pub(crate) fn dispatch(&mut self, event: &Event) {
+        let Some((id, slot)) = self.slots.get_by_index_mut(event.token().0) else {
+            return;
+        };
+        match slot {
+            Slot::Conn(conn) => {
+                conn.handle_event(event);
+                self.after_conn(id);
+            }
+            Slot::Handler(_) => self.run_handler(id, Some(event)),
+        }
+    }
+
+    /// Runs the handler `id` (with `None`: a retry poke from a timer).
+    pub(crate) fn run_handler(&mut self, id: SlotId, event: Option<&Event>) {
+        let Some(Slot::Handler(handler)) = self.slots.get_mut(id) else {
+            return;
+        };
+        let Some(mut handler) = handler.take() else {
+            return;
+        };
+        handler.ready(self, id, event);
+        match self.slots.get_mut(id) {
+            Some(Slot::Handler(h)) => *h = Some(handler),
+            _ => handler.deregister(&self.registry),
+        }
+    }
+
+    /// After a connection ran: queue it for a fair continuation of its reads, or
+    /// release it if it closed.
+    fn after_conn(&mut self, id: SlotId) {
+        let Some(Slot::Conn(conn)) = self.slots.get_mut(id) else {
+            return;
+        };
+        if conn.is_closed() {
+            if let Some(Slot::Conn(mut conn)) = self.slots.remove(id) {
+                self.connections -= 1;
+                conn.deregister(&self.registry);
+                conn.finish();
+            }
+        } else if conn.take_read_again() {
+            self.pending_reads.push(id);
+        }
+    }
+
+    pub(crate) fn has_pending_work(&self) -> bool {
+        !self.pending_reads.is_empty() || !self.rx.is_empty()
+    }
+
+    pub(crate) fn next_timeout(&mut self, now: Instant) -> Option<Duration> {
+        let deadline = self.local.timers.borrow_mut().next_deadline()?;
+        Some(deadline.saturating_duration_since(now))
+    }
+
+    pub(crate) fn run_due_timers(&mut self) {
+        let now = Instant::now();
+        loop {
+            let due = self.local.timers.borrow_mut().pop_due(now);
+            let Some((id, mut timer)) = due else {
+                break;
+            };
+            if let Err(p) = catch_unwind(AssertUnwindSafe(|| (timer.callback)(self))) {
+                log::error!(
+                    "loop {}: timer callback panicked: {}",
+                    self.shared.name,
+                    panic_message(&*p)
+                );
+            }
+            self.local
+                .timers
+                .borrow_mut()
+                .finish(id, timer, Instant::now());
+        }
+    }
+
+    /// Runs the tasks queued so far; tasks they queue run next iteration.
+    pub(crate) fn run_tasks(&mut self) {
+        for _ in 0..self.rx.len() {
+            let Ok(task) = self.rx.try_recv() else {
+                break;
+            };
+            if let Err(p) = catch_unwind(AssertUnwindSafe(|| task(self))) {
+                log::error!(
+                    "loop {}: task panicked: {}",
+                    self.shared.name,
+                    panic_message(&*p)
+                );
+            }
+        }
+    }
+
+    pub(crate) fn continue_reads(&mut self) {
+        for id in std::mem::take(&mut self.pending_reads) {
+            if let Some(Slot::Conn(conn)) = self.slots.get_mut(id) {
+                conn.continue_read();
+                self.after_conn(id);
+            }
+        }
+    }
+
+    /// Closes every connection and handler (the loop is ending).
+    pub(crate) fn close_all(&mut self) {
+        for id in self.slots.ids() {
+            match self.slots.get_mut(id) {
+                Some(Slot::Conn(conn)) => {
+                    conn.force_close();
+                    conn.settle();
+                    self.after_conn(id);
+                }
+                Some(Slot::Handler(_)) => self.remove_handler(id),
+                None => {}
+            }
+        }
+    }
+}

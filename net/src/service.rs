@@ -1,0 +1,119 @@
+//! What all connections of one server (or one client) share: callbacks, options, the
+//! layer factory and the live-connection count.
+//!
+//! Ownership: one `Arc<Service>` per server or client, cloned into each connection.
+//! Read-only after construction except the live count (a mutex + condvar, touched once
+//! per connection open and close, never per message).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use parking_lot::{Condvar, Mutex};
+
+use crate::{Buffer, LayerFactory, TcpConnection};
+
+/// Called with the connection when it comes up and again when it goes down
+/// ([`TcpConnection::is_connected`] tells which), after a write drains, or when the peer
+/// half-closes.
+pub type ConnectionCallback = Arc<dyn Fn(&mut TcpConnection) + Send + Sync>;
+/// Called with the connection and its input buffer when bytes arrive. Consume what you
+/// use; what you leave stays for the next call.
+pub type MessageCallback = Arc<dyn Fn(&mut TcpConnection, &mut Buffer) + Send + Sync>;
+/// Called when the output buffer grows past the high-water mark, with its size.
+pub type HighWaterCallback = Arc<dyn Fn(&mut TcpConnection, usize) + Send + Sync>;
+
+/// The callbacks of a server's or client's connections. All run on the connection's
+/// own loop thread, with `&mut` access to it.
+#[derive(Clone, Default)]
+pub struct Callbacks {
+    pub(crate) connection: Option<ConnectionCallback>,
+    pub(crate) message: Option<MessageCallback>,
+    pub(crate) write_complete: Option<ConnectionCallback>,
+    pub(crate) high_water: Option<HighWaterCallback>,
+    pub(crate) half_close: Option<ConnectionCallback>,
+}
+
+/// Per-connection policy shared by a server's or client's connections.
+#[derive(Clone, Debug)]
+pub struct ConnOptions {
+    /// Output bytes above which the high-water callback fires (default 4 MiB).
+    pub high_water_mark: usize,
+    /// Stop reading while the output is above the high-water mark, resume when it
+    /// drains to half of it (default on): a peer that does not read cannot make the
+    /// server buffer without bound.
+    pub pause_reading_above_high_water: bool,
+    /// How long a half-closed connection is kept for the application to reply and
+    /// flush, and how long we wait for the peer's EOF after our own shutdown
+    /// (default 5 s). Then the connection is closed.
+    pub close_delay: Duration,
+    /// Close a connection that has neither read nor written for this long.
+    pub idle_timeout: Option<Duration>,
+    /// TCP_NODELAY on every connection (default on).
+    pub tcp_nodelay: bool,
+}
+
+impl Default for ConnOptions {
+    fn default() -> Self {
+        ConnOptions {
+            high_water_mark: 4 * 1024 * 1024,
+            pause_reading_above_high_water: true,
+            close_delay: Duration::from_secs(5),
+            idle_timeout: None,
+            tcp_nodelay: true,
+        }
+    }
+}
+
+pub(crate) struct Service {
+    pub(crate) name: String,
+    pub(crate) callbacks: Callbacks,
+    pub(crate) options: ConnOptions,
+    pub(crate) layer: Option<Arc<dyn LayerFactory>>,
+    live: Mutex<usize>,
+    all_closed: Condvar,
+}
+
+impl Service {
+    pub(crate) fn new(
+        name: String,
+        callbacks: Callbacks,
+        options: ConnOptions,
+        layer: Option<Arc<dyn LayerFactory>>,
+    ) -> Self {
+        Service {
+            name,
+            callbacks,
+            options,
+            layer,
+            live: Mutex::new(0),
+            all_closed: Condvar::new(),
+        }
+    }
+
+    pub(crate) fn opened(&self) {
+        *self.live.lock() += 1;
+    }
+
+    pub(crate) fn closed(&self) {
+        let mut live = self.live.lock();
+        *live -= 1;
+        if *live == 0 {
+            self.all_closed.notify_all();
+        }
+    }
+
+    pub(crate) fn live(&self) -> usize {
+        *self.live.lock()
+    }
+
+    /// Waits until no connection is live or `deadline` passes; returns the live count.
+    pub(crate) fn wait_all_closed(&self, deadline: Instant) -> usize {
+        let mut live = self.live.lock();
+        while *live > 0 {
+            if self.all_closed.wait_until(&mut live, deadline).timed_out() {
+                break;
+            }
+        }
+        *live
+    }
+}

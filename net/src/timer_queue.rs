@@ -1,0 +1,87 @@
+//! Timers of one event loop, on the monotonic clock.
+//!
+//! Ownership: owned by its loop (behind the loop's `Rc`), touched only on the loop
+//! thread. Other threads add and cancel timers through a `LoopHandle`, which queues
+//! the change as a task. The earliest deadline sets the loop's poll timeout.
+//!
+//! Cancel is O(1): the entry is dropped from the map and its heap key is skipped when
+//! it surfaces.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
+use std::time::{Duration, Instant};
+
+use crate::LoopCtx;
+
+/// Identifies a timer for [`LoopCtx::cancel`] and [`crate::LoopHandle::cancel`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct TimerId(pub(crate) u64);
+
+pub(crate) type TimerCallback = Box<dyn FnMut(&mut LoopCtx)>;
+
+pub(crate) struct Timer {
+    pub(crate) callback: TimerCallback,
+    pub(crate) interval: Option<Duration>,
+}
+
+#[derive(Default)]
+pub(crate) struct TimerQueue {
+    heap: BinaryHeap<Reverse<(Instant, u64)>>,
+    timers: HashMap<u64, (Instant, Timer)>,
+    /// The timer whose callback is running now, and whether it was cancelled meanwhile.
+    firing: Option<(u64, bool)>,
+}
+
+impl TimerQueue {
+    pub(crate) fn insert(&mut self, id: TimerId, when: Instant, timer: Timer) {
+        self.heap.push(Reverse((when, id.0)));
+        self.timers.insert(id.0, (when, timer));
+    }
+
+    pub(crate) fn cancel(&mut self, id: TimerId) -> bool {
+        if let Some((firing, cancelled)) = &mut self.firing {
+            if *firing == id.0 {
+                *cancelled = true;
+                return true;
+            }
+        }
+        self.timers.remove(&id.0).is_some()
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.timers.len()
+    }
+
+    /// The earliest live deadline.
+    pub(crate) fn next_deadline(&mut self) -> Option<Instant> {
+        while let Some(Reverse((when, id))) = self.heap.peek().copied() {
+            match self.timers.get(&id) {
+                Some((w, _)) if *w == when => return Some(when),
+                _ => {
+                    self.heap.pop();
+                }
+            }
+        }
+        None
+    }
+
+    /// Takes out one timer due at `now`, marking it as firing.
+    pub(crate) fn pop_due(&mut self, now: Instant) -> Option<(TimerId, Timer)> {
+        let when = self.next_deadline()?;
+        if when > now {
+            return None;
+        }
+        let Reverse((_, id)) = self.heap.pop()?;
+        let (_, timer) = self.timers.remove(&id)?;
+        self.firing = Some((id, false));
+        Some((TimerId(id), timer))
+    }
+
+    /// Ends the firing of `id`; a repeating timer that was not cancelled is re-armed.
+    pub(crate) fn finish(&mut self, id: TimerId, timer: Timer, now: Instant) {
+        let cancelled = matches!(self.firing.take(), Some((_, true)));
+        if let (Some(interval), false) = (timer.interval, cancelled) {
+            self.insert(id, now + interval, timer);
+        }
+    }
+}

@@ -1,0 +1,89 @@
+//! Helpers shared by the integration tests: servers on loopback, blocking clients
+//! with bounded waits, and deterministic payloads.
+#![allow(dead_code)]
+
+use std::io::{Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::time::{Duration, Instant};
+
+/// Every blocking socket operation in the tests gives up after this long.
+pub const IO_TIMEOUT: Duration = Duration::from_secs(20);
+
+pub fn init_logging() {
+    muon::logging::init("warn");
+}
+
+/// A plain echo server with `threads` workers on an ephemeral loopback port.
+pub fn echo_server(threads: usize) -> muon::ServerHandle {
+    muon::TcpServer::builder("127.0.0.1:0")
+        .name("echo")
+        .threads(threads)
+        .on_message(|conn, input| {
+            conn.send_buffer(input);
+        })
+        .build()
+        .expect("build")
+        .start()
+        .expect("start")
+}
+
+/// A blocking client with read and write timeouts.
+pub fn connect(addr: SocketAddr) -> TcpStream {
+    let s = TcpStream::connect(addr).expect("connect");
+    s.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+    s.set_write_timeout(Some(IO_TIMEOUT)).unwrap();
+    s.set_nodelay(true).unwrap();
+    s
+}
+
+/// Bytes that differ at every offset, so a lost, repeated or reordered chunk shows.
+pub fn payload(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
+/// Writes `data` from a second thread while reading `data.len()` bytes back here, so a
+/// large echo cannot deadlock on full socket buffers. Returns what was read.
+pub fn echo_round_trip(stream: &TcpStream, data: &[u8]) -> Vec<u8> {
+    let mut writer = stream.try_clone().unwrap();
+    let owned = data.to_vec();
+    let t = std::thread::spawn(move || writer.write_all(&owned));
+    let mut back = vec![0; data.len()];
+    let mut reader = stream.try_clone().unwrap();
+    reader.read_exact(&mut back).expect("read echo");
+    t.join().unwrap().expect("write");
+    back
+}
+
+/// Reads until EOF (bounded by the read timeout); returns the bytes.
+pub fn read_to_eof(stream: &mut TcpStream) -> std::io::Result<Vec<u8>> {
+    let mut out = Vec::new();
+    stream.read_to_end(&mut out)?;
+    Ok(out)
+}
+
+pub fn half_close(stream: &TcpStream) {
+    stream.shutdown(Shutdown::Write).unwrap();
+}
+
+/// Polls `cond` until it holds or `timeout` passes; returns whether it held. For
+/// state that has no event to wait on (a counter in another thread).
+pub fn wait_until(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if cond() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
