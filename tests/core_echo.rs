@@ -23,7 +23,10 @@ fn echo_round_trips_1_byte_to_16_mib() {
         len *= 4;
     }
     let data = payload(16 << 20, 7);
-    assert!(echo_round_trip(&stream, &data) == data, "16 MiB echo differs");
+    assert!(
+        echo_round_trip(&stream, &data) == data,
+        "16 MiB echo differs"
+    );
     drop(stream);
     assert!(server.stop());
 }
@@ -38,7 +41,11 @@ fn two_hundred_connections_spread_round_robin() {
         .threads(threads)
         .on_connection(move |conn| {
             if conn.is_connected() {
-                *seen.lock().unwrap().entry(conn.id().loop_index()).or_default() += 1;
+                *seen
+                    .lock()
+                    .unwrap()
+                    .entry(conn.id().loop_index())
+                    .or_default() += 1;
             }
         })
         .on_message(|conn, input| {
@@ -63,12 +70,18 @@ fn two_hundred_connections_spread_round_robin() {
     let clients: Vec<_> = handles.into_iter().map(|h| h.join().unwrap()).collect();
     assert_eq!(server.connection_count(), 200);
     let counts = per_loop.lock().unwrap().clone();
-    assert_eq!(counts.len(), threads, "every worker got connections: {counts:?}");
+    assert_eq!(
+        counts.len(),
+        threads,
+        "every worker got connections: {counts:?}"
+    );
     for (lp, n) in &counts {
         assert_eq!(*n, 200 / threads, "loop {lp} got {n}: {counts:?}");
     }
     drop(clients);
-    assert!(wait_until(Duration::from_secs(10), || server.connection_count() == 0));
+    assert!(wait_until(Duration::from_secs(10), || server
+        .connection_count()
+        == 0));
     assert!(server.stop());
 }
 
@@ -146,7 +159,12 @@ fn half_close_gets_whole_reply_then_eof() {
     });
     let back = read_to_eof(&mut client).expect("reply then EOF");
     writer.join().unwrap();
-    assert!(back == data, "reply differs: {} of {} bytes", back.len(), data.len());
+    assert!(
+        back == data,
+        "reply differs: {} of {} bytes",
+        back.len(),
+        data.len()
+    );
     assert!(server.stop());
 }
 
@@ -170,9 +188,14 @@ fn close_delay_closes_half_closed_connection_without_reply() {
     let back = read_to_eof(&mut client).expect("EOF from the close delay");
     let waited = start.elapsed();
     assert!(back.is_empty());
-    assert!(waited >= delay - Duration::from_millis(20), "closed after {waited:?}");
+    assert!(
+        waited >= delay - Duration::from_millis(20),
+        "closed after {waited:?}"
+    );
     assert!(waited < Duration::from_secs(5), "closed after {waited:?}");
-    assert!(wait_until(Duration::from_secs(5), || server.connection_count() == 0));
+    assert!(wait_until(Duration::from_secs(5), || server
+        .connection_count()
+        == 0));
     assert!(server.stop());
 }
 
@@ -221,7 +244,10 @@ fn force_close_with_delay_closes_on_time() {
     let back = read_to_eof(&mut client).expect("EOF");
     let waited = start.elapsed();
     assert_eq!(back, b"hello");
-    assert!(waited >= delay - Duration::from_millis(20), "closed after {waited:?}");
+    assert!(
+        waited >= delay - Duration::from_millis(20),
+        "closed after {waited:?}"
+    );
     assert!(waited < Duration::from_secs(5), "closed after {waited:?}");
     assert!(server.stop());
 }

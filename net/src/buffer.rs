@@ -179,8 +179,7 @@ impl Buffer {
             return;
         }
         let readable = self.readable_bytes();
-        if self.data.len() >= CHEAP_PREPEND + readable + len && self.read_index > CHEAP_PREPEND
-        {
+        if self.data.len() >= CHEAP_PREPEND + readable + len && self.read_index > CHEAP_PREPEND {
             self.data
                 .copy_within(self.read_index..self.write_index, CHEAP_PREPEND);
         } else {

@@ -47,7 +47,12 @@ impl TcpConnection {
             self.fail(e, "handshake start");
             return;
         }
-        if let Some(timeout) = self.service.layer.as_ref().and_then(|f| f.handshake_timeout()) {
+        if let Some(timeout) = self
+            .service
+            .layer
+            .as_ref()
+            .and_then(|f| f.handshake_timeout())
+        {
             self.timers.handshake = Some(self.run_after(timeout, move |conn| {
                 conn.timers.handshake = None;
                 if conn.state == ConnState::Handshaking {
@@ -117,7 +122,11 @@ impl TcpConnection {
                 &mut self.input
             };
             let writable = buf.writable_bytes();
-            let room = if writable < SPILL { writable + SPILL } else { writable };
+            let room = if writable < SPILL {
+                writable + SPILL
+            } else {
+                writable
+            };
             match buf.read_from(fd) {
                 Ok(0) => {
                     eof = true;
@@ -367,8 +376,7 @@ impl TcpConnection {
                     continue;
                 }
             }
-            if self.flags.shutdown_requested && !self.flags.write_closed && self.output.is_empty()
-            {
+            if self.flags.shutdown_requested && !self.flags.write_closed && self.output.is_empty() {
                 if !self.flags.layer_closed {
                     self.flags.layer_closed = true;
                     if let Some(layer) = self.layer.as_mut() {
@@ -415,7 +423,10 @@ impl TcpConnection {
         self.state = ConnState::Disconnected;
         self.mark_dead();
         let timers = std::mem::take(&mut self.timers);
-        for t in [timers.handshake, timers.close, timers.idle].into_iter().flatten() {
+        for t in [timers.handshake, timers.close, timers.idle]
+            .into_iter()
+            .flatten()
+        {
             self.cancel_timer(t);
         }
     }

@@ -196,9 +196,7 @@ impl TcpConnection {
     pub fn handle(&mut self) -> ConnHandle {
         let alive = self
             .alive
-            .get_or_insert_with(|| {
-                Arc::new(AtomicBool::new(self.state != ConnState::Disconnected))
-            })
+            .get_or_insert_with(|| Arc::new(AtomicBool::new(self.state != ConnState::Disconnected)))
             .clone();
         ConnHandle::new(self.id, self.loop_handle(), alive)
     }
@@ -265,10 +263,8 @@ impl TcpConnection {
     ///
     /// Returns `false` (and drops the bytes) once our side is shutting down or closed.
     pub fn send(&mut self, data: &[u8]) -> bool {
-        if !matches!(
-            self.state,
-            ConnState::Connected | ConnState::Handshaking
-        ) || self.flags.close_requested
+        if !matches!(self.state, ConnState::Connected | ConnState::Handshaking)
+            || self.flags.close_requested
         {
             log::debug!("{self}: send of {} bytes after close, dropped", data.len());
             return false;

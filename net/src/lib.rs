@@ -26,10 +26,10 @@ mod conn_io;
 mod connection;
 mod event_loop;
 mod layer;
+pub mod logging;
 mod loop_ctx;
 mod loop_handle;
 mod loop_pool;
-pub mod logging;
 mod server;
 mod server_builder;
 mod service;
@@ -48,7 +48,5 @@ pub use loop_handle::LoopHandle;
 pub use loop_pool::LoopPool;
 pub use server::{ServerHandle, TcpServer};
 pub use server_builder::TcpServerBuilder;
-pub use service::{
-    Callbacks, ConnOptions, ConnectionCallback, HighWaterCallback, MessageCallback,
-};
+pub use service::{Callbacks, ConnOptions, ConnectionCallback, HighWaterCallback, MessageCallback};
 pub use timer_queue::TimerId;

@@ -149,8 +149,11 @@ impl LoopCtx {
         interval: Duration,
         callback: F,
     ) -> TimerId {
-        self.local
-            .add_timer(Instant::now() + interval, Some(interval), Box::new(callback))
+        self.local.add_timer(
+            Instant::now() + interval,
+            Some(interval),
+            Box::new(callback),
+        )
     }
 
     /// Cancels a timer. Returns whether it was pending (or firing right now).

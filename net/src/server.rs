@@ -56,7 +56,12 @@ impl TcpServer {
         socket.listen(b.backlog)?;
         let listener = TcpListener::from_std(socket.into());
         let local_addr = listener.local_addr()?;
-        let service = Arc::new(Service::new(b.name.clone(), b.callbacks, b.options, b.layer));
+        let service = Arc::new(Service::new(
+            b.name.clone(),
+            b.callbacks,
+            b.options,
+            b.layer,
+        ));
         let pool = LoopPool::start(&b.name, b.threads)?;
         let base = EventLoop::new(&format!("{}-main", b.name))?;
         Ok(TcpServer {
@@ -120,7 +125,12 @@ impl TcpServer {
             listener.local_addr()?,
             pool.loops().len()
         );
-        let acceptor = Acceptor::new(listener, service.clone(), pool.loops().to_vec(), max_connections);
+        let acceptor = Acceptor::new(
+            listener,
+            service.clone(),
+            pool.loops().to_vec(),
+            max_connections,
+        );
         let mut registered = Ok(());
         let result = base.run_with(|ctx: &mut LoopCtx| {
             if let Err(e) = ctx.add_handler(|registry, token| {
@@ -144,7 +154,10 @@ impl TcpServer {
         }
         let left = service.wait_all_closed(deadline);
         if left > 0 {
-            log::warn!("{}: {left} connections still open at the stop deadline; closing them", service.name);
+            log::warn!(
+                "{}: {left} connections still open at the stop deadline; closing them",
+                service.name
+            );
         }
         // Quitting a loop closes what it still owns.
         pool.stop();
@@ -175,7 +188,12 @@ impl ServerHandle {
         let deadline = Instant::now() + self.stop_timeout + Duration::from_secs(5);
         let mut done = self.stopped.done.lock();
         while !*done {
-            if self.stopped.cond.wait_until(&mut done, deadline).timed_out() {
+            if self
+                .stopped
+                .cond
+                .wait_until(&mut done, deadline)
+                .timed_out()
+            {
                 break;
             }
         }

@@ -38,7 +38,9 @@ pub fn connect(addr: SocketAddr) -> TcpStream {
 
 /// Bytes that differ at every offset, so a lost, repeated or reordered chunk shows.
 pub fn payload(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    let mut x = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
     (0..len)
         .map(|_| {
             x ^= x << 13;

@@ -1,0 +1,119 @@
+//! Running out of file descriptors: the server survives, refuses what it cannot hold,
+//! and serves again once descriptors free up. The server runs in a child process (this
+//! test binary again, running the ignored `emfile_server` entry) whose RLIMIT_NOFILE is
+//! lowered before exec.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::os::unix::process::CommandExt;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+
+const FD_LIMIT: u64 = 64;
+
+/// The child: an echo server that runs until its stdin closes.
+#[test]
+#[ignore = "run by emfile_reached_and_recovered in a child process"]
+fn emfile_server() {
+    muon::logging::init("warn");
+    let server = echo_server(1);
+    println!("ADDR {}", server.local_addr());
+    std::io::stdout().flush().unwrap();
+    let mut sink = Vec::new();
+    let _ = std::io::stdin().read_to_end(&mut sink);
+    server.stop();
+}
+
+#[test]
+fn emfile_reached_and_recovered() {
+    let mut cmd = Command::new(std::env::current_exe().unwrap());
+    cmd.args(["--exact", "emfile_server", "--ignored", "--nocapture"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    // SAFETY: setrlimit is async-signal-safe and touches only the child's own limits;
+    // nothing else runs between fork and exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            let lim = libc::rlimit {
+                rlim_cur: FD_LIMIT,
+                rlim_max: FD_LIMIT,
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &lim) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let mut child = cmd.spawn().expect("spawn child server");
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let addr = loop {
+        let mut line = String::new();
+        assert!(out.read_line(&mut line).unwrap() > 0, "child exited early");
+        if let Some(a) = line.trim().strip_prefix("ADDR ") {
+            break a.parse().unwrap();
+        }
+    };
+
+    // Twice the descriptor limit: the server must run out and refuse some.
+    let clients: Vec<_> = (0..2 * FD_LIMIT).map(|_| connect(addr)).collect();
+    let mut served = 0;
+    let mut refused = 0;
+    for (i, c) in clients.iter().enumerate() {
+        c.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+        let mut w = c;
+        let msg = format!("hello {i}");
+        let _ = w.write_all(msg.as_bytes());
+        let mut back = vec![0; msg.len()];
+        let mut r = c;
+        match r.read_exact(&mut back) {
+            Ok(()) if back == msg.as_bytes() => served += 1,
+            _ => refused += 1,
+        }
+    }
+    assert!(served > 0, "nothing served");
+    assert!(refused > 0, "the descriptor limit was never reached");
+    assert!(child.try_wait().unwrap().is_none(), "server died");
+
+    // Descriptors free up: the server serves again by itself.
+    drop(clients);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let recovered = loop {
+        let c = connect(addr);
+        c.set_read_timeout(Some(Duration::from_secs(1))).unwrap();
+        let mut w = &c;
+        let mut r = &c;
+        let mut back = [0; 5];
+        if w.write_all(b"again").is_ok() && r.read_exact(&mut back).is_ok() && &back == b"again" {
+            break true;
+        }
+        if Instant::now() > deadline {
+            break false;
+        }
+    };
+    assert!(
+        recovered,
+        "server did not recover after descriptors freed up"
+    );
+    drop(child.stdin.take());
+    let status = child.wait().unwrap();
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    assert!(status.success(), "child failed: {err}");
+    assert!(
+        err.contains("out of file descriptors"),
+        "no warning logged: {err}"
+    );
+    println!(
+        "emfile: served {served}, refused {refused} of {} at RLIMIT_NOFILE={FD_LIMIT}",
+        2 * FD_LIMIT
+    );
+}
