@@ -37,6 +37,9 @@ pub(crate) trait IoHandler {
     fn deregister(&mut self, registry: &Registry);
 }
 
+// Connections are nearly every slot; boxing them would cost an allocation per
+// connection and a pointer chase per event to save space in the few handler slots.
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum Slot {
     Conn(TcpConnection),
     /// `None` while the handler is out running.
