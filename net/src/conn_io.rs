@@ -391,11 +391,11 @@ impl TcpConnection {
                 if let Err(e) = self.stream.shutdown(std::net::Shutdown::Write) {
                     log::debug!("{self}: shutdown(write): {e}");
                 }
-                if self.flags.peer_closed {
-                    self.close_now();
-                    return;
-                }
                 self.arm_close_timer();
+            }
+            // Both directions are done: nothing more can happen on this connection.
+            if self.flags.write_closed && self.flags.peer_closed {
+                self.close_now();
             }
             return;
         }
@@ -437,13 +437,21 @@ impl TcpConnection {
         }
     }
 
+    /// Whether the up callback ran (the handshake, if any, completed).
+    pub(crate) fn came_up(&self) -> bool {
+        self.flags.up_delivered
+    }
+
     /// Runs the down callback (if the up callback ran) and releases the connection.
     pub(crate) fn finish(&mut self) {
         self.close_now();
-        if std::mem::take(&mut self.flags.up_delivered) {
+        if self.flags.up_delivered {
             if let Some(cb) = self.service.callbacks.connection.clone() {
                 self.call_user(|c| cb(c));
             }
+        }
+        if let Some(hook) = self.service.release_hook.clone() {
+            hook(self);
         }
         self.service.closed();
     }

@@ -21,15 +21,19 @@
 
 mod acceptor;
 mod buffer;
+mod client;
+mod client_builder;
 mod conn_handle;
 mod conn_io;
 mod connection;
+mod connector;
 mod event_loop;
 mod layer;
 pub mod logging;
 mod loop_ctx;
 mod loop_handle;
 mod loop_pool;
+mod retry;
 mod server;
 mod server_builder;
 mod service;
@@ -39,6 +43,8 @@ mod timer_queue;
 mod util;
 
 pub use buffer::Buffer;
+pub use client::{RetryCallback, TcpClient};
+pub use client_builder::TcpClientBuilder;
 pub use conn_handle::ConnHandle;
 pub use connection::{ConnId, ConnState, TcpConnection};
 pub use event_loop::EventLoop;
@@ -46,6 +52,7 @@ pub use layer::{Layer, LayerFactory, LayerRead};
 pub use loop_ctx::LoopCtx;
 pub use loop_handle::LoopHandle;
 pub use loop_pool::LoopPool;
+pub use retry::RetryPolicy;
 pub use server::{ServerHandle, TcpServer};
 pub use server_builder::TcpServerBuilder;
 pub use service::{Callbacks, ConnOptions, ConnectionCallback, HighWaterCallback, MessageCallback};

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::service::{Callbacks, ConnOptions};
-use crate::{Buffer, LayerFactory, TcpConnection, TcpServer};
+use crate::{LayerFactory, TcpServer};
 
 /// Configures a [`TcpServer`]; made by [`TcpServer::builder`].
 ///
@@ -68,85 +68,7 @@ impl TcpServerBuilder {
         self
     }
 
-    /// Called when a connection comes up (after the handshake, with TLS) and when it
-    /// goes down; `conn.is_connected()` tells which.
-    pub fn on_connection<F>(mut self, f: F) -> Self
-    where
-        F: Fn(&mut TcpConnection) + Send + Sync + 'static,
-    {
-        self.callbacks.connection = Some(Arc::new(f));
-        self
-    }
-
-    /// Called with the connection's input buffer when bytes arrive.
-    pub fn on_message<F>(mut self, f: F) -> Self
-    where
-        F: Fn(&mut TcpConnection, &mut Buffer) + Send + Sync + 'static,
-    {
-        self.callbacks.message = Some(Arc::new(f));
-        self
-    }
-
-    /// Called when everything sent so far has been handed to the kernel.
-    pub fn on_write_complete<F>(mut self, f: F) -> Self
-    where
-        F: Fn(&mut TcpConnection) + Send + Sync + 'static,
-    {
-        self.callbacks.write_complete = Some(Arc::new(f));
-        self
-    }
-
-    /// Called when a connection's output buffer grows past `mark` bytes, with its size.
-    pub fn on_high_water<F>(mut self, mark: usize, f: F) -> Self
-    where
-        F: Fn(&mut TcpConnection, usize) + Send + Sync + 'static,
-    {
-        self.options.high_water_mark = mark;
-        self.callbacks.high_water = Some(Arc::new(f));
-        self
-    }
-
-    /// Called when the peer half-closes. Without it, the connection shuts down as soon
-    /// as its pending output is flushed; with it, the application decides (reply, then
-    /// `shutdown`), and the close delay bounds how long it may take.
-    pub fn on_half_close<F>(mut self, f: F) -> Self
-    where
-        F: Fn(&mut TcpConnection) + Send + Sync + 'static,
-    {
-        self.callbacks.half_close = Some(Arc::new(f));
-        self
-    }
-
-    /// Output bytes above which the high-water policy applies (default 4 MiB).
-    pub fn high_water_mark(mut self, mark: usize) -> Self {
-        self.options.high_water_mark = mark;
-        self
-    }
-
-    /// Whether reading pauses while the output is above the high-water mark
-    /// (default on).
-    pub fn pause_reading_above_high_water(mut self, on: bool) -> Self {
-        self.options.pause_reading_above_high_water = on;
-        self
-    }
-
-    /// How long a half-closed connection may stay open (default 5 s).
-    pub fn close_delay(mut self, delay: Duration) -> Self {
-        self.options.close_delay = delay;
-        self
-    }
-
-    /// Closes connections idle (no byte read or written) for `timeout`.
-    pub fn idle_timeout(mut self, timeout: Duration) -> Self {
-        self.options.idle_timeout = Some(timeout);
-        self
-    }
-
-    /// TCP_NODELAY on accepted connections (default on).
-    pub fn tcp_nodelay(mut self, on: bool) -> Self {
-        self.options.tcp_nodelay = on;
-        self
-    }
+    crate::service::connection_setters!();
 
     /// At most this many live connections; more are closed on accept.
     pub fn max_connections(mut self, max: usize) -> Self {
@@ -170,13 +92,6 @@ impl TcpServerBuilder {
     /// closes them forcibly (default 5 s).
     pub fn stop_timeout(mut self, timeout: Duration) -> Self {
         self.stop_timeout = timeout;
-        self
-    }
-
-    /// Puts a layer (TLS: `muon::ssl::TlsAcceptor`) in every connection's read/write
-    /// path.
-    pub fn tls<L: LayerFactory>(mut self, layer: L) -> Self {
-        self.layer = Some(Arc::new(layer));
         self
     }
 

@@ -12,3 +12,13 @@ pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> &str {
         "non-string panic payload"
     }
 }
+
+/// A random number in `[0, 1)`, for retry jitter (std's per-instance random hash keys;
+/// no cryptographic quality needed).
+pub(crate) fn random_fraction() -> f64 {
+    use std::hash::{BuildHasher, Hasher};
+    let bits = std::collections::hash_map::RandomState::new()
+        .build_hasher()
+        .finish();
+    (bits >> 11) as f64 / (1u64 << 53) as f64
+}
