@@ -128,6 +128,7 @@ impl TcpClientBuilder {
                 }
             }));
             let mut service = Service::new(name.clone(), callbacks, options, layer);
+            let _ = service.loops.set(vec![loop_handle.clone()]);
             let down = me.clone();
             service.release_hook = Some(Arc::new(move |conn| {
                 if let Some(client) = down.upgrade() {

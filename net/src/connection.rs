@@ -334,6 +334,41 @@ impl TcpConnection {
         self.flags.closed
     }
 
+    /// Whether a close was asked for or happened: sends are dropped from here on.
+    pub fn is_closing(&self) -> bool {
+        self.flags.close_requested || self.flags.closed
+    }
+
+    /// Runs `f` on every open connection of the same server (or client), on each
+    /// connection's own loop: one task per loop, no lock. `f` also runs on this
+    /// connection. A chat server's broadcast is one call:
+    ///
+    /// ```no_run
+    /// # fn f(conn: &mut net::TcpConnection, frame: Vec<u8>) {
+    /// let frame = std::sync::Arc::new(frame);
+    /// conn.for_each_sibling(move |peer| {
+    ///     peer.send(&frame);
+    /// });
+    /// # }
+    /// ```
+    pub fn for_each_sibling<F>(&self, f: F)
+    where
+        F: Fn(&mut TcpConnection) + Send + Sync + 'static,
+    {
+        let f = Arc::new(f);
+        let key = Arc::as_ptr(&self.service) as usize;
+        for lp in self.service.loops() {
+            let f = f.clone();
+            lp.queue_in_loop(move |ctx| {
+                ctx.for_each_connection(|c| {
+                    if Arc::as_ptr(&c.service) as usize == key {
+                        f(c)
+                    }
+                })
+            });
+        }
+    }
+
     /// Runs `f` with `self`, catching a panic: a panicking callback closes its
     /// connection, with an error log, and the loop goes on.
     pub(crate) fn call_user<R>(&mut self, f: impl FnOnce(&mut Self) -> R) -> Option<R> {

@@ -23,6 +23,7 @@ mod acceptor;
 mod buffer;
 mod client;
 mod client_builder;
+pub mod codec;
 mod conn_handle;
 mod conn_io;
 mod connection;

@@ -63,6 +63,7 @@ impl TcpServer {
             b.layer,
         ));
         let pool = LoopPool::start(&b.name, b.threads)?;
+        let _ = service.loops.set(pool.loops().to_vec());
         let base = EventLoop::new(&format!("{}-main", b.name))?;
         Ok(TcpServer {
             listener,

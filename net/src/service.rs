@@ -72,6 +72,8 @@ pub(crate) struct Service {
     /// Internal: runs when any connection is released, whether or not it came up
     /// (a client learns of failed handshakes this way).
     pub(crate) release_hook: Option<ConnectionCallback>,
+    /// The loops this service's connections live on (set once they exist).
+    pub(crate) loops: std::sync::OnceLock<Vec<crate::LoopHandle>>,
     live: Mutex<usize>,
     all_closed: Condvar,
 }
@@ -89,9 +91,14 @@ impl Service {
             options,
             layer,
             release_hook: None,
+            loops: std::sync::OnceLock::new(),
             live: Mutex::new(0),
             all_closed: Condvar::new(),
         }
+    }
+
+    pub(crate) fn loops(&self) -> &[crate::LoopHandle] {
+        self.loops.get().map(Vec::as_slice).unwrap_or_default()
     }
 
     pub(crate) fn opened(&self) {
