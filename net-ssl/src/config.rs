@@ -124,6 +124,15 @@ impl Identity {
         let leaf = chain
             .next()
             .ok_or_else(|| TlsError::msg(format!("no certificate in {chain_origin}")))?;
+        let matches = leaf
+            .public_key()
+            .map(|public| public.public_eq(&key))
+            .unwrap_or(false);
+        if !matches {
+            return Err(TlsError::msg(format!(
+                "the private key in {key_origin} does not match the certificate in {chain_origin}"
+            )));
+        }
         ctx.set_certificate(&leaf)
             .map_err(|e| TlsError::stack(format!("using the certificate in {chain_origin}"), e))?;
         for extra in chain {
