@@ -7,13 +7,11 @@
 //! into the [`MemIo`] around each OpenSSL call, so no byte is copied twice.
 
 use std::any::Any;
-use std::fmt::Write as _;
 use std::io;
 use std::net::SocketAddr;
 
 use net::{Buffer, Layer, LayerRead};
-use openssl::ssl::{self, ErrorCode, NameType, Ssl, SslRef, SslStream};
-use openssl::x509::X509NameRef;
+use openssl::ssl::{self, ErrorCode, Ssl, SslRef, SslStream};
 
 use crate::error::TlsError;
 use crate::mem_io::MemIo;
@@ -114,45 +112,6 @@ impl TlsLayer {
         self.peer
     }
 
-    /// The negotiated protocol version, e.g. `"TLSv1.3"`.
-    pub fn protocol_version(&self) -> &'static str {
-        self.ssl().version_str()
-    }
-
-    /// The negotiated cipher suite name, e.g. `"TLS_AES_256_GCM_SHA384"`.
-    pub fn cipher_name(&self) -> Option<&'static str> {
-        self.ssl().current_cipher().map(|c| c.name())
-    }
-
-    /// The protocol selected by ALPN, e.g. `b"h2"`.
-    pub fn alpn_protocol(&self) -> Option<&[u8]> {
-        self.ssl().selected_alpn_protocol()
-    }
-
-    /// The server name (SNI) the client asked for (on the client: the one it sent).
-    pub fn server_name(&self) -> Option<&str> {
-        self.ssl().servername(NameType::HOST_NAME)
-    }
-
-    /// The peer certificate's subject on one line, e.g. `/O=Muon Development/CN=localhost`.
-    pub fn peer_subject(&self) -> Option<String> {
-        self.ssl()
-            .peer_certificate()
-            .map(|c| oneline(c.subject_name()))
-    }
-
-    /// The peer certificate's issuer on one line, e.g. `/O=Muon Development/CN=Muon Development CA`.
-    pub fn peer_issuer(&self) -> Option<String> {
-        self.ssl()
-            .peer_certificate()
-            .map(|c| oneline(c.issuer_name()))
-    }
-
-    /// Whether the handshake resumed an earlier session (no full handshake).
-    pub fn session_reused(&self) -> bool {
-        self.ssl().session_reused()
-    }
-
     /// Whether the peer sent close_notify.
     pub fn peer_closed(&self) -> bool {
         self.peer_closed
@@ -187,13 +146,16 @@ impl TlsLayer {
     /// Classifies an error from an OpenSSL I/O call.
     fn outcome(&self, e: &ssl::Error) -> Outcome {
         match e.code() {
-            ErrorCode::WANT_READ | ErrorCode::WANT_WRITE => match e.io_error() {
+            ErrorCode::WANT_READ => match e.io_error() {
                 Some(io) if io.kind() == io::ErrorKind::WouldBlock => Outcome::NeedInput,
                 // No transport error behind it: OpenSSL processed a post-handshake
                 // message (session ticket, key update) and wants to be called again.
                 None => Outcome::Again,
                 Some(_) => Outcome::Fatal,
             },
+            // MemIo accepts every write, so this cannot happen; waiting (rather than
+            // retrying at once) rules out a busy loop if it ever did.
+            ErrorCode::WANT_WRITE => Outcome::NeedInput,
             ErrorCode::ZERO_RETURN => Outcome::PeerClosed,
             ErrorCode::SYSCALL | ErrorCode::SSL => {
                 let io = self.stream.get_ref();
@@ -328,19 +290,6 @@ impl TlsLayer {
     }
 }
 
-/// A name as `/K=V/K=V`, like OpenSSL's `X509_NAME_oneline`.
-fn oneline(name: &X509NameRef) -> String {
-    let mut s = String::new();
-    for entry in name.entries() {
-        let key = entry.object().nid().short_name().unwrap_or("?");
-        let _ = match entry.data().to_string() {
-            Ok(v) => write!(s, "/{key}={v}"),
-            Err(_) => write!(s, "/{key}=<binary>"),
-        };
-    }
-    s
-}
-
 impl Layer for TlsLayer {
     fn start(&mut self, wire_out: &mut Buffer) -> io::Result<()> {
         if !self.is_client || self.state != State::Handshaking {
@@ -448,8 +397,6 @@ impl std::fmt::Debug for TlsLayer {
             .field("client", &self.is_client)
             .field("peer", &self.peer)
             .field("state", &self.state)
-            .field("version", &self.protocol_version())
-            .field("cipher", &self.cipher_name())
             .field("pending", &self.pending.readable_bytes())
             .finish()
     }

@@ -37,7 +37,7 @@
 //!     client.read(&mut s2c, &mut Buffer::new(), &mut c2s, false)?;
 //! }
 //! assert_eq!(plain.peek(), b"hello");
-//! let tls = net_ssl::tls_layer(client.as_ref()).unwrap();
+//! let tls = net_ssl::tls_layer(client.as_ref()).ok_or("not a TLS layer")?;
 //! assert_eq!(tls.peer_subject().as_deref(), Some("/O=Muon Development/CN=localhost"));
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
@@ -49,6 +49,7 @@ mod error;
 mod ext;
 mod layer;
 mod mem_io;
+mod session_info;
 
 pub use acceptor::{ClientAuth, TlsAcceptor, TlsAcceptorBuilder};
 pub use config::{TlsVersion, DEFAULT_HANDSHAKE_TIMEOUT, GROUPS, TLS12_CIPHERS};
