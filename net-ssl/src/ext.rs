@@ -1,0 +1,33 @@
+//! Reaching the [`TlsLayer`] behind a connection's [`net::Layer`].
+//!
+//! A connection keeps its layer as a `Box<dyn Layer>`; these helpers recover the TLS
+//! layer from it to ask about the session (version, cipher, ALPN, peer certificate).
+
+use net::Layer;
+
+use crate::layer::TlsLayer;
+
+/// The TLS layer behind `layer`, if it is one.
+///
+/// ```
+/// # fn show(layer: &dyn net::Layer) {
+/// if let Some(tls) = net_ssl::tls_layer(layer) {
+///     println!("{} {:?}", tls.protocol_version(), tls.cipher_name());
+/// }
+/// # }
+/// ```
+pub fn tls_layer(layer: &dyn Layer) -> Option<&TlsLayer> {
+    layer.as_any().downcast_ref::<TlsLayer>()
+}
+
+/// Method syntax for [`tls_layer`]: `layer.tls()`.
+pub trait LayerTlsExt {
+    /// The TLS layer, if this layer is one.
+    fn tls(&self) -> Option<&TlsLayer>;
+}
+
+impl LayerTlsExt for dyn Layer {
+    fn tls(&self) -> Option<&TlsLayer> {
+        tls_layer(self)
+    }
+}
