@@ -31,3 +31,26 @@ impl LayerTlsExt for dyn Layer {
         tls_layer(self)
     }
 }
+
+/// `conn.tls()` on a connection: its TLS session, if it has one.
+///
+/// ```
+/// use net_ssl::TlsConnectionExt;
+/// fn on_up(conn: &mut net::TcpConnection) {
+///     if let Some(tls) = conn.tls() {
+///         log::info!("{} {} peer={:?}", tls.protocol_version(),
+///             tls.cipher_name().unwrap_or("?"), tls.peer_subject());
+///     }
+/// }
+/// ```
+pub trait TlsConnectionExt {
+    /// The connection's TLS layer (version, cipher, ALPN, SNI, peer certificate), if
+    /// the connection is a TLS one.
+    fn tls(&self) -> Option<&TlsLayer>;
+}
+
+impl TlsConnectionExt for net::TcpConnection {
+    fn tls(&self) -> Option<&TlsLayer> {
+        self.layer().and_then(tls_layer)
+    }
+}

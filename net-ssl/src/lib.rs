@@ -55,6 +55,6 @@ pub use acceptor::{ClientAuth, TlsAcceptor, TlsAcceptorBuilder};
 pub use config::{TlsVersion, DEFAULT_HANDSHAKE_TIMEOUT, GROUPS, TLS12_CIPHERS};
 pub use connector::{TlsClientFactory, TlsConnector, TlsConnectorBuilder};
 pub use error::TlsError;
-pub use ext::{tls_layer, LayerTlsExt};
+pub use ext::{tls_layer, LayerTlsExt, TlsConnectionExt};
 pub use layer::TlsLayer;
 pub use mem_io::MemIo;

@@ -156,6 +156,16 @@ impl TcpConnection {
             self.last_activity = Instant::now();
         }
         let mut peer_closed = eof;
+        if eof && !self.flags.up_delivered {
+            // Port scanners and health checks do this; not a protocol failure.
+            log::info!("{self}: peer closed before the handshake completed");
+            self.error = Some(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "peer closed before the handshake completed",
+            ));
+            self.force_close();
+            return;
+        }
         if self.layer.is_some() && (total > 0 || eof) {
             match self.layer_read(eof) {
                 Some(closed) => peer_closed = closed,

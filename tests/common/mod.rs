@@ -9,8 +9,40 @@ use std::time::{Duration, Instant};
 /// Every blocking socket operation in the tests gives up after this long.
 pub const IO_TIMEOUT: Duration = Duration::from_secs(20);
 
+/// Installs a logger that keeps every record at info level and above (so tests can
+/// check what the library logged) and prints warnings and errors.
 pub fn init_logging() {
-    muon::logging::init("warn");
+    if log::set_logger(&CAPTURE).is_ok() {
+        log::set_max_level(log::LevelFilter::Info);
+    }
+}
+
+struct Capture;
+static CAPTURE: Capture = Capture;
+static LINES: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
+impl log::Log for Capture {
+    fn enabled(&self, m: &log::Metadata) -> bool {
+        m.level() <= log::Level::Info
+    }
+    fn log(&self, r: &log::Record) {
+        let line = format!("{} {}: {}", r.level(), r.target(), r.args());
+        if r.level() <= log::Level::Warn {
+            eprintln!("{line}");
+        }
+        LINES.lock().unwrap().push(line);
+    }
+    fn flush(&self) {}
+}
+
+/// Waits (bounded) for a logged line that satisfies `pred`; returns it.
+pub fn wait_for_log(timeout: Duration, pred: impl Fn(&str) -> bool) -> Option<String> {
+    let mut found = None;
+    wait_until(timeout, || {
+        found = LINES.lock().unwrap().iter().find(|l| pred(l)).cloned();
+        found.is_some()
+    });
+    found
 }
 
 /// A plain echo server with `threads` workers on an ephemeral loopback port.
@@ -89,3 +121,4 @@ pub fn wait_until(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
         std::thread::sleep(Duration::from_millis(5));
     }
 }
+pub mod tls;
