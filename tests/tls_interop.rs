@@ -59,8 +59,10 @@ fn s_client_echoes_over_tls12_and_tls13() {
     let server = tls_echo_server(acceptor_builder().build().unwrap(), 2);
     for (flag, proto) in [("-tls1_2", "TLSv1.2"), ("-tls1_3", "TLSv1.3")] {
         let out = s_client_echo(server.local_addr(), &[flag], "hello from s_client");
-        assert!(out.contains(&format!("Protocol  : {proto}")) || out.contains(&format!("New, {proto}")),
-            "{flag}: {out}");
+        assert!(
+            out.contains(&format!("Protocol  : {proto}")) || out.contains(&format!("New, {proto}")),
+            "{flag}: {out}"
+        );
         assert!(out.contains("Verify return code: 0 (ok)"), "{flag}: {out}");
     }
     assert!(server.stop());
@@ -76,9 +78,15 @@ fn s_client_resumes_its_session() {
         let sess = dir.join(format!("sess{flag}.pem"));
         let sess = sess.to_str().unwrap();
         let first = s_client_echo(server.local_addr(), &[flag, "-sess_out", sess], "first");
-        assert!(first.contains("New, TLS"), "{flag}: first connection: {first}");
+        assert!(
+            first.contains("New, TLS"),
+            "{flag}: first connection: {first}"
+        );
         let second = s_client_echo(server.local_addr(), &[flag, "-sess_in", sess], "second");
-        assert!(second.contains("Reused, TLS"), "{flag}: not resumed: {second}");
+        assert!(
+            second.contains("Reused, TLS"),
+            "{flag}: not resumed: {second}"
+        );
     }
     let _ = std::fs::remove_dir_all(&dir);
     assert!(server.stop());
@@ -107,12 +115,23 @@ with socket.create_connection(("127.0.0.1", port), timeout=20) as raw:
         print("python", s.version(), s.cipher()[0], len(got))
 "#;
     let out = Command::new("python3")
-        .args(["-c", script, &server.local_addr().port().to_string(), &cert("ca.crt")])
+        .args([
+            "-c",
+            script,
+            &server.local_addr().port().to_string(),
+            &cert("ca.crt"),
+        ])
         .output()
         .expect("python3");
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "python failed: {}\n{stdout}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "python failed: {}\n{stdout}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(stdout.starts_with("python TLSv1.3"), "{stdout}");
-    assert!(wait_until(Duration::from_secs(5), || server.connection_count() == 0));
+    assert!(wait_until(Duration::from_secs(5), || server
+        .connection_count()
+        == 0));
     assert!(server.stop());
 }

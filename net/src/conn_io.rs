@@ -417,7 +417,8 @@ impl TcpConnection {
             io::ErrorKind::ConnectionReset | io::ErrorKind::BrokenPipe => {
                 log::debug!("{self}: {what}: {e}")
             }
-            _ if what == "handshake" => log::warn!("{self}: handshake failed: {e}"),
+            // The layer's error already says "handshake failed" and why.
+            _ if what == "handshake" => log::warn!("{self}: {e}"),
             _ => log::warn!("{self}: {what} failed: {e}"),
         }
         self.error = Some(e);
