@@ -148,3 +148,59 @@ impl LengthHeaderCodec {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frames(payloads: &[&[u8]]) -> Vec<u8> {
+        let codec = LengthHeaderCodec::default();
+        let mut wire = Buffer::new();
+        for p in payloads {
+            codec.encode(p, &mut wire);
+        }
+        wire.retrieve_all_as_vec()
+    }
+
+    #[test]
+    fn frames_split_at_every_boundary_decode_identically() {
+        let payloads: [&[u8]; 4] = [b"", b"a", b"hello world", &[7; 300]];
+        let wire = frames(&payloads);
+        let codec = LengthHeaderCodec::default();
+        for cut in 0..=wire.len() {
+            let mut input = Buffer::new();
+            let mut got = Vec::new();
+            input.append(&wire[..cut]);
+            codec.decode(&mut input, |f| got.push(f.to_vec())).unwrap();
+            input.append(&wire[cut..]);
+            codec.decode(&mut input, |f| got.push(f.to_vec())).unwrap();
+            assert_eq!(got, payloads.map(<[u8]>::to_vec), "cut at {cut}");
+            assert!(input.is_empty());
+        }
+    }
+
+    #[test]
+    fn oversized_header_is_an_error_after_the_frames_before_it() {
+        let codec = LengthHeaderCodec::new(16);
+        let mut input = Buffer::new();
+        codec.encode(b"ok", &mut input);
+        input.append(&17u32.to_be_bytes());
+        let mut got = Vec::new();
+        let err = codec
+            .decode(&mut input, |f| got.push(f.to_vec()))
+            .unwrap_err();
+        assert_eq!(err, FrameTooLarge { len: 17, max: 16 });
+        assert_eq!(got, vec![b"ok".to_vec()]);
+    }
+
+    #[test]
+    fn frame_in_place_uses_the_prepend_area() {
+        let codec = LengthHeaderCodec::default();
+        let mut buf = Buffer::new();
+        buf.append(b"payload");
+        let cap = buf.capacity();
+        codec.frame_in_place(&mut buf);
+        assert_eq!(buf.capacity(), cap);
+        assert_eq!(buf.peek(), &codec.frame(b"payload")[..]);
+    }
+}
