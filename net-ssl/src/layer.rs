@@ -18,6 +18,8 @@ use crate::mem_io::MemIo;
 
 /// Room made in the plaintext buffer before each `SSL_read`: one full TLS record.
 const READ_CHUNK: usize = 16 * 1024 + 512;
+/// The least room offered to one `SSL_read`.
+const MIN_READ: usize = 256;
 
 /// OpenSSL's library code for SSL routines (`ERR_LIB_SSL`).
 const ERR_LIB_SSL: i32 = 20;
@@ -248,7 +250,11 @@ impl TlsLayer {
             if io.inbound().is_empty() && !io.is_eof() && self.stream.ssl().pending() == 0 {
                 return Ok(());
             }
-            plain.ensure_writable(READ_CHUNK);
+            // Plaintext never exceeds the ciphertext still to decrypt plus what OpenSSL
+            // holds decrypted, so size the room by that: a connection of small
+            // messages keeps a small input buffer instead of 16 KiB.
+            let bound = io.inbound().readable_bytes() + self.stream.ssl().pending();
+            plain.ensure_writable(bound.clamp(MIN_READ, READ_CHUNK));
             match self.stream.ssl_read(plain.writable_slice()) {
                 Ok(n) => plain.has_written(n),
                 Err(e) => match self.outcome(&e) {

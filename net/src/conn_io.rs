@@ -72,6 +72,14 @@ impl TcpConnection {
         if let Some(t) = self.timers.handshake.take() {
             self.cancel_timer(t);
         }
+        // The handshake's messages sized these buffers; an idle connection should not
+        // keep that memory (a few KiB each, times every connection).
+        if self.output.is_empty() {
+            self.output.shrink(0);
+        }
+        if self.wire_in.is_empty() {
+            self.wire_in.shrink(0);
+        }
         if self.state == ConnState::Handshaking {
             self.state = ConnState::Connected;
         }

@@ -94,6 +94,7 @@ impl EventLoop {
                 }
             }
             ctx.run_due_timers();
+            ctx.maybe_release_memory();
             ctx.shared().notified.store(false, Ordering::Release);
             ctx.run_tasks();
             ctx.continue_reads();

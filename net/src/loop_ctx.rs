@@ -81,7 +81,13 @@ pub struct LoopCtx {
     quit: bool,
     pending_reads: Vec<SlotId>,
     connections: usize,
+    /// When to give freed memory back, once the loop has had no connection for a
+    /// while (see `util::release_free_memory`).
+    trim_at: Option<Instant>,
 }
+
+/// How long a loop must stay without connections before it trims the allocator.
+const TRIM_AFTER_IDLE: Duration = Duration::from_secs(1);
 
 impl LoopCtx {
     pub(crate) fn new(shared: Arc<LoopShared>, rx: Receiver<Task>, registry: Registry) -> Self {
@@ -98,6 +104,7 @@ impl LoopCtx {
             quit: false,
             pending_reads: Vec::new(),
             connections: 0,
+            trim_at: None,
         }
     }
 
@@ -250,6 +257,7 @@ impl LoopCtx {
         let inserted = self.slots.insert(Slot::Conn(conn));
         debug_assert_eq!(inserted, slot);
         self.connections += 1;
+        self.trim_at = None;
         if let Some(Slot::Conn(conn)) = self.slots.get_mut(slot) {
             conn.start();
             conn.settle();
@@ -314,6 +322,9 @@ impl LoopCtx {
                 self.connections -= 1;
                 conn.deregister(&self.registry);
                 conn.finish();
+                if self.connections == 0 {
+                    self.trim_at = Some(Instant::now() + TRIM_AFTER_IDLE);
+                }
             }
         } else if conn.take_read_again() {
             self.pending_reads.push(id);
@@ -325,8 +336,24 @@ impl LoopCtx {
     }
 
     pub(crate) fn next_timeout(&mut self, now: Instant) -> Option<Duration> {
-        let deadline = self.local.timers.borrow_mut().next_deadline()?;
+        let timer = self.local.timers.borrow_mut().next_deadline();
+        let deadline = match (timer, self.trim_at) {
+            (Some(a), Some(b)) => a.min(b),
+            (a, b) => a.or(b)?,
+        };
         Some(deadline.saturating_duration_since(now))
+    }
+
+    /// Trims the allocator if the loop has been idle since `trim_at`.
+    pub(crate) fn maybe_release_memory(&mut self) {
+        if let Some(at) = self.trim_at {
+            if Instant::now() >= at {
+                self.trim_at = None;
+                if self.connections == 0 {
+                    crate::util::release_free_memory();
+                }
+            }
+        }
     }
 
     pub(crate) fn run_due_timers(&mut self) {
