@@ -22,16 +22,20 @@ fn chat_server(
     tls: bool,
     threads: usize,
     high_water: usize,
-) -> (muon::ServerHandle, Arc<Mutex<HashSet<usize>>>) {
+) -> (muon::ServerHandle, Room) {
     let codec = LengthHeaderCodec::new(64 * 1024);
     let loops_used: Arc<Mutex<HashSet<usize>>> = Arc::default();
     let seen = loops_used.clone();
+    let up = Arc::new(AtomicUsize::new(0));
+    let seen_up = up.clone();
     let mut b = muon::TcpServer::builder("127.0.0.1:0")
         .name("chat")
         .threads(threads)
         .on_connection(move |conn| {
             if conn.is_connected() {
                 seen.lock().unwrap().insert(conn.id().loop_index());
+                // Counted once the connection is in its loop's broadcast set.
+                seen_up.fetch_add(1, Ordering::SeqCst);
             }
         })
         .on_message(move |conn, input| {
@@ -49,7 +53,22 @@ fn chat_server(
     if tls {
         b = b.tls(acceptor_builder().build().unwrap());
     }
-    (b.build().unwrap().start().unwrap(), loops_used)
+    (b.build().unwrap().start().unwrap(), Room { loops_used, up })
+}
+
+/// What the test sees of the server's side of the room.
+struct Room {
+    loops_used: Arc<Mutex<HashSet<usize>>>,
+    up: Arc<AtomicUsize>,
+}
+
+impl Room {
+    /// Waits (bounded) until `n` connections have come up and joined the broadcast.
+    fn wait_joined(&self, n: usize) -> bool {
+        wait_until(Duration::from_secs(10), || {
+            self.up.load(Ordering::SeqCst) >= n
+        })
+    }
 }
 
 /// What one chat client saw: the next sequence number expected from each sender.
@@ -112,7 +131,7 @@ fn chat_client(
 fn room(tls: bool) {
     init_logging();
     let threads = 4;
-    let (server, loops_used) = chat_server(tls, threads, 16 << 20);
+    let (server, room) = chat_server(tls, threads, 16 << 20);
     let addr = server.local_addr();
     let lp = EventLoop::new("chat-clients").unwrap();
     let lh = lp.handle();
@@ -126,11 +145,9 @@ fn room(tls: bool) {
         .iter()
         .map(|c| c.wait_connected(IO_TIMEOUT).unwrap())
         .collect();
-    assert!(wait_until(Duration::from_secs(10), || server
-        .connection_count()
-        == CLIENTS));
+    assert!(room.wait_joined(CLIENTS));
     assert_eq!(
-        loops_used.lock().unwrap().len(),
+        room.loops_used.lock().unwrap().len(),
         threads,
         "clients on every worker loop"
     );
@@ -193,7 +210,7 @@ fn fifty_clients_everyone_gets_everything_in_order_tls() {
 fn slow_receiver_is_cut_off_while_the_room_goes_on() {
     init_logging();
     let high_water = 2 << 20;
-    let (server, _) = chat_server(false, 2, high_water);
+    let (server, room) = chat_server(false, 2, high_water);
     let addr = server.local_addr();
     // Joins and never reads.
     let slow = connect(addr);
@@ -226,9 +243,7 @@ fn slow_receiver_is_cut_off_while_the_room_goes_on() {
         .iter()
         .map(|c| c.wait_connected(IO_TIMEOUT).unwrap())
         .collect();
-    assert!(wait_until(Duration::from_secs(10), || server
-        .connection_count()
-        == talkers + 1));
+    assert!(room.wait_joined(talkers + 1));
     for round in 0..rounds {
         for seq in round * per_round..(round + 1) * per_round {
             for (sender, h) in handles.iter().enumerate() {
@@ -278,12 +293,10 @@ fn slow_receiver_is_cut_off_while_the_room_goes_on() {
 #[test]
 fn oversized_frame_closes_only_that_connection() {
     init_logging();
-    let (server, _) = chat_server(false, 1, 1 << 20);
+    let (server, room) = chat_server(false, 1, 1 << 20);
     let mut good = connect(server.local_addr());
     let mut bad = connect(server.local_addr());
-    assert!(wait_until(Duration::from_secs(5), || server
-        .connection_count()
-        == 2));
+    assert!(room.wait_joined(2));
     bad.write_all(&u32::MAX.to_be_bytes()).unwrap();
     assert!(read_to_eof(&mut bad).map(|b| b.is_empty()).unwrap_or(true));
     assert!(wait_for_log(IO_TIMEOUT, |l| l.contains("exceeds the maximum")).is_some());
