@@ -18,11 +18,7 @@ use muon::{EventLoop, RetryPolicy, TcpClient};
 const CLIENTS: usize = 50;
 const MESSAGES: u32 = 200;
 
-fn chat_server(
-    tls: bool,
-    threads: usize,
-    high_water: usize,
-) -> (muon::ServerHandle, Room) {
+fn chat_server(tls: bool, threads: usize, high_water: usize) -> (muon::ServerHandle, Room) {
     let codec = LengthHeaderCodec::new(64 * 1024);
     let loops_used: Arc<Mutex<HashSet<usize>>> = Arc::default();
     let seen = loops_used.clone();
