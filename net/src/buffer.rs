@@ -179,24 +179,24 @@ impl Buffer {
             return;
         }
         let readable = self.readable_bytes();
-        if self.data.len() >= CHEAP_PREPEND + readable + len && self.read_index > CHEAP_PREPEND {
+        if self.data.is_empty() {
+            self.data = vec![0; (CHEAP_PREPEND + len).max(CHEAP_PREPEND + 256)];
+            self.read_index = CHEAP_PREPEND;
+            self.write_index = CHEAP_PREPEND;
+            return;
+        }
+        if self.read_index > CHEAP_PREPEND {
+            // Reuse the space already consumed at the front.
             self.data
                 .copy_within(self.read_index..self.write_index, CHEAP_PREPEND);
-        } else {
-            let needed = CHEAP_PREPEND + readable + len;
-            let grown = needed.max(self.data.len() * 2).max(CHEAP_PREPEND + 256);
-            if self.read_index > CHEAP_PREPEND || self.data.is_empty() {
-                let mut data = Vec::with_capacity(grown);
-                data.resize(CHEAP_PREPEND, 0);
-                data.extend_from_slice(self.peek());
-                data.resize(grown, 0);
-                self.data = data;
-            } else {
-                self.data.resize(grown, 0);
+            self.read_index = CHEAP_PREPEND;
+            self.write_index = CHEAP_PREPEND + readable;
+            if self.writable_bytes() >= len {
+                return;
             }
         }
-        self.read_index = CHEAP_PREPEND;
-        self.write_index = CHEAP_PREPEND + readable;
+        let grown = (self.write_index + len).max(self.data.len() * 2);
+        self.data.resize(grown, 0);
     }
 
     /// The writable area, for filling in place; follow with [`Buffer::has_written`].
