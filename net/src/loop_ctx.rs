@@ -194,13 +194,6 @@ impl LoopCtx {
         self.connections
     }
 
-    fn conn_ids(&mut self) -> Vec<SlotId> {
-        let ids = self.slots.ids();
-        ids.into_iter()
-            .filter(|id| matches!(self.slots.get_mut(*id), Some(Slot::Conn(_))))
-            .collect()
-    }
-
     /// Runs `f` on the connection `id` if it is still open on this loop. A panic in
     /// `f` closes that connection; state changes `f` makes (sends, closes) take effect
     /// before this returns.
@@ -225,8 +218,10 @@ impl LoopCtx {
     /// Runs `f` on every open connection of this loop (a broadcast visits each loop
     /// with one task and sends from here, without any lock).
     pub fn for_each_connection(&mut self, mut f: impl FnMut(&mut TcpConnection)) {
-        for slot in self.conn_ids() {
-            if let Some(Slot::Conn(conn)) = self.slots.get_mut(slot) {
+        // By index, without collecting ids: a broadcast allocates nothing here. `f`
+        // may close connections (their slots empty) but cannot add any.
+        for index in 0..self.slots.index_bound() {
+            if let Some((_, Slot::Conn(conn))) = self.slots.get_by_index_mut(index) {
                 let id = conn.id();
                 self.with_connection(id, &mut f);
             }

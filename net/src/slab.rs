@@ -32,6 +32,11 @@ impl<T> Slab<T> {
         }
     }
 
+    /// One past the highest index ever used (for visiting every slot by index).
+    pub(crate) fn index_bound(&self) -> usize {
+        self.entries.len()
+    }
+
     /// The id the next `insert` will return.
     pub(crate) fn next_id(&self) -> SlotId {
         match self.entries.get(self.free_head as usize) {

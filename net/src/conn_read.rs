@@ -1,4 +1,5 @@
-//! The read and write paths of a [`TcpConnection`], and its closing rules.
+//! The read path of a [`TcpConnection`]: start, handshake, reads, EOF, timers. The
+//! write path and the closing rules are in `conn_write.rs`.
 //!
 //! Read: `readv` into the input buffer (plain) or the wire buffer (layer) until the
 //! socket is drained, a short read proves it drained, or the per-event budget is
@@ -6,31 +7,25 @@
 //! ciphertext goes through `Layer::read` into the input buffer. Then the message
 //! callback; then EOF handling.
 //!
-//! Write: `send` writes straight to the socket when nothing is queued; the rest waits
-//! in the output buffer for a writable event. Every write uses `MSG_NOSIGNAL`: a peer
-//! that vanished is an `EPIPE` error on this connection, never a SIGPIPE.
-//!
-//! Deferred effects: what a callback asks for (close, shutdown) and the callbacks that
-//! follow from a write (write complete, high water) run in [`TcpConnection::settle`],
-//! after the running callback returns, so user code is never re-entered.
+//! Deferred effects: what a callback asks for (close, shutdown) is applied by
+//! [`TcpConnection::settle`] (in `conn_write.rs`) after the running callback returns,
+//! so user code is never re-entered.
 
 use std::io;
 use std::os::fd::AsRawFd;
 use std::time::Instant;
 
 use mio::event::Event;
-use mio::Registry;
 
 use crate::buffer::SPILL;
 use crate::connection::ConnState;
-use crate::socket;
 use crate::TcpConnection;
 
 /// Bytes one readiness event may read before the loop serves other connections.
 const READ_BUDGET: usize = 256 * 1024;
 
 /// Buffers larger than this are given back once they drain.
-const KEEP_CAPACITY: usize = 256 * 1024;
+pub(crate) const KEEP_CAPACITY: usize = 256 * 1024;
 
 impl TcpConnection {
     /// Starts the connection on its loop: the layer's handshake (with its timeout), or
@@ -255,7 +250,7 @@ impl TcpConnection {
         }
     }
 
-    fn arm_close_timer(&mut self) {
+    pub(crate) fn arm_close_timer(&mut self) {
         if self.timers.close.is_some() {
             return;
         }
@@ -280,198 +275,5 @@ impl TcpConnection {
                 conn.arm_idle_timer(idle);
             }
         }));
-    }
-
-    /// Encodes (with a layer) and queues or writes `data`.
-    pub(crate) fn write_bytes(&mut self, data: &[u8]) {
-        if let Some(layer) = self.layer.as_mut() {
-            if let Err(e) = layer.write(data, &mut self.output) {
-                self.fail(e, "tls write");
-                return;
-            }
-            self.flush_output();
-        } else if self.output.is_empty() {
-            let mut written = 0;
-            while written < data.len() {
-                match socket::send(&self.stream, &data[written..]) {
-                    Ok(n) => written += n,
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                    Err(e) => {
-                        self.fail(e, "write");
-                        return;
-                    }
-                }
-            }
-            if written == data.len() {
-                self.flags.write_complete_pending = true;
-                self.touch();
-                return;
-            }
-            self.output.append(&data[written..]);
-        } else {
-            self.output.append(data);
-        }
-        self.check_high_water();
-    }
-
-    fn check_high_water(&mut self) {
-        let queued = self.output.readable_bytes();
-        let mark = self.service.options.high_water_mark;
-        if queued > mark && !self.flags.above_high_water {
-            self.flags.above_high_water = true;
-            self.flags.high_water_pending = Some(queued);
-            if self.service.options.pause_reading_above_high_water {
-                self.flags.paused_by_high_water = true;
-            }
-        }
-    }
-
-    /// Writes the output buffer until it drains or the socket is full.
-    pub(crate) fn flush_output(&mut self) {
-        let had = self.output.readable_bytes();
-        while !self.output.is_empty() {
-            match socket::send(&self.stream, self.output.peek()) {
-                Ok(n) => self.output.retrieve(n),
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => {
-                    self.fail(e, "write");
-                    return;
-                }
-            }
-        }
-        let left = self.output.readable_bytes();
-        if left < had {
-            self.touch();
-        }
-        if self.flags.above_high_water && left <= self.service.options.high_water_mark / 2 {
-            self.flags.above_high_water = false;
-            if self.flags.paused_by_high_water {
-                self.flags.paused_by_high_water = false;
-                self.flags.read_again = true;
-            }
-        }
-        if left == 0 && had > 0 {
-            self.flags.write_complete_pending = true;
-            if self.output.capacity() > KEEP_CAPACITY {
-                self.output.shrink(0);
-            }
-        } else if left > 0 {
-            self.check_high_water();
-        }
-    }
-
-    fn touch(&mut self) {
-        if self.service.options.idle_timeout.is_some() {
-            self.last_activity = Instant::now();
-        }
-    }
-
-    /// Applies what callbacks asked for, and runs the callbacks that follow from it,
-    /// until nothing changes.
-    pub(crate) fn settle(&mut self) {
-        loop {
-            if self.flags.closed {
-                return;
-            }
-            if self.flags.close_requested {
-                self.close_now();
-                return;
-            }
-            if self.flags.write_complete_pending && self.output.is_empty() {
-                self.flags.write_complete_pending = false;
-                if let Some(cb) = self.service.callbacks.write_complete.clone() {
-                    if self.state != ConnState::Handshaking {
-                        self.call_user(|c| cb(c));
-                        continue;
-                    }
-                }
-            }
-            if let Some(queued) = self.flags.high_water_pending.take() {
-                if let Some(cb) = self.service.callbacks.high_water.clone() {
-                    self.call_user(|c| cb(c, queued));
-                    continue;
-                }
-            }
-            if self.flags.shutdown_requested && !self.flags.write_closed && self.output.is_empty() {
-                if !self.flags.layer_closed {
-                    self.flags.layer_closed = true;
-                    if let Some(layer) = self.layer.as_mut() {
-                        if let Err(e) = layer.close(&mut self.output) {
-                            log::debug!("{self}: close_notify not sent: {e}");
-                        }
-                        self.flush_output();
-                        continue;
-                    }
-                }
-                self.flags.write_closed = true;
-                if let Err(e) = self.stream.shutdown(std::net::Shutdown::Write) {
-                    log::debug!("{self}: shutdown(write): {e}");
-                }
-                self.arm_close_timer();
-            }
-            // Both directions are done: nothing more can happen on this connection.
-            if self.flags.write_closed && self.flags.peer_closed {
-                self.close_now();
-            }
-            return;
-        }
-    }
-
-    /// Records an I/O or layer failure and closes.
-    pub(crate) fn fail(&mut self, e: io::Error, what: &str) {
-        match e.kind() {
-            io::ErrorKind::ConnectionReset | io::ErrorKind::BrokenPipe => {
-                log::debug!("{self}: {what}: {e}")
-            }
-            // The layer's error already says "handshake failed" and why.
-            _ if what == "handshake" => log::warn!("{self}: {e}"),
-            _ => log::warn!("{self}: {what} failed: {e}"),
-        }
-        self.error = Some(e);
-        self.close_now();
-    }
-
-    fn close_now(&mut self) {
-        if self.flags.closed {
-            return;
-        }
-        self.flags.closed = true;
-        self.flags.close_requested = true;
-        self.state = ConnState::Disconnected;
-        self.mark_dead();
-        let timers = std::mem::take(&mut self.timers);
-        for t in [timers.handshake, timers.close, timers.idle]
-            .into_iter()
-            .flatten()
-        {
-            self.cancel_timer(t);
-        }
-    }
-
-    pub(crate) fn deregister(&mut self, registry: &Registry) {
-        if let Err(e) = registry.deregister(&mut self.stream) {
-            log::debug!("{self}: deregister: {e}");
-        }
-    }
-
-    /// Whether the up callback ran (the handshake, if any, completed).
-    pub(crate) fn came_up(&self) -> bool {
-        self.flags.up_delivered
-    }
-
-    /// Runs the down callback (if the up callback ran) and releases the connection.
-    pub(crate) fn finish(&mut self) {
-        self.close_now();
-        if self.flags.up_delivered {
-            if let Some(cb) = self.service.callbacks.connection.clone() {
-                self.call_user(|c| cb(c));
-            }
-        }
-        if let Some(hook) = self.service.release_hook.clone() {
-            hook(self);
-        }
-        self.service.closed();
     }
 }
