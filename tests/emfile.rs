@@ -58,25 +58,59 @@ fn emfile_reached_and_recovered() {
         }
     };
 
+    // The child's log, read as it comes so the child never blocks on a full pipe.
+    let stderr = child.stderr.take().unwrap();
+    let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let log_in = log.clone();
+    let log_reader = std::thread::spawn(move || {
+        for l in BufReader::new(stderr).lines().map_while(Result::ok) {
+            log_in.lock().unwrap().push_str(&(l + "\n"));
+        }
+    });
+
     // Twice the descriptor limit: the server must run out and refuse some.
     let clients: Vec<_> = (0..2 * FD_LIMIT).map(|_| connect(addr)).collect();
-    let mut served = 0;
-    let mut refused = 0;
+    let (mut served, mut refused, mut stuck) = (0, 0, 0);
     for (i, c) in clients.iter().enumerate() {
-        c.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
-        let mut w = c;
         let msg = format!("hello {i}");
-        let _ = w.write_all(msg.as_bytes());
         let mut back = vec![0; msg.len()];
-        let mut r = c;
-        match r.read_exact(&mut back) {
+        let (mut w, mut r) = (c, c);
+        let outcome = w
+            .write_all(msg.as_bytes())
+            .and_then(|_| r.read_exact(&mut back));
+        match outcome {
             Ok(()) if back == msg.as_bytes() => served += 1,
-            _ => refused += 1,
+            Ok(()) => panic!("client {i} got {back:?}"),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                stuck += 1
+            }
+            // EOF or reset: closed by the acceptor.
+            Err(_) => refused += 1,
         }
     }
-    assert!(served > 0, "nothing served");
+    let child_log = || log.lock().unwrap().clone();
+    assert_eq!(
+        stuck,
+        0,
+        "{stuck} clients neither served nor refused; child log:\n{}",
+        child_log()
+    );
+    assert!(
+        served > 0,
+        "nothing served ({refused} refused); child log:\n{}",
+        child_log()
+    );
     assert!(refused > 0, "the descriptor limit was never reached");
-    assert!(child.try_wait().unwrap().is_none(), "server died");
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "server died: {}",
+        child_log()
+    );
 
     // Descriptors free up: the server serves again by itself.
     drop(clients);
@@ -100,13 +134,8 @@ fn emfile_reached_and_recovered() {
     );
     drop(child.stdin.take());
     let status = child.wait().unwrap();
-    let mut err = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut err)
-        .unwrap();
+    log_reader.join().unwrap();
+    let err = child_log();
     assert!(status.success(), "child failed: {err}");
     assert!(
         err.contains("out of file descriptors"),
