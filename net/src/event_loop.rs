@@ -30,6 +30,9 @@ const EVENTS_CAPACITY: usize = 1024;
 /// An event loop, not yet running. See the module docs for the thread rules.
 pub struct EventLoop {
     poll: Poll,
+    /// Made here, not in `run`: a loop thread that starts late (under load, or after
+    /// the acceptor has used every descriptor) must not need a new descriptor.
+    registry: mio::Registry,
     shared: Arc<LoopShared>,
     rx: Receiver<Task>,
 }
@@ -45,7 +48,13 @@ impl EventLoop {
         let waker = mio::Waker::new(poll.registry(), WAKER_TOKEN)?;
         let (tx, rx) = crossbeam_channel::unbounded();
         let shared = Arc::new(LoopShared::new(name, index, tx, waker));
-        Ok(EventLoop { poll, shared, rx })
+        let registry = poll.registry().try_clone()?;
+        Ok(EventLoop {
+            poll,
+            registry,
+            shared,
+            rx,
+        })
     }
 
     /// A handle for reaching this loop from any thread.
@@ -65,13 +74,13 @@ impl EventLoop {
     pub fn run_with<F: FnOnce(&mut LoopCtx)>(self, init: F) -> io::Result<()> {
         let EventLoop {
             mut poll,
+            registry,
             shared,
             rx,
         } = self;
         if shared.thread.set(std::thread::current().id()).is_err() {
             return Err(io::Error::other("an event loop runs only once"));
         }
-        let registry = poll.registry().try_clone()?;
         let mut ctx = LoopCtx::new(shared, rx, registry);
         let mut events = Events::with_capacity(EVENTS_CAPACITY);
         log::debug!("loop {} running", ctx.handle().name());
