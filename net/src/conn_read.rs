@@ -79,7 +79,7 @@ impl TcpConnection {
             self.state = ConnState::Connected;
         }
         self.flags.up_delivered = true;
-        if let Some(cb) = self.service.callbacks.connection.clone() {
+        if let Some(cb) = self.callbacks().connection.as_ref() {
             self.call_user(|c| cb(c));
         }
     }
@@ -216,7 +216,7 @@ impl TcpConnection {
     }
 
     fn deliver_input(&mut self) {
-        let Some(cb) = self.service.callbacks.message.clone() else {
+        let Some(cb) = self.callbacks().message.as_ref() else {
             self.input.retrieve_all();
             return;
         };
@@ -242,7 +242,7 @@ impl TcpConnection {
             return;
         }
         self.arm_close_timer();
-        match self.service.callbacks.half_close.clone() {
+        match self.callbacks().half_close.as_ref() {
             Some(cb) => {
                 self.call_user(|c| cb(c));
             }

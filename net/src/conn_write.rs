@@ -118,7 +118,7 @@ impl TcpConnection {
             }
             if self.flags.write_complete_pending && self.output.is_empty() {
                 self.flags.write_complete_pending = false;
-                if let Some(cb) = self.service.callbacks.write_complete.clone() {
+                if let Some(cb) = self.callbacks().write_complete.as_ref() {
                     if self.state != ConnState::Handshaking {
                         self.call_user(|c| cb(c));
                         continue;
@@ -126,7 +126,7 @@ impl TcpConnection {
                 }
             }
             if let Some(queued) = self.flags.high_water_pending.take() {
-                if let Some(cb) = self.service.callbacks.high_water.clone() {
+                if let Some(cb) = self.callbacks().high_water.as_ref() {
                     self.call_user(|c| cb(c, queued));
                     continue;
                 }
@@ -202,7 +202,7 @@ impl TcpConnection {
     pub(crate) fn finish(&mut self) {
         self.close_now();
         if self.flags.up_delivered {
-            if let Some(cb) = self.service.callbacks.connection.clone() {
+            if let Some(cb) = self.callbacks().connection.as_ref() {
                 self.call_user(|c| cb(c));
             }
         }

@@ -369,6 +369,17 @@ impl TcpConnection {
         }
     }
 
+    /// The service's callbacks, borrowed apart from `self` so that one can be called
+    /// with `&mut self`. Saves cloning an `Arc` per message, whose reference count
+    /// would bounce between the cores of every loop serving the same server.
+    pub(crate) fn callbacks<'a>(&self) -> &'a crate::Callbacks {
+        // SAFETY: `self.service` is set when the connection is made and never
+        // replaced, and it is dropped only with the connection. Callers use the
+        // reference within one method call on `self` (the connection is alive then,
+        // and so is the `Service` its `Arc` keeps), and never store it.
+        unsafe { &(*Arc::as_ptr(&self.service)).callbacks }
+    }
+
     /// Runs `f` with `self`, catching a panic: a panicking callback closes its
     /// connection, with an error log, and the loop goes on.
     pub(crate) fn call_user<R>(&mut self, f: impl FnOnce(&mut Self) -> R) -> Option<R> {
