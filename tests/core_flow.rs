@@ -222,3 +222,33 @@ fn panicking_callback_closes_only_its_connection() {
     drop((good, fresh));
     assert!(server.stop());
 }
+
+#[test]
+fn stop_requested_from_a_callback_does_not_deadlock() {
+    init_logging();
+    let (tx, rx) = crossbeam_channel::bounded(1);
+    let handle_slot: Arc<Mutex<Option<muon::ServerHandle>>> = Arc::default();
+    let slot = handle_slot.clone();
+    let server = muon::TcpServer::builder("127.0.0.1:0")
+        .threads(1)
+        .stop_timeout(Duration::from_millis(500))
+        .on_message(move |_conn, input| {
+            input.retrieve_all();
+            if let Some(h) = slot.lock().unwrap().as_ref() {
+                // On the server's own loop: only asks, returns at once.
+                tx.send(h.stop()).unwrap();
+            }
+        })
+        .build()
+        .unwrap()
+        .start()
+        .unwrap();
+    *handle_slot.lock().unwrap() = Some(server.clone());
+    let mut client = connect(server.local_addr());
+    client.write_all(b"stop please").unwrap();
+    assert!(!rx.recv_timeout(IO_TIMEOUT).unwrap());
+    // The server still stops, on its own, within its deadline: the client sees EOF.
+    assert!(read_to_eof(&mut client).is_ok());
+    assert!(server.stop());
+    handle_slot.lock().unwrap().take();
+}

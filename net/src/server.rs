@@ -184,8 +184,15 @@ pub struct ServerHandle {
 impl ServerHandle {
     /// Stops the server gracefully and waits (bounded by the stop timeout plus a
     /// margin) until it has stopped. Returns whether it stopped in time.
+    ///
+    /// Called on one of the server's own loop threads (from a callback), it only
+    /// asks for the stop and returns `false`: waiting there would hold up the very
+    /// loop that has to close its connections.
     pub fn stop(&self) -> bool {
         self.base.quit();
+        if self.base.is_in_loop_thread() || self.loops.iter().any(|l| l.is_in_loop_thread()) {
+            return false;
+        }
         let deadline = Instant::now() + self.stop_timeout + Duration::from_secs(5);
         let mut done = self.stopped.done.lock();
         while !*done {
