@@ -15,23 +15,6 @@ fn refused_port() -> std::net::SocketAddr {
     l.local_addr().unwrap()
 }
 
-/// A client that forwards every received byte to a channel.
-fn collecting_client(addr: &str) -> (muon::TcpClientBuilder, crossbeam_channel::Receiver<Vec<u8>>) {
-    let (tx, rx) = crossbeam_channel::unbounded();
-    let b = TcpClient::builder(addr).on_message(move |_conn, input| {
-        let _ = tx.send(input.retrieve_all_as_vec());
-    });
-    (b, rx)
-}
-
-fn recv_exactly(rx: &crossbeam_channel::Receiver<Vec<u8>>, len: usize) -> Vec<u8> {
-    let mut got = Vec::new();
-    while got.len() < len {
-        got.extend(rx.recv_timeout(IO_TIMEOUT).expect("echo bytes"));
-    }
-    got
-}
-
 #[test]
 fn client_echoes_through_muon_server() {
     init_logging();

@@ -19,22 +19,10 @@ fn connector() -> TlsConnector {
         .unwrap()
 }
 
+/// A collecting client that tries once.
 fn collecting(addr: &str) -> (muon::TcpClientBuilder, crossbeam_channel::Receiver<Vec<u8>>) {
-    let (tx, rx) = crossbeam_channel::unbounded();
-    let b = TcpClient::builder(addr)
-        .retry(RetryPolicy::no_retry())
-        .on_message(move |_c, input| {
-            let _ = tx.send(input.retrieve_all_as_vec());
-        });
-    (b, rx)
-}
-
-fn recv_exactly(rx: &crossbeam_channel::Receiver<Vec<u8>>, len: usize) -> Vec<u8> {
-    let mut got = Vec::new();
-    while got.len() < len {
-        got.extend(rx.recv_timeout(IO_TIMEOUT).expect("bytes"));
-    }
-    got
+    let (b, rx) = collecting_client(addr);
+    (b.retry(RetryPolicy::no_retry()), rx)
 }
 
 #[test]

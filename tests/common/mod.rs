@@ -121,5 +121,26 @@ pub fn wait_until(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
         std::thread::sleep(Duration::from_millis(5));
     }
 }
+
+/// A client builder that forwards every received byte to the returned channel.
+pub fn collecting_client(
+    addr: &str,
+) -> (muon::TcpClientBuilder, crossbeam_channel::Receiver<Vec<u8>>) {
+    let (tx, rx) = crossbeam_channel::unbounded();
+    let b = muon::TcpClient::builder(addr).on_message(move |_conn, input| {
+        let _ = tx.send(input.retrieve_all_as_vec());
+    });
+    (b, rx)
+}
+
+/// Collects exactly `len` bytes from a collecting client's channel (bounded wait).
+pub fn recv_exactly(rx: &crossbeam_channel::Receiver<Vec<u8>>, len: usize) -> Vec<u8> {
+    let mut got = Vec::new();
+    while got.len() < len {
+        got.extend(rx.recv_timeout(IO_TIMEOUT).expect("bytes"));
+    }
+    got
+}
+
 pub mod child;
 pub mod tls;
