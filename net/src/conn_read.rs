@@ -108,17 +108,16 @@ impl TcpConnection {
     }
 
     fn handle_read(&mut self) {
-        if self.flags.closed
-            || self.flags.close_requested
-            || self.flags.peer_closed
-            || self.is_reading_paused()
-        {
-            return;
-        }
         let fd = self.stream.as_raw_fd();
         let mut total = 0;
-        let mut eof = false;
         loop {
+            if self.flags.closed
+                || self.flags.close_requested
+                || self.flags.peer_closed
+                || self.is_reading_paused()
+            {
+                return;
+            }
             let buf = if self.layer.is_some() {
                 &mut self.wire_in
             } else {
@@ -130,35 +129,36 @@ impl TcpConnection {
             } else {
                 writable
             };
-            match buf.read_from(fd) {
-                Ok(0) => {
-                    eof = true;
-                    break;
-                }
-                Ok(n) => {
-                    total += n;
-                    // A short read drained the socket; edge-triggered epoll reports
-                    // the next arrival. After a hang-up we read on to the EOF.
-                    if n < room && !self.flags.read_hup {
-                        break;
-                    }
-                    if total >= READ_BUDGET {
-                        self.flags.read_again = true;
-                        break;
-                    }
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+            let n = match buf.read_from(fd) {
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => {
-                    self.fail(e, "read");
-                    return;
-                }
+                Err(e) => return self.fail(e, "read"),
+            };
+            total += n;
+            if n > 0 && self.service.options.idle_timeout.is_some() {
+                self.last_activity = Instant::now();
+            }
+            // Deliver after every read: the input buffer stays the size of one read,
+            // and a callback that pauses or closes takes effect before the next one.
+            if !self.process_read(n == 0) || n == 0 {
+                return;
+            }
+            // A short read drained the socket; edge-triggered epoll reports the next
+            // arrival. After a hang-up we read on to the EOF.
+            if n < room && !self.flags.read_hup {
+                return;
+            }
+            if total >= READ_BUDGET {
+                self.flags.read_again = true;
+                return;
             }
         }
-        if total > 0 && self.service.options.idle_timeout.is_some() {
-            self.last_activity = Instant::now();
-        }
-        let mut peer_closed = eof;
+    }
+
+    /// Passes what one read brought (or the EOF) through the layer to the
+    /// application. Returns whether the connection can read on.
+    fn process_read(&mut self, eof: bool) -> bool {
         if eof && !self.flags.up_delivered {
             // Port scanners and health checks do this; not a protocol failure.
             log::info!("{self}: peer closed before the handshake completed");
@@ -167,12 +167,13 @@ impl TcpConnection {
                 "peer closed before the handshake completed",
             ));
             self.force_close();
-            return;
+            return false;
         }
-        if self.layer.is_some() && (total > 0 || eof) {
+        let mut peer_closed = eof;
+        if self.layer.is_some() {
             match self.layer_read(eof) {
                 Some(closed) => peer_closed = closed,
-                None => return,
+                None => return false,
             }
         }
         if !self.input.is_empty() && self.flags.up_delivered {
@@ -180,7 +181,9 @@ impl TcpConnection {
         }
         if peer_closed {
             self.on_peer_closed();
+            return false;
         }
+        true
     }
 
     /// Runs the layer over the wire bytes. Returns whether the peer closed, or `None`
