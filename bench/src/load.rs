@@ -97,7 +97,10 @@ pub fn run(args: LoadArgs) -> io::Result<()> {
         }
     })?;
     if let Value::Object(map) = &mut out {
-        map.insert("scenario".into(), json!(format!("{:?}", args.scenario).to_lowercase()));
+        map.insert(
+            "scenario".into(),
+            json!(format!("{:?}", args.scenario).to_lowercase()),
+        );
         map.insert("tls".into(), json!(args.tls));
         map.insert("conns".into(), json!(args.conns));
         map.insert("resume".into(), json!(args.resume));

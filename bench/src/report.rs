@@ -98,7 +98,7 @@ impl Data {
         }
         v.sort_by(|a, b| a.total_cmp(b));
         let n = v.len();
-        Some(if n % 2 == 1 {
+        Some(if n & 1 == 1 {
             v[n / 2]
         } else {
             (v[n / 2 - 1] + v[n / 2]) / 2.0
@@ -135,7 +135,7 @@ fn group_thousands(n: i64) -> String {
     let s = n.abs().to_string();
     let mut out = String::new();
     for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -171,7 +171,11 @@ pub fn run(args: ReportArgs) -> io::Result<()> {
         }
         match serde_json::from_str::<Value>(line) {
             Ok(Value::Object(m)) => rows.push(m),
-            _ => eprintln!("report: skipping line {} of {}", i + 1, args.results.display()),
+            _ => eprintln!(
+                "report: skipping line {} of {}",
+                i + 1,
+                args.results.display()
+            ),
         }
     }
     let d = Data { rows };
@@ -310,7 +314,15 @@ encrypt of every byte to the plain echo.\n",
     let variants: Vec<(&str, &str, &str)> = {
         let mut v = vec![("false", "system", "plain")];
         for s in &ssls {
-            v.push(("true", s, if *s == "system" { "TLS, system OpenSSL" } else { "TLS, vendored OpenSSL" }));
+            v.push((
+                "true",
+                s,
+                if *s == "system" {
+                    "TLS, system OpenSSL"
+                } else {
+                    "TLS, vendored OpenSSL"
+                },
+            ));
         }
         v
     };
@@ -337,7 +349,11 @@ encrypt of every byte to the plain echo.\n",
             "| conns | size | msgs/s Muon | msgs/s tokio | MiB/s Muon | MiB/s tokio | CPU µs/msg Muon | CPU µs/msg tokio | CPU Muon/tokio |{}",
             if floor_col { " floor: Muon plain + AEAD µs |" } else { "" }
         );
-        let _ = writeln!(o, "|---|---|---|---|---|---|---|---|---|{}", if floor_col { "---|" } else { "" });
+        let _ = writeln!(
+            o,
+            "|---|---|---|---|---|---|---|---|---|{}",
+            if floor_col { "---|" } else { "" }
+        );
         for c in CONNS {
             for s in SIZES {
                 let cm = q("muon", c, s, "server_cpu_us_per_msg");
@@ -509,7 +525,10 @@ encrypt of every byte to the plain echo.\n",
                     metric,
                 )
             };
-            let (rm, rt) = (q("muon", "handshakes_per_s"), q("tokio", "handshakes_per_s"));
+            let (rm, rt) = (
+                q("muon", "handshakes_per_s"),
+                q("tokio", "handshakes_per_s"),
+            );
             let (cm, ct) = (
                 q("muon", "server_cpu_us_per_handshake"),
                 q("tokio", "server_cpu_us_per_handshake"),
@@ -556,7 +575,10 @@ encrypt of every byte to the plain echo.\n",
         }
         series.push((
             "crypto floor".into(),
-            hs_cases.iter().map(|(k, v, r)| Some(hs_floor(k, v, r))).collect(),
+            hs_cases
+                .iter()
+                .map(|(k, v, r)| Some(hs_floor(k, v, r)))
+                .collect(),
         ));
         write_svg(
             &dir,
@@ -581,7 +603,10 @@ encrypt of every byte to the plain echo.\n",
     }
 
     // Bulk.
-    let _ = writeln!(o, "## Bulk (256 MiB each way per connection, content checked)\n");
+    let _ = writeln!(
+        o,
+        "## Bulk (256 MiB each way per connection, content checked)\n"
+    );
     let _ = writeln!(
         o,
         "| variant | conns | MiB/s Muon | MiB/s tokio | CPU ms/GiB Muon | CPU ms/GiB tokio | CPU Muon/tokio | floor ms/GiB |\n|---|---|---|---|---|---|---|---|"
@@ -670,7 +695,12 @@ encrypt of every byte to the plain echo.\n",
     for (tls, ssl, label) in &variants {
         let q = |imp: &str, metric: &str| {
             d.med(
-                &[("scenario", "memory"), ("impl", imp), ("tls", tls), ("ssl", ssl)],
+                &[
+                    ("scenario", "memory"),
+                    ("impl", imp),
+                    ("tls", tls),
+                    ("ssl", ssl),
+                ],
                 metric,
             )
         };
