@@ -1,0 +1,209 @@
+#!/usr/bin/env bash
+# Runs Muon's benchmark suite against tokio (+ tokio-openssl) and writes
+# docs/benchmarks.md with SVG plots in docs/. One command:
+#
+#   bench/run.sh
+#
+# Server pinned to core 0 (1 worker thread), load generator pinned to core 1, loopback.
+# Builds muon-bench twice: against the system OpenSSL and with the `vendored` feature
+# (OpenSSL compiled from openssl-src); the TLS scenarios run with both.
+#
+# Knobs (environment): BENCH_REPS (3), BENCH_WINDOW (1 s), BENCH_WARMUP (0.25 s),
+# BENCH_VENDORED (1; 0 skips the vendored OpenSSL runs), CARGO_TARGET_DIR.
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+ROOT=$PWD
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
+OUT=$ROOT/bench/out
+RES=$ROOT/bench/results
+mkdir -p "$OUT" "$RES"
+RESULTS=$RES/results.jsonl
+: >"$RESULTS"
+REPS=${BENCH_REPS:-3}
+WINDOW=${BENCH_WINDOW:-1}
+WARMUP=${BENCH_WARMUP:-0.25}
+VENDORED=${BENCH_VENDORED:-1}
+HS_CLIENTS=16
+SERVER_CORE=0
+LOAD_CORE=1
+CERTS=$ROOT/certs
+SUITE_START=$(date +%s)
+
+# 10,000 idle connections need more descriptors than the usual 1,024 (both binaries
+# also raise their soft limit to the hard one).
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+
+log() { echo "[bench $(date +%H:%M:%S)] $*" >&2; }
+
+log "building muon-bench (system OpenSSL)"
+cargo build --release -p muon-bench
+cp "$CARGO_TARGET_DIR/release/muon-bench" "$OUT/muon-bench-system"
+VENDORED_BUILD_S=skipped
+if [[ $VENDORED == 1 ]]; then
+    log "building muon-bench --features vendored (compiles OpenSSL once; cached afterwards)"
+    t0=$(date +%s)
+    if cargo build --release -p muon-bench --features vendored; then
+        VENDORED_BUILD_S=$(($(date +%s) - t0))
+        cp "$CARGO_TARGET_DIR/release/muon-bench" "$OUT/muon-bench-vendored"
+    else
+        log "vendored build failed: TLS runs with the vendored OpenSSL are skipped"
+        VENDORED=0
+        VENDORED_BUILD_S=failed
+    fi
+fi
+
+PORT=9200
+SPID=
+start_server() { # bin impl args...
+    local bin=$1 imp=$2
+    shift 2
+    PORT=$((PORT + 1))
+    taskset -c $SERVER_CORE "$bin" server --impl "$imp" --threads 1 \
+        --addr "127.0.0.1:$PORT" "$@" >>"$OUT/server.log" 2>&1 &
+    SPID=$!
+}
+stop_server() {
+    if [[ -n $SPID ]]; then
+        kill "$SPID" 2>/dev/null || true
+        wait "$SPID" 2>/dev/null || true
+        SPID=
+    fi
+}
+trap stop_server EXIT
+
+# load bin scenario labels... -- load args...
+load() {
+    local bin=$1 scenario=$2
+    shift 2
+    if ! timeout 180 taskset -c $LOAD_CORE "$bin" load "$scenario" \
+        --addr "127.0.0.1:$PORT" --server-pid "$SPID" "$@" >>"$RESULTS"; then
+        log "FAILED: load $scenario $*"
+    fi
+}
+
+# Pingpong: one server per (impl, rep, tls), all 9 points against it.
+pingpong_batch() { # bin ssl tls(0/1)
+    local bin=$1 ssl=$2 tls=$3 flag=()
+    [[ $tls == 1 ]] && flag=(--tls)
+    for rep in $(seq "$REPS"); do
+        for imp in muon tokio; do
+            log "pingpong ssl=$ssl tls=$tls rep=$rep $imp"
+            start_server "$bin" "$imp" "${flag[@]}"
+            for conns in 1 100 1000; do
+                for size in 1024 4096 16384; do
+                    load "$bin" pingpong "${flag[@]}" --conns $conns --size $size \
+                        --window "$WINDOW" --warmup "$WARMUP" \
+                        --label impl=$imp --label ssl=$ssl --label rep=$rep
+                done
+            done
+            stop_server
+        done
+    done
+}
+
+handshake_batch() { # bin ssl
+    local bin=$1 ssl=$2
+    for rep in $(seq "$REPS"); do
+        for imp in muon tokio; do
+            for key in ecdsa rsa; do
+                local cert=$CERTS/server.crt k=$CERTS/server.key
+                [[ $key == rsa ]] && cert=$CERTS/server-rsa.crt k=$CERTS/server-rsa.key
+                log "handshake ssl=$ssl rep=$rep $imp $key"
+                start_server "$bin" "$imp" --tls --cert "$cert" --key "$k"
+                for ver in 1.3 1.2; do
+                    for resume in 0 1; do
+                        local r=()
+                        [[ $resume == 1 ]] && r=(--resume)
+                        load "$bin" handshake --tls --tls-version $ver "${r[@]}" \
+                            --conns $HS_CLIENTS --window "$WINDOW" --warmup "$WARMUP" \
+                            --label impl=$imp --label ssl=$ssl --label rep=$rep --label key=$key
+                    done
+                done
+                stop_server
+            done
+        done
+    done
+}
+
+bulk_batch() { # bin ssl tls
+    local bin=$1 ssl=$2 tls=$3 flag=()
+    [[ $tls == 1 ]] && flag=(--tls)
+    for rep in $(seq "$REPS"); do
+        for imp in muon tokio; do
+            log "bulk ssl=$ssl tls=$tls rep=$rep $imp"
+            start_server "$bin" "$imp" "${flag[@]}"
+            for conns in 1 4; do
+                load "$bin" bulk "${flag[@]}" --conns $conns --bytes $((256 << 20)) \
+                    --label impl=$imp --label ssl=$ssl --label rep=$rep
+            done
+            stop_server
+        done
+    done
+}
+
+memory_batch() { # bin ssl tls
+    local bin=$1 ssl=$2 tls=$3 flag=()
+    [[ $tls == 1 ]] && flag=(--tls)
+    for rep in $(seq "$REPS"); do
+        for imp in muon tokio; do
+            log "memory ssl=$ssl tls=$tls rep=$rep $imp"
+            start_server "$bin" "$imp" "${flag[@]}"
+            load "$bin" memory "${flag[@]}" --conns 10000 \
+                --label impl=$imp --label ssl=$ssl --label rep=$rep
+            stop_server
+        done
+    done
+}
+
+log "floors: openssl speed"
+{
+    openssl speed -seconds 1 ecdsap256 rsa2048 ecdhx25519 2>/dev/null
+    openssl speed -seconds 1 -bytes 16384 -evp aes-128-gcm 2>/dev/null
+    openssl speed -seconds 1 -bytes 16384 -evp aes-256-gcm 2>/dev/null
+} >"$RES/floors.txt"
+
+SYS=$OUT/muon-bench-system
+pingpong_batch "$SYS" system 0
+pingpong_batch "$SYS" system 1
+handshake_batch "$SYS" system
+bulk_batch "$SYS" system 0
+bulk_batch "$SYS" system 1
+memory_batch "$SYS" system 0
+memory_batch "$SYS" system 1
+if [[ $VENDORED == 1 ]]; then
+    VEN=$OUT/muon-bench-vendored
+    pingpong_batch "$VEN" vendored 1
+    handshake_batch "$VEN" vendored
+    bulk_batch "$VEN" vendored 1
+    memory_batch "$VEN" vendored 1
+fi
+
+crate_version() {
+    awk -v n="$1" '$0 == "name = \"" n "\"" { getline; gsub(/version = |"/, ""); print; exit }' Cargo.lock
+}
+{
+    echo "date=$(date -u +%Y-%m-%dT%H:%MZ)"
+    echo "command=bench/run.sh   (BENCH_REPS=$REPS BENCH_WINDOW=$WINDOW BENCH_WARMUP=$WARMUP BENCH_VENDORED=$VENDORED)"
+    echo "cpu=$(lscpu | sed -n 's/^Model name: *//p' | head -1)"
+    echo "cores=$(nproc) (server on core $SERVER_CORE, load generator on core $LOAD_CORE)"
+    echo "kernel=$(uname -r)"
+    echo "rustc=$(rustc -V)"
+    echo "openssl_system=$("$SYS" version)"
+    if [[ $VENDORED == 1 ]]; then
+        echo "openssl_vendored=$("$OUT/muon-bench-vendored" version) (openssl-src $(crate_version openssl-src))"
+    else
+        echo "openssl_vendored=not run"
+    fi
+    echo "vendored_build_s=$VENDORED_BUILD_S (this run; 0-2 s means cached, see notes for a cold build)"
+    echo "crates=tokio $(crate_version tokio), tokio-openssl $(crate_version tokio-openssl), openssl $(crate_version openssl), openssl-sys $(crate_version openssl-sys), mio $(crate_version mio)"
+    echo "reps=$REPS"
+    echo "window=$WINDOW"
+    echo "warmup=$WARMUP"
+    echo "hs_clients=$HS_CLIENTS"
+    echo "suite_s=$(($(date +%s) - SUITE_START))"
+} >"$RES/meta.txt"
+
+"$SYS" report --results "$RESULTS" --floors "$RES/floors.txt" --meta "$RES/meta.txt" \
+    --notes "$ROOT/bench/NOTES.md" --out "$ROOT/docs/benchmarks.md"
+log "done in $(($(date +%s) - SUITE_START)) s: docs/benchmarks.md"
