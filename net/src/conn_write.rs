@@ -52,6 +52,29 @@ impl TcpConnection {
         self.check_high_water();
     }
 
+    /// Plain connection, nothing queued: writes `buf` straight to the socket and, if
+    /// the socket is full, adopts `buf`'s storage as the output buffer.
+    pub(crate) fn write_buffer(&mut self, buf: &mut crate::Buffer) {
+        while !buf.is_empty() {
+            match socket::send(&self.stream, buf.peek()) {
+                Ok(n) => buf.retrieve(n),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    buf.retrieve_all();
+                    return self.fail(e, "write");
+                }
+            }
+        }
+        self.touch();
+        if buf.is_empty() {
+            self.flags.write_complete_pending = true;
+            return;
+        }
+        std::mem::swap(&mut self.output, buf);
+        self.check_high_water();
+    }
+
     fn check_high_water(&mut self) {
         let queued = self.output.readable_bytes();
         let mark = self.service.options.high_water_mark;

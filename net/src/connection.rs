@@ -263,21 +263,37 @@ impl TcpConnection {
     ///
     /// Returns `false` (and drops the bytes) once our side is shutting down or closed.
     pub fn send(&mut self, data: &[u8]) -> bool {
-        if !matches!(self.state, ConnState::Connected | ConnState::Handshaking)
-            || self.flags.close_requested
-        {
-            log::debug!("{self}: send of {} bytes after close, dropped", data.len());
+        if !self.can_send(data.len()) {
             return false;
         }
         self.write_bytes(data);
         true
     }
 
-    /// Sends every readable byte of `buf` and empties it.
+    /// Sends every readable byte of `buf` and empties it. When nothing is queued and
+    /// the socket takes only part, the rest is not copied: `buf`'s storage becomes the
+    /// output buffer (an echo or a proxy moves bytes without a userland copy).
     pub fn send_buffer(&mut self, buf: &mut Buffer) -> bool {
-        let sent = self.send(buf.peek());
-        buf.retrieve_all();
-        sent
+        if !self.can_send(buf.readable_bytes()) {
+            buf.retrieve_all();
+            return false;
+        }
+        if self.layer.is_some() || !self.output.is_empty() {
+            self.write_bytes(buf.peek());
+            buf.retrieve_all();
+        } else {
+            self.write_buffer(buf);
+        }
+        true
+    }
+
+    fn can_send(&self, len: usize) -> bool {
+        let open = matches!(self.state, ConnState::Connected | ConnState::Handshaking)
+            && !self.flags.close_requested;
+        if !open {
+            log::debug!("{self}: send of {len} bytes after close, dropped");
+        }
+        open
     }
 
     /// Half-closes our side once the output buffer is flushed (TLS: after sending

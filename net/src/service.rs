@@ -36,7 +36,9 @@ pub struct Callbacks {
 /// Per-connection policy shared by a server's or client's connections.
 #[derive(Clone, Debug)]
 pub struct ConnOptions {
-    /// Output bytes above which the high-water callback fires (default 4 MiB).
+    /// Output bytes above which the high-water callback fires and reading pauses
+    /// (default 64 KiB, Netty's default write-buffer high-water mark: an echo or a
+    /// proxy then moves bytes through a small buffer instead of piling megabytes up).
     pub high_water_mark: usize,
     /// Stop reading while the output is above the high-water mark, resume when it
     /// drains to half of it (default on): a peer that does not read cannot make the
@@ -55,7 +57,7 @@ pub struct ConnOptions {
 impl Default for ConnOptions {
     fn default() -> Self {
         ConnOptions {
-            high_water_mark: 4 * 1024 * 1024,
+            high_water_mark: 64 * 1024,
             pause_reading_above_high_water: true,
             close_delay: Duration::from_secs(5),
             idle_timeout: None,
@@ -184,7 +186,7 @@ macro_rules! connection_setters {
             self
         }
 
-        /// Output bytes above which the high-water policy applies (default 4 MiB).
+        /// Output bytes above which the high-water policy applies (default 64 KiB).
         pub fn high_water_mark(mut self, mark: usize) -> Self {
             self.options.high_water_mark = mark;
             self
