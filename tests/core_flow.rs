@@ -252,3 +252,37 @@ fn stop_requested_from_a_callback_does_not_deadlock() {
     assert!(server.stop());
     handle_slot.lock().unwrap().take();
 }
+
+#[test]
+fn zero_workers_main_loop_serves_and_stops_gracefully() {
+    init_logging();
+    let server = muon::TcpServer::builder("127.0.0.1:0")
+        .threads(0)
+        .stop_timeout(Duration::from_secs(2))
+        .on_message(|conn, input| {
+            conn.send_buffer(input);
+        })
+        .build()
+        .unwrap()
+        .start()
+        .unwrap();
+    assert_eq!(server.loops().len(), 1, "the main loop serves");
+    let clients: Vec<_> = (0..20).map(|_| connect(server.local_addr())).collect();
+    for (i, c) in clients.iter().enumerate() {
+        let data = payload(10_000 + i, i as u64);
+        assert!(echo_round_trip(c, &data) == data);
+    }
+    let mut talker = connect(server.local_addr());
+    assert_eq!(echo_round_trip(&talker, b"bye"), b"bye");
+    drop(clients);
+    // Graceful on the main loop too: the talker sees an orderly EOF, then it closes
+    // and the stop completes well before its timeout.
+    let stopper = {
+        let s = server.clone();
+        std::thread::spawn(move || s.stop())
+    };
+    assert!(read_to_eof(&mut talker).unwrap().is_empty());
+    drop(talker);
+    assert!(stopper.join().unwrap());
+    assert_eq!(server.connection_count(), 0);
+}

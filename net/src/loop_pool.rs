@@ -40,7 +40,19 @@ impl LoopPool {
         Ok(pool)
     }
 
+    /// A pool without loops (a server whose main loop serves its connections).
+    pub fn none() -> LoopPool {
+        LoopPool {
+            handles: Vec::new(),
+            threads: Vec::new(),
+            next: 0,
+        }
+    }
+
     /// The next loop, round-robin.
+    ///
+    /// # Panics
+    /// If the pool has no loops.
     pub fn next_loop(&mut self) -> &LoopHandle {
         let i = self.next;
         self.next = (self.next + 1) % self.handles.len();

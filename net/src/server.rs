@@ -17,6 +17,7 @@ use socket2::{Domain, Socket, Type};
 
 use crate::acceptor::Acceptor;
 use crate::service::Service;
+use crate::slab::SlotId;
 use crate::{EventLoop, LoopCtx, LoopHandle, LoopPool, TcpServerBuilder};
 
 /// A TCP server. See the module docs; configure with [`TcpServer::builder`].
@@ -35,6 +36,8 @@ pub struct TcpServer {
 struct Stopped {
     done: Mutex<bool>,
     cond: Condvar,
+    /// The acceptor's slot on the main loop, for a stop that keeps the loop running.
+    acceptor: Mutex<Option<SlotId>>,
 }
 
 impl TcpServer {
@@ -62,9 +65,13 @@ impl TcpServer {
             b.options,
             b.layer,
         ));
-        let pool = LoopPool::start(&b.name, b.threads)?;
-        let _ = service.loops.set(pool.loops().to_vec());
         let base = EventLoop::new(&format!("{}-main", b.name))?;
+        let pool = if b.threads == 0 {
+            LoopPool::none()
+        } else {
+            LoopPool::start(&b.name, b.threads)?
+        };
+        let _ = service.loops.set(worker_loops(&pool, &base));
         Ok(TcpServer {
             listener,
             local_addr,
@@ -86,7 +93,8 @@ impl TcpServer {
     pub fn handle(&self) -> ServerHandle {
         ServerHandle {
             base: self.base.handle(),
-            loops: self.pool.loops().to_vec(),
+            loops: worker_loops(&self.pool, &self.base),
+            serves_on_main: self.pool.loops().is_empty(),
             service: self.service.clone(),
             local_addr: self.local_addr,
             stopped: self.stopped.clone(),
@@ -129,16 +137,19 @@ impl TcpServer {
         let acceptor = Acceptor::new(
             listener,
             service.clone(),
-            pool.loops().to_vec(),
+            worker_loops(&pool, &base),
             max_connections,
         );
         let mut registered = Ok(());
         let result = base.run_with(|ctx: &mut LoopCtx| {
-            if let Err(e) = ctx.add_handler(|registry, token| {
+            match ctx.add_handler(|registry, token| {
                 acceptor.register(registry, token).map(|a| a as Box<_>)
             }) {
-                registered = Err(e);
-                ctx.quit();
+                Ok(id) => *stopped.acceptor.lock() = Some(id),
+                Err(e) => {
+                    registered = Err(e);
+                    ctx.quit();
+                }
             }
         });
         // The listener closed with the main loop: no new connections from here on.
@@ -175,6 +186,8 @@ impl TcpServer {
 pub struct ServerHandle {
     base: LoopHandle,
     loops: Vec<LoopHandle>,
+    /// No worker loops: the main loop owns the connections too.
+    serves_on_main: bool,
     service: Arc<Service>,
     local_addr: SocketAddr,
     stopped: Arc<Stopped>,
@@ -189,7 +202,11 @@ impl ServerHandle {
     /// asks for the stop and returns `false`: waiting there would hold up the very
     /// loop that has to close its connections.
     pub fn stop(&self) -> bool {
-        self.base.quit();
+        if self.serves_on_main {
+            self.stop_on_main();
+        } else {
+            self.base.quit();
+        }
         if self.base.is_in_loop_thread() || self.loops.iter().any(|l| l.is_in_loop_thread()) {
             return false;
         }
@@ -206,6 +223,29 @@ impl ServerHandle {
             }
         }
         *done
+    }
+
+    /// Without worker loops the main loop must keep running while its connections
+    /// shut down: stop accepting, shut every connection down, quit once none is left
+    /// or the stop timeout passed (the loop then closes what remains).
+    fn stop_on_main(&self) {
+        let (service, stopped) = (self.service.clone(), self.stopped.clone());
+        let deadline = Instant::now() + self.stop_timeout;
+        self.base.queue_in_loop(move |ctx| {
+            if let Some(id) = stopped.acceptor.lock().take() {
+                ctx.remove_handler(id);
+            }
+            ctx.for_each_connection(|conn| {
+                if Arc::ptr_eq(&conn.service, &service) {
+                    conn.shutdown();
+                }
+            });
+            ctx.run_every(Duration::from_millis(10), move |ctx| {
+                if service.live() == 0 || Instant::now() >= deadline {
+                    ctx.quit();
+                }
+            });
+        });
     }
 
     /// The address the server is bound to.
@@ -237,5 +277,14 @@ impl ServerHandle {
                 lp.queue_in_loop(move |ctx| f(ctx))
             })
             .count()
+    }
+}
+
+/// The loops that own connections: the workers, or the main loop when there are none.
+fn worker_loops(pool: &LoopPool, base: &EventLoop) -> Vec<LoopHandle> {
+    if pool.loops().is_empty() {
+        vec![base.handle()]
+    } else {
+        pool.loops().to_vec()
     }
 }

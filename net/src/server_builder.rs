@@ -62,9 +62,11 @@ impl TcpServerBuilder {
         self
     }
 
-    /// Number of worker loops (default: the number of CPUs; at least one).
+    /// Number of worker loops (default: the number of CPUs). With 0, the main loop
+    /// accepts and serves every connection itself, on one thread (muduo's
+    /// `setThreadNum(0)`): no hand-off, no thread switch per connection, one core.
     pub fn threads(mut self, threads: usize) -> Self {
-        self.threads = threads.max(1);
+        self.threads = threads;
         self
     }
 
