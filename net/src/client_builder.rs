@@ -29,7 +29,13 @@ impl TcpClientBuilder {
             addr: addr.to_string(),
             name: "client".into(),
             callbacks: Callbacks::default(),
-            options: ConnOptions::default(),
+            // A client usually produces on its own rather than in answer to what it
+            // reads; pausing its reads when its output backs up can deadlock against a
+            // server that applies the same backpressure. Opt in where it fits.
+            options: ConnOptions {
+                pause_reading_above_high_water: false,
+                ..ConnOptions::default()
+            },
             layer: None,
             connect_timeout: Duration::from_secs(5),
             retry: RetryPolicy::default(),

@@ -41,8 +41,10 @@ pub struct ConnOptions {
     /// proxy then moves bytes through a small buffer instead of piling megabytes up).
     pub high_water_mark: usize,
     /// Stop reading while the output is above the high-water mark, resume when it
-    /// drains to half of it (default on): a peer that does not read cannot make the
-    /// server buffer without bound.
+    /// drains to half of it. Default on for servers (a peer that does not read cannot
+    /// make the server buffer without bound), off for clients (see
+    /// `TcpClientBuilder`: a producing client that paused its reads could deadlock
+    /// against a server doing the same).
     pub pause_reading_above_high_water: bool,
     /// How long a half-closed connection is kept for the application to reply and
     /// flush, and how long we wait for the peer's EOF after our own shutdown
@@ -193,7 +195,7 @@ macro_rules! connection_setters {
         }
 
         /// Whether reading pauses while the output is above the high-water mark
-        /// (default on).
+        /// (default on for servers, off for clients).
         pub fn pause_reading_above_high_water(mut self, on: bool) -> Self {
             self.options.pause_reading_above_high_water = on;
             self
