@@ -26,10 +26,7 @@ fn client_echoes_through_muon_server() {
     assert!(conn.send(data.clone()));
     assert!(recv_exactly(&rx, data.len()) == data);
     drop(client);
-    assert!(wait_until(Duration::from_secs(5), || server
-        .connection_count()
-        == 0));
-    assert!(server.stop());
+    stop_when_idle(&server);
 }
 
 #[test]
@@ -209,8 +206,5 @@ fn stopping_in_every_state_releases_everything() {
         .unwrap();
     client.wait_connected(IO_TIMEOUT).unwrap();
     drop(client);
-    assert!(wait_until(Duration::from_secs(5), || server
-        .connection_count()
-        == 0));
-    assert!(server.stop());
+    stop_when_idle(&server);
 }

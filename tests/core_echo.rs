@@ -79,10 +79,7 @@ fn two_hundred_connections_spread_round_robin() {
         assert_eq!(*n, 200 / threads, "loop {lp} got {n}: {counts:?}");
     }
     drop(clients);
-    assert!(wait_until(Duration::from_secs(10), || server
-        .connection_count()
-        == 0));
-    assert!(server.stop());
+    stop_when_idle(&server);
 }
 
 #[test]
@@ -193,10 +190,7 @@ fn close_delay_closes_half_closed_connection_without_reply() {
         "closed after {waited:?}"
     );
     assert!(waited < Duration::from_secs(5), "closed after {waited:?}");
-    assert!(wait_until(Duration::from_secs(5), || server
-        .connection_count()
-        == 0));
-    assert!(server.stop());
+    stop_when_idle(&server);
 }
 
 #[test]

@@ -36,10 +36,7 @@ fn round_trips(version: TlsVersion, expect: &str) {
     let data = payload(16 << 20, 1);
     assert!(tls_echo(&mut s, &data) == data, "16 MiB echo differs");
     drop(s);
-    assert!(wait_until(Duration::from_secs(5), || server
-        .connection_count()
-        == 0));
-    assert!(server.stop());
+    stop_when_idle(&server);
 }
 
 #[test]
@@ -197,10 +194,7 @@ fn silent_client_is_closed_by_the_handshake_timeout() {
     );
     assert!(waited < Duration::from_secs(5), "closed after {waited:?}");
     assert!(wait_for_log(IO_TIMEOUT, |l| l.contains("handshake timed out")).is_some());
-    assert!(wait_until(Duration::from_secs(5), || server
-        .connection_count()
-        == 0));
-    assert!(server.stop());
+    stop_when_idle(&server);
 }
 
 #[test]
@@ -221,10 +215,7 @@ fn garbage_and_plain_http_are_closed_while_others_are_served() {
         assert_eq!(tls_echo(&mut good, b"still here"), b"still here");
     }
     drop(good);
-    assert!(wait_until(Duration::from_secs(5), || server
-        .connection_count()
-        == 0));
-    assert!(server.stop());
+    stop_when_idle(&server);
 }
 
 #[test]
@@ -249,10 +240,7 @@ fn peer_close_notify_flushes_our_reply_and_sends_ours() {
         ShutdownResult::Received,
         "our close_notify"
     );
-    assert!(wait_until(Duration::from_secs(5), || server
-        .connection_count()
-        == 0));
-    assert!(server.stop());
+    stop_when_idle(&server);
 }
 
 fn reset(stream: TcpStream) {
@@ -283,10 +271,7 @@ fn resets_mid_handshake_and_mid_transfer_leave_the_server_healthy() {
     let mut ok = tls_connect(server.local_addr(), &config);
     assert_eq!(tls_echo(&mut ok, b"healthy"), b"healthy");
     drop(ok);
-    assert!(wait_until(Duration::from_secs(10), || server
-        .connection_count()
-        == 0));
-    assert!(server.stop());
+    stop_when_idle(&server);
 }
 
 #[test]

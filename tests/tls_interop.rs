@@ -130,8 +130,5 @@ with socket.create_connection(("127.0.0.1", port), timeout=20) as raw:
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(stdout.starts_with("python TLSv1.3"), "{stdout}");
-    assert!(wait_until(Duration::from_secs(5), || server
-        .connection_count()
-        == 0));
-    assert!(server.stop());
+    stop_when_idle(&server);
 }

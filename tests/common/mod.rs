@@ -122,6 +122,16 @@ pub fn wait_until(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
     }
 }
 
+/// Asserts that every connection of `server` is released (bounded wait), then stops it.
+pub fn stop_when_idle(server: &muon::ServerHandle) {
+    assert!(
+        wait_until(Duration::from_secs(10), || server.connection_count() == 0),
+        "{} connections still live",
+        server.connection_count()
+    );
+    assert!(server.stop(), "server did not stop in time");
+}
+
 /// A client builder that forwards every received byte to the returned channel.
 pub fn collecting_client(
     addr: &str,
