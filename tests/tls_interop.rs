@@ -4,7 +4,6 @@ mod common;
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, Command, Stdio};
-use std::time::Duration;
 
 use common::tls::*;
 use common::*;
