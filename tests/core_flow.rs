@@ -286,3 +286,33 @@ fn zero_workers_main_loop_serves_and_stops_gracefully() {
     assert!(stopper.join().unwrap());
     assert_eq!(server.connection_count(), 0);
 }
+
+#[test]
+fn idle_timeout_closes_silent_connections_only() {
+    init_logging();
+    let idle = Duration::from_millis(300);
+    let server = muon::TcpServer::builder("127.0.0.1:0")
+        .threads(1)
+        .idle_timeout(idle)
+        .on_message(|conn, input| {
+            conn.send_buffer(input);
+        })
+        .build()
+        .unwrap()
+        .start()
+        .unwrap();
+    let mut silent = connect(server.local_addr());
+    let talker = connect(server.local_addr());
+    let start = std::time::Instant::now();
+    // The talker keeps the connection busy for three idle periods...
+    while start.elapsed() < 3 * idle {
+        assert_eq!(echo_round_trip(&talker, b"tick"), b"tick");
+        std::thread::sleep(idle / 6);
+    }
+    // ...while the silent one was closed after one.
+    assert!(read_to_eof(&mut silent).unwrap().is_empty());
+    assert_eq!(echo_round_trip(&talker, b"still open"), b"still open");
+    assert!(wait_for_log(IO_TIMEOUT, |l| l.contains("idle for")).is_some());
+    drop((silent, talker));
+    stop_when_idle(&server);
+}
