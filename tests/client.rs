@@ -99,15 +99,7 @@ fn reconnects_after_the_server_comes_back() {
         .connection()
         .is_none()));
     // Same port again.
-    let server = muon::TcpServer::builder(addr)
-        .threads(1)
-        .on_message(|conn, input| {
-            conn.send_buffer(input);
-        })
-        .build()
-        .unwrap()
-        .start()
-        .unwrap();
+    let server = muon::TcpServer::builder(addr).threads(1).echo().started();
     let second = client.wait_connected(IO_TIMEOUT).unwrap();
     assert_ne!(first.id(), second.id());
     assert!(second.send(b"two".to_vec()));
@@ -128,10 +120,7 @@ fn client_half_close_still_receives_the_whole_reply() {
             conn.send(&r);
             conn.shutdown();
         })
-        .build()
-        .unwrap()
-        .start()
-        .unwrap();
+        .started();
     let (down_tx, down_rx) = crossbeam_channel::unbounded();
     let (b, rx) = collecting_client(&server.local_addr().to_string());
     let client = b

@@ -48,13 +48,8 @@ fn two_hundred_connections_spread_round_robin() {
                     .or_default() += 1;
             }
         })
-        .on_message(|conn, input| {
-            conn.send_buffer(input);
-        })
-        .build()
-        .unwrap()
-        .start()
-        .unwrap();
+        .echo()
+        .started();
     let clients: Vec<_> = (0..200).map(|_| connect(server.local_addr())).collect();
     let handles: Vec<_> = clients
         .into_iter()
@@ -96,10 +91,7 @@ fn cross_thread_send_and_stale_handle() {
                 down_tx.send(conn.id()).unwrap();
             }
         })
-        .build()
-        .unwrap()
-        .start()
-        .unwrap();
+        .started();
     let mut client = connect(server.local_addr());
     let handle = rx.recv_timeout(IO_TIMEOUT).expect("up callback");
     assert!(handle.is_connected());
@@ -174,10 +166,7 @@ fn close_delay_closes_half_closed_connection_without_reply() {
         .close_delay(delay)
         // The application takes over half-close handling and then never replies.
         .on_half_close(|_conn| {})
-        .build()
-        .unwrap()
-        .start()
-        .unwrap();
+        .started();
     let mut client = connect(server.local_addr());
     client.write_all(b"question").unwrap();
     let start = Instant::now();
@@ -205,10 +194,7 @@ fn half_closed_application_replies_later_then_shuts_down() {
                 conn.shutdown();
             });
         })
-        .build()
-        .unwrap()
-        .start()
-        .unwrap();
+        .started();
     let mut client = connect(server.local_addr());
     client.write_all(b"question").unwrap();
     half_close(&client);
@@ -229,10 +215,7 @@ fn force_close_with_delay_closes_on_time() {
                 conn.force_close_with_delay(delay);
             }
         })
-        .build()
-        .unwrap()
-        .start()
-        .unwrap();
+        .started();
     let start = Instant::now();
     let mut client = connect(server.local_addr());
     let back = read_to_eof(&mut client).expect("EOF");

@@ -32,10 +32,7 @@ fn client_that_never_reads_hits_high_water_and_memory_stays_bounded() {
                 let _ = wc_tx.send(());
             }
         })
-        .build()
-        .unwrap()
-        .start()
-        .unwrap();
+        .started();
     let client = connect(server.local_addr());
     client
         .set_write_timeout(Some(Duration::from_millis(500)))
@@ -162,13 +159,8 @@ fn graceful_stop_with_open_connections_finishes_within_deadline() {
     let server = muon::TcpServer::builder("127.0.0.1:0")
         .threads(2)
         .stop_timeout(Duration::from_millis(500))
-        .on_message(|conn, input| {
-            conn.send_buffer(input);
-        })
-        .build()
-        .unwrap()
-        .start()
-        .unwrap();
+        .echo()
+        .started();
     // Some clients stay open and silent; one gets a reply it must still receive.
     let idle: Vec<_> = (0..20).map(|_| connect(server.local_addr())).collect();
     let mut talker = connect(server.local_addr());
@@ -202,10 +194,7 @@ fn panicking_callback_closes_only_its_connection() {
             }
             conn.send_buffer(input);
         })
-        .build()
-        .unwrap()
-        .start()
-        .unwrap();
+        .started();
     let good = connect(server.local_addr());
     assert_eq!(echo_round_trip(&good, b"before"), b"before");
     let mut bad = connect(server.local_addr());
@@ -239,10 +228,7 @@ fn stop_requested_from_a_callback_does_not_deadlock() {
                 tx.send(h.stop()).unwrap();
             }
         })
-        .build()
-        .unwrap()
-        .start()
-        .unwrap();
+        .started();
     *handle_slot.lock().unwrap() = Some(server.clone());
     let mut client = connect(server.local_addr());
     client.write_all(b"stop please").unwrap();
@@ -259,13 +245,8 @@ fn zero_workers_main_loop_serves_and_stops_gracefully() {
     let server = muon::TcpServer::builder("127.0.0.1:0")
         .threads(0)
         .stop_timeout(Duration::from_secs(2))
-        .on_message(|conn, input| {
-            conn.send_buffer(input);
-        })
-        .build()
-        .unwrap()
-        .start()
-        .unwrap();
+        .echo()
+        .started();
     assert_eq!(server.loops().len(), 1, "the main loop serves");
     let clients: Vec<_> = (0..20).map(|_| connect(server.local_addr())).collect();
     for (i, c) in clients.iter().enumerate() {
@@ -294,13 +275,8 @@ fn idle_timeout_closes_silent_connections_only() {
     let server = muon::TcpServer::builder("127.0.0.1:0")
         .threads(1)
         .idle_timeout(idle)
-        .on_message(|conn, input| {
-            conn.send_buffer(input);
-        })
-        .build()
-        .unwrap()
-        .start()
-        .unwrap();
+        .echo()
+        .started();
     let mut silent = connect(server.local_addr());
     let talker = connect(server.local_addr());
     let start = std::time::Instant::now();

@@ -73,10 +73,7 @@ fn hostile_child_server() {
             conn.send_buffer(input);
         })
         .on_write_complete(produce)
-        .build()
-        .unwrap()
-        .start()
-        .unwrap();
+        .started();
     serve_commands(server);
 }
 

@@ -72,10 +72,7 @@ fn session_details_are_visible_in_callbacks() {
                 .unwrap();
             }
         })
-        .build()
-        .unwrap()
-        .start()
-        .unwrap();
+        .started();
     let mut b = SslConnector::builder(SslMethod::tls_client()).unwrap();
     b.set_ca_file(cert("ca.crt")).unwrap();
     b.set_alpn_protos(b"\x08http/1.1").unwrap();
@@ -128,13 +125,8 @@ fn mtls_accepts_with_certificate_and_rejects_without() {
                 tx.send(conn.tls().and_then(|t| t.peer_subject())).unwrap();
             }
         })
-        .on_message(|conn, input| {
-            conn.send_buffer(input);
-        })
-        .build()
-        .unwrap()
-        .start()
-        .unwrap();
+        .echo()
+        .started();
     let mut b = SslConnector::builder(SslMethod::tls_client()).unwrap();
     b.set_ca_file(cert("ca.crt")).unwrap();
     b.set_certificate_chain_file(cert("client.crt")).unwrap();
@@ -312,10 +304,7 @@ fn data_behind_the_handshake_reaches_the_application_after_the_up_callback() {
             tx.send(input.retrieve_all_as_vec()).unwrap();
             conn.send(b"reply");
         })
-        .build()
-        .unwrap()
-        .start()
-        .unwrap();
+        .started();
     // Drive Muon's client layer by hand over a blocking socket: "early" is written
     // before the handshake completes, so it leaves in the same flight as the client's
     // Finished and reaches the server in the same read as the end of the handshake.

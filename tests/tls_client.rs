@@ -258,10 +258,7 @@ fn reconnect_resumes_the_tls_session() {
     let server = muon::TcpServer::builder(addr)
         .threads(1)
         .tls(acceptor)
-        .build()
-        .unwrap()
-        .start()
-        .unwrap();
+        .started();
     assert!(
         rx.recv_timeout(IO_TIMEOUT).unwrap(),
         "reconnect did not resume the session"
@@ -283,10 +280,7 @@ fn tls_client_half_close_still_receives_the_whole_reply() {
             conn.send(&r);
             conn.shutdown();
         })
-        .build()
-        .unwrap()
-        .start()
-        .unwrap();
+        .started();
     let (b, rx) = collecting(&server.local_addr().to_string());
     let client = b.tls(connector().for_host("localhost")).connect().unwrap();
     let conn = client.wait_connected(IO_TIMEOUT).unwrap();

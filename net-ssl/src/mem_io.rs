@@ -87,12 +87,11 @@ impl Read for MemIo {
 
 impl Write for MemIo {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.outbound.append(buf);
-        Ok(buf.len())
+        self.outbound.write(buf)
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        Ok(())
+        self.outbound.flush()
     }
 }
 

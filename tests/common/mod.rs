@@ -50,13 +50,28 @@ pub fn echo_server(threads: usize) -> muon::ServerHandle {
     muon::TcpServer::builder("127.0.0.1:0")
         .name("echo")
         .threads(threads)
-        .on_message(|conn, input| {
+        .echo()
+        .started()
+}
+
+/// Test shorthands on a server builder.
+pub trait BuilderExt {
+    /// Echo every byte received.
+    fn echo(self) -> Self;
+    /// Build and start on a thread of its own; panics on failure.
+    fn started(self) -> muon::ServerHandle;
+}
+
+impl BuilderExt for muon::TcpServerBuilder {
+    fn echo(self) -> Self {
+        self.on_message(|conn, input| {
             conn.send_buffer(input);
         })
-        .build()
-        .expect("build")
-        .start()
-        .expect("start")
+    }
+
+    fn started(self) -> muon::ServerHandle {
+        self.build().expect("build").start().expect("start")
+    }
 }
 
 /// A blocking client with read and write timeouts.

@@ -7,7 +7,7 @@ use std::net::{SocketAddr, TcpStream};
 use muon::ssl::{TlsAcceptor, TlsAcceptorBuilder};
 use openssl::ssl::{SslConnector, SslMethod, SslStream, SslVersion};
 
-use super::{connect, IO_TIMEOUT};
+use super::{connect, BuilderExt, IO_TIMEOUT};
 
 pub fn cert(name: &str) -> String {
     format!("{}/certs/{name}", env!("CARGO_MANIFEST_DIR"))
@@ -23,13 +23,8 @@ pub fn tls_echo_server(acceptor: TlsAcceptor, threads: usize) -> muon::ServerHan
         .name("tls-echo")
         .threads(threads)
         .tls(acceptor)
-        .on_message(|conn, input| {
-            conn.send_buffer(input);
-        })
-        .build()
-        .expect("build")
-        .start()
-        .expect("start")
+        .echo()
+        .started()
 }
 
 /// A blocking OpenSSL client that trusts the development CA.
