@@ -169,3 +169,23 @@ pub fn recv_exactly(rx: &crossbeam_channel::Receiver<Vec<u8>>, len: usize) -> Ve
 
 pub mod child;
 pub mod tls;
+
+/// Finds a foreign program (haproxy, testssl, chromium, curl, ...) on the PATH.
+///
+/// Missing on a developer's machine: prints how to get it and returns `None`, so the
+/// test can return early. Missing under CI (`CI` set): panics, because `.ci/run`
+/// installs every tool the tests use and a skipped test there would prove nothing.
+pub fn require_tool(name: &str, debian_package: &str) -> Option<std::path::PathBuf> {
+    let found = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|dir| dir.join(name))
+            .find(|p| p.is_file())
+    });
+    if found.is_none() {
+        if std::env::var_os("CI").is_some() {
+            panic!("`{name}` is not installed (Debian package `{debian_package}`); .ci/run must install it");
+        }
+        eprintln!("SKIPPED: `{name}` is not installed (apt-get install {debian_package})");
+    }
+    found
+}
