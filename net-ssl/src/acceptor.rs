@@ -21,6 +21,7 @@ use crate::config::{
     alpn_wire, apply_defaults, load_ca_file, Identity, TlsVersion, DEFAULT_HANDSHAKE_TIMEOUT,
 };
 use crate::error::TlsError;
+use crate::error_queue::with_clean_error_queue;
 use crate::layer::TlsLayer;
 
 /// The session id context: needed for resumption as soon as client certificates are
@@ -87,7 +88,7 @@ impl TlsAcceptor {
 
     /// A server-side layer for one connection.
     pub fn new_tls_layer(&self, peer: Option<SocketAddr>) -> Result<TlsLayer, TlsError> {
-        let ssl = Ssl::new(&self.inner.ctx)
+        let ssl = with_clean_error_queue(|| Ssl::new(&self.inner.ctx))
             .map_err(|e| TlsError::stack("creating a server TLS session", e))?;
         TlsLayer::server(ssl, peer)
     }
@@ -218,6 +219,11 @@ impl TlsAcceptorBuilder {
 
     /// Builds the acceptor: loads the certificates and keys and checks every option.
     pub fn build(self) -> Result<TlsAcceptor, TlsError> {
+        // A stale error left by other code must not be reported as this one's reason.
+        with_clean_error_queue(|| self.build_context())
+    }
+
+    fn build_context(self) -> Result<TlsAcceptor, TlsError> {
         let client_ca = match (&self.client_ca, self.client_auth) {
             (None, ClientAuth::None) => None,
             (None, _) => {

@@ -14,6 +14,7 @@ use net::{Buffer, Layer, LayerRead};
 use openssl::ssl::{self, ErrorCode, Ssl, SslRef, SslStream};
 
 use crate::error::TlsError;
+use crate::error_queue::with_clean_error_queue;
 use crate::mem_io::MemIo;
 
 /// Room made in the plaintext buffer before each `SSL_read`: one full TLS record.
@@ -119,8 +120,18 @@ impl TlsLayer {
         self.peer_closed
     }
 
-    /// Lends the connection's buffers to OpenSSL, runs `f`, and takes them back.
+    /// Lends the connection's buffers to OpenSSL, runs `f` on a clean OpenSSL error
+    /// queue (see `error_queue.rs`), and takes the buffers back.
     fn with_io<R>(
+        &mut self,
+        wire_in: Option<&mut Buffer>,
+        wire_out: &mut Buffer,
+        f: impl FnOnce(&mut TlsLayer) -> R,
+    ) -> R {
+        with_clean_error_queue(|| self.with_io_unchecked(wire_in, wire_out, f))
+    }
+
+    fn with_io_unchecked<R>(
         &mut self,
         wire_in: Option<&mut Buffer>,
         wire_out: &mut Buffer,

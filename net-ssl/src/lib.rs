@@ -46,6 +46,7 @@ mod acceptor;
 mod config;
 mod connector;
 mod error;
+mod error_queue;
 mod ext;
 mod layer;
 mod mem_io;

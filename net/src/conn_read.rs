@@ -64,6 +64,11 @@ impl TcpConnection {
     }
 
     fn established(&mut self) {
+        if self.flags.closed {
+            // The handshake finished, but sending its last flight failed (the peer
+            // reset): the connection never came up, so the application sees nothing.
+            return;
+        }
         if let Some(t) = self.timers.handshake.take() {
             self.cancel_timer(t);
         }
@@ -175,6 +180,11 @@ impl TcpConnection {
                 Some(closed) => peer_closed = closed,
                 None => return false,
             }
+            // Flushing the layer's replies can fail (the peer reset): nothing of this
+            // read reaches the application then.
+            if self.flags.closed {
+                return false;
+            }
         }
         if !self.input.is_empty() && self.flags.up_delivered {
             self.deliver_input();
@@ -219,6 +229,10 @@ impl TcpConnection {
     }
 
     fn deliver_input(&mut self) {
+        if self.flags.closed {
+            self.input.retrieve_all();
+            return;
+        }
         let Some(cb) = self.callbacks().message.as_ref() else {
             self.input.retrieve_all();
             return;
@@ -242,6 +256,11 @@ impl TcpConnection {
         if !self.flags.up_delivered {
             log::debug!("{self}: peer closed during the handshake");
             self.force_close();
+            return;
+        }
+        if self.flags.close_requested {
+            // The application already closed it (in the message callback that just
+            // ran): no half-close callback for a connection on its way out.
             return;
         }
         self.arm_close_timer();

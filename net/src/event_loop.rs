@@ -11,7 +11,6 @@
 //! were cut short to keep the loop fair.
 
 use std::io;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -104,7 +103,7 @@ impl EventLoop {
             }
             ctx.run_due_timers();
             ctx.maybe_release_memory();
-            ctx.shared().notified.store(false, Ordering::Release);
+            ctx.shared().wake.before_drain();
             ctx.run_tasks();
             ctx.continue_reads();
         }

@@ -43,6 +43,7 @@ mod slab;
 mod socket;
 mod timer_queue;
 mod util;
+mod wake_flag;
 
 pub use buffer::Buffer;
 pub use client::{RetryCallback, TcpClient};

@@ -7,7 +7,7 @@
 //! since the loop last drained its queue, so a burst of N tasks costs one `write` on
 //! the loop's eventfd, not N.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::thread::ThreadId;
 use std::time::{Duration, Instant};
@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::Sender;
 
 use crate::timer_queue::TimerId;
+use crate::wake_flag::WakeFlag;
 use crate::LoopCtx;
 
 /// A unit of work queued to a loop.
@@ -25,8 +26,8 @@ pub(crate) struct LoopShared {
     pub(crate) index: usize,
     pub(crate) tx: Sender<Task>,
     pub(crate) waker: mio::Waker,
-    /// Set by the first producer after a drain; cleared by the loop before it drains.
-    pub(crate) notified: AtomicBool,
+    /// Which producer wakes the loop (the first since the loop last drained).
+    pub(crate) wake: WakeFlag,
     pub(crate) thread: OnceLock<ThreadId>,
     next_timer: AtomicU64,
 }
@@ -38,7 +39,7 @@ impl LoopShared {
             index,
             tx,
             waker,
-            notified: AtomicBool::new(false),
+            wake: WakeFlag::default(),
             thread: OnceLock::new(),
             next_timer: AtomicU64::new(1),
         }
@@ -93,7 +94,7 @@ impl LoopHandle {
         if self.shared.tx.send(task).is_err() {
             return false;
         }
-        if !self.is_in_loop_thread() && !self.shared.notified.swap(true, Ordering::AcqRel) {
+        if !self.is_in_loop_thread() && self.shared.wake.after_queue() {
             if let Err(e) = self.shared.waker.wake() {
                 log::error!("loop {}: wake failed: {e}", self.shared.name);
             }
