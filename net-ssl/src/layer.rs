@@ -115,6 +115,11 @@ impl TlsLayer {
         self.peer
     }
 
+    /// Whether the handshake has completed (and the stream has not failed since).
+    pub fn is_established(&self) -> bool {
+        self.state == State::Established
+    }
+
     /// Whether the peer sent close_notify.
     pub fn peer_closed(&self) -> bool {
         self.peer_closed
@@ -391,16 +396,8 @@ impl Layer for TlsLayer {
         result.map_err(|e| self.fail(e))
     }
 
-    fn is_established(&self) -> bool {
-        self.state == State::Established
-    }
-
-    fn release_buffers(&mut self) {
-        // OpenSSL's own record buffers go with SSL_MODE_RELEASE_BUFFERS (set on every
-        // context Muon builds); what is left here is the pending-plaintext buffer.
-        if self.pending.is_empty() {
-            self.pending = Buffer::new();
-        }
+    fn tls_info(&self) -> Option<net::TlsInfo> {
+        self.is_established().then(|| self.session_info())
     }
 
     fn as_any(&self) -> &dyn Any {

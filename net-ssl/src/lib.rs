@@ -32,7 +32,7 @@
 //! let (mut c2s, mut s2c, mut plain) = (Buffer::new(), Buffer::new(), Buffer::new());
 //! client.start(&mut c2s)?;
 //! client.write(b"hello", &mut c2s)?; // kept until the handshake completes
-//! while !(client.is_established() && server.is_established() && c2s.is_empty()) {
+//! while !(client.tls_info().is_some() && server.tls_info().is_some() && c2s.is_empty()) {
 //!     server.read(&mut c2s, &mut plain, &mut s2c, false)?;
 //!     client.read(&mut s2c, &mut Buffer::new(), &mut c2s, false)?;
 //! }
@@ -56,6 +56,5 @@ pub use acceptor::{ClientAuth, TlsAcceptor, TlsAcceptorBuilder};
 pub use config::{TlsVersion, DEFAULT_HANDSHAKE_TIMEOUT, GROUPS, TLS12_CIPHERS};
 pub use connector::{TlsClientFactory, TlsConnector, TlsConnectorBuilder};
 pub use error::TlsError;
-pub use ext::{tls_layer, LayerTlsExt, TlsConnectionExt};
+pub use ext::{tls_layer, TlsConnectionExt};
 pub use layer::TlsLayer;
-pub use mem_io::MemIo;

@@ -21,8 +21,8 @@ use mio::event::Event;
 use mio::net::{TcpListener, TcpStream};
 use mio::{Interest, Registry, Token};
 
+use crate::connection::ConnService;
 use crate::loop_ctx::IoHandler;
-use crate::service::Service;
 use crate::slab::SlotId;
 use crate::{LoopCtx, LoopHandle};
 
@@ -31,7 +31,7 @@ const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
 
 pub(crate) struct Acceptor {
     listener: TcpListener,
-    service: Arc<Service>,
+    service: Arc<ConnService>,
     loops: Vec<LoopHandle>,
     next: usize,
     max_connections: usize,
@@ -44,7 +44,7 @@ pub(crate) struct Acceptor {
 impl Acceptor {
     pub(crate) fn new(
         listener: TcpListener,
-        service: Arc<Service>,
+        service: Arc<ConnService>,
         loops: Vec<LoopHandle>,
         max_connections: usize,
     ) -> Self {
@@ -129,28 +129,16 @@ impl Acceptor {
             return;
         }
         self.limit_logged = false;
-        if self.service.options.tcp_nodelay {
-            if let Err(e) = stream.set_nodelay(true) {
-                log::debug!("{}: TCP_NODELAY on {peer}: {e}", self.service.name);
-            }
-        }
         let worker = &self.loops[self.next];
         self.next = (self.next + 1) % self.loops.len();
         let service = self.service.clone();
         service.opened();
         let queued = worker.queue_in_loop(move |ctx| {
-            let layer = match service.layer.as_ref().map(|f| f.new_layer(peer)) {
-                None => None,
-                Some(Ok(layer)) => Some(layer),
-                Some(Err(e)) => {
-                    log::warn!("{}: {peer}: cannot set up the layer: {e}", service.name);
-                    service.closed();
-                    return;
-                }
-            };
-            if let Err(e) = ctx.add_connection(stream, peer, service.clone(), layer) {
-                log::warn!("{}: {peer}: cannot register: {e}", service.name);
-                service.closed();
+            if let Err(e) = ctx.adopt(stream, peer, service.clone()) {
+                log::warn!(
+                    "{}: {peer}: cannot take the connection in: {e}",
+                    service.name
+                );
             }
         });
         if !queued {

@@ -16,6 +16,7 @@ use parking_lot::{Condvar, Mutex};
 use socket2::{Domain, Socket, Type};
 
 use crate::acceptor::Acceptor;
+use crate::connection::ConnService;
 use crate::service::Service;
 use crate::slab::SlotId;
 use crate::{EventLoop, LoopCtx, LoopHandle, LoopPool, TcpServerBuilder};
@@ -24,7 +25,7 @@ use crate::{EventLoop, LoopCtx, LoopHandle, LoopPool, TcpServerBuilder};
 pub struct TcpServer {
     listener: TcpListener,
     local_addr: SocketAddr,
-    service: Arc<Service>,
+    service: Arc<ConnService>,
     pool: LoopPool,
     base: EventLoop,
     max_connections: usize,
@@ -156,13 +157,7 @@ impl TcpServer {
         let deadline = Instant::now() + stop_timeout;
         for lp in pool.loops() {
             let service = service.clone();
-            lp.queue_in_loop(move |ctx| {
-                ctx.for_each_connection(|conn| {
-                    if Arc::ptr_eq(&conn.service, &service) {
-                        conn.shutdown();
-                    }
-                })
-            });
+            lp.queue_in_loop(move |ctx| ctx.shut_down_connections_of(&service));
         }
         let left = service.wait_all_closed(deadline);
         if left > 0 {
@@ -188,7 +183,7 @@ pub struct ServerHandle {
     loops: Vec<LoopHandle>,
     /// No worker loops: the main loop owns the connections too.
     serves_on_main: bool,
-    service: Arc<Service>,
+    service: Arc<ConnService>,
     local_addr: SocketAddr,
     stopped: Arc<Stopped>,
     stop_timeout: Duration,
@@ -235,11 +230,7 @@ impl ServerHandle {
             if let Some(id) = stopped.acceptor.lock().take() {
                 ctx.remove_handler(id);
             }
-            ctx.for_each_connection(|conn| {
-                if Arc::ptr_eq(&conn.service, &service) {
-                    conn.shutdown();
-                }
-            });
+            ctx.shut_down_connections_of(&service);
             ctx.run_every(Duration::from_millis(10), move |ctx| {
                 if service.live() == 0 || Instant::now() >= deadline {
                     ctx.quit();

@@ -5,7 +5,9 @@ use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::service::{Callbacks, ConnOptions};
+use crate::callbacks::Callbacks;
+use crate::connection::TcpConnection;
+use crate::options::ConnOptions;
 use crate::{LayerFactory, TcpServer};
 
 /// Configures a [`TcpServer`]; made by [`TcpServer::builder`].
@@ -26,7 +28,7 @@ pub struct TcpServerBuilder {
     pub(crate) addr: io::Result<SocketAddr>,
     pub(crate) name: String,
     pub(crate) threads: usize,
-    pub(crate) callbacks: Callbacks,
+    pub(crate) callbacks: Callbacks<TcpConnection>,
     pub(crate) options: ConnOptions,
     pub(crate) layer: Option<Arc<dyn LayerFactory>>,
     pub(crate) max_connections: usize,
@@ -70,7 +72,7 @@ impl TcpServerBuilder {
         self
     }
 
-    crate::service::connection_setters!();
+    crate::builder_setters::connection_setters!();
 
     /// At most this many live connections; more are closed on accept.
     pub fn max_connections(mut self, max: usize) -> Self {
