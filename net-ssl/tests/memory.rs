@@ -1,5 +1,5 @@
 //! Memory per established, idle TLS connection (both ends in this process).
-//! Run with `cargo test -p net-ssl --test memory -- --ignored --nocapture`.
+//! Run with `cargo test -p muon-net-ssl --test memory -- --ignored --nocapture`.
 mod common;
 
 use common::{acceptor, connector, Pair};

@@ -17,7 +17,7 @@
 //! server.run()
 //! # ;Ok::<(), std::io::Error>(())
 //! ```
-#![warn(missing_docs)]
+#![deny(missing_docs)]
 
 mod acceptor;
 mod buffer;
