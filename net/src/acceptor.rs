@@ -24,6 +24,7 @@ use mio::{Interest, Registry, Token};
 use crate::loop_ctx::IoHandler;
 use crate::service::Service;
 use crate::slab::SlotId;
+use crate::stats::{CloseCause, HandshakeFailure::Other};
 use crate::{LoopCtx, LoopHandle};
 
 /// How long accepting pauses when no descriptor can be freed.
@@ -117,7 +118,9 @@ impl Acceptor {
     }
 
     fn hand_off(&mut self, stream: TcpStream, peer: SocketAddr) {
+        let loop_index = self.next as u32;
         if self.service.live() >= self.max_connections {
+            self.service.stats.refused_at_limit(loop_index);
             if !self.limit_logged {
                 self.limit_logged = true;
                 log::warn!(
@@ -138,22 +141,30 @@ impl Acceptor {
         self.next = (self.next + 1) % self.loops.len();
         let service = self.service.clone();
         service.opened();
+        service.stats.accepted(loop_index);
         let queued = worker.queue_in_loop(move |ctx| {
             let layer = match service.layer.as_ref().map(|f| f.new_layer(peer)) {
                 None => None,
                 Some(Ok(layer)) => Some(layer),
                 Some(Err(e)) => {
                     log::warn!("{}: {peer}: cannot set up the layer: {e}", service.name);
+                    service
+                        .stats
+                        .failed_before_start(loop_index, Other, CloseCause::Error);
                     service.closed();
                     return;
                 }
             };
             if let Err(e) = ctx.add_connection(stream, peer, service.clone(), layer) {
                 log::warn!("{}: {peer}: cannot register: {e}", service.name);
+                service
+                    .stats
+                    .failed_before_start(loop_index, Other, CloseCause::Error);
                 service.closed();
             }
         });
         if !queued {
+            (self.service.stats).failed_before_start(loop_index, Other, CloseCause::Forced);
             self.service.closed();
         }
     }

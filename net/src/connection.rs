@@ -88,6 +88,8 @@ pub struct TcpConnection {
     pub(crate) flags: Flags,
     pub(crate) timers: ConnTimers,
     pub(crate) last_activity: Instant,
+    /// What closed this connection, for the server's counters.
+    pub(crate) tally: crate::stats::ConnTally,
 }
 
 #[derive(Default)]
@@ -142,6 +144,7 @@ impl TcpConnection {
             flags: Flags::default(),
             timers: ConnTimers::default(),
             last_activity: Instant::now(),
+            tally: Default::default(),
         }
     }
 
@@ -304,6 +307,7 @@ impl TcpConnection {
             // Nothing of the application's went out yet: just close.
             ConnState::Handshaking => self.force_close(),
             ConnState::Connected => {
+                self.tally.close(crate::stats::CloseCause::Shutdown);
                 self.state = ConnState::Disconnecting;
                 self.flags.shutdown_requested = true;
             }
@@ -315,6 +319,7 @@ impl TcpConnection {
     /// current callback returns.
     pub fn force_close(&mut self) {
         if self.state != ConnState::Disconnected {
+            self.tally.close(crate::stats::CloseCause::Forced);
             self.flags.close_requested = true;
         }
     }

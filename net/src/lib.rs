@@ -41,6 +41,7 @@ mod server_builder;
 mod service;
 mod slab;
 mod socket;
+mod stats;
 mod timer_queue;
 mod util;
 
@@ -58,4 +59,5 @@ pub use retry::RetryPolicy;
 pub use server::{ServerHandle, TcpServer};
 pub use server_builder::TcpServerBuilder;
 pub use service::{Callbacks, ConnOptions, ConnectionCallback, HighWaterCallback, MessageCallback};
+pub use stats::{CloseCounts, HandshakeFailures, ServerStats};
 pub use timer_queue::TimerId;

@@ -402,6 +402,7 @@ impl LoopCtx {
         for id in self.slots.ids() {
             match self.slots.get_mut(id) {
                 Some(Slot::Conn(conn)) => {
+                    conn.tally.forced();
                     conn.force_close();
                     conn.settle();
                     self.after_conn(id);

@@ -18,7 +18,7 @@ use socket2::{Domain, Socket, Type};
 use crate::acceptor::Acceptor;
 use crate::service::Service;
 use crate::slab::SlotId;
-use crate::{EventLoop, LoopCtx, LoopHandle, LoopPool, TcpServerBuilder};
+use crate::{EventLoop, LoopCtx, LoopHandle, LoopPool, ServerStats, TcpServerBuilder};
 
 /// A TCP server. See the module docs; configure with [`TcpServer::builder`].
 pub struct TcpServer {
@@ -251,6 +251,12 @@ impl ServerHandle {
     /// The address the server is bound to.
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
+    }
+
+    /// The server's counters, summed over its loops now (see [`ServerStats`]). Cheap:
+    /// a few dozen relaxed loads; call it as often as an exporter scrapes.
+    pub fn stats(&self) -> ServerStats {
+        self.service.stats.snapshot(self.service.live() as u64)
     }
 
     /// Number of live connections (accepted and not yet released).
