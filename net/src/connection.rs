@@ -90,6 +90,8 @@ pub struct TcpConnection {
     pub(crate) last_activity: Instant,
     /// What closed this connection, for the server's counters.
     pub(crate) tally: crate::stats::ConnTally,
+    /// What the PROXY protocol header said, if there was one (see `proxy_protocol`).
+    pub(crate) proxy: Option<Box<crate::ProxyInfo>>,
 }
 
 #[derive(Default)]
@@ -145,6 +147,7 @@ impl TcpConnection {
             timers: ConnTimers::default(),
             last_activity: Instant::now(),
             tally: Default::default(),
+            proxy: None,
         }
     }
 
@@ -376,18 +379,7 @@ impl TcpConnection {
     where
         F: Fn(&mut TcpConnection) + Send + Sync + 'static,
     {
-        let f = Arc::new(f);
-        let key = Arc::as_ptr(&self.service) as usize;
-        for lp in self.service.loops() {
-            let f = f.clone();
-            lp.queue_in_loop(move |ctx| {
-                ctx.for_each_connection(|c| {
-                    if Arc::as_ptr(&c.service) as usize == key {
-                        f(c)
-                    }
-                })
-            });
-        }
+        crate::service_broadcast::on_every_connection(&self.service, Arc::new(f));
     }
 
     /// The service's callbacks, borrowed apart from `self` so that one can be called
