@@ -61,7 +61,7 @@ pub use layer::{Layer, LayerFactory, LayerRead};
 pub use loop_ctx::LoopCtx;
 pub use loop_handle::LoopHandle;
 pub use loop_pool::LoopPool;
-pub use proxy_protocol::{ProxyInfo, ProxyProtocol};
+pub use proxy_protocol::{Cidr, ProxyInfo, ProxyProtocol};
 pub use retry::RetryPolicy;
 pub use server::{ServerHandle, TcpServer};
 pub use server_builder::TcpServerBuilder;

@@ -34,6 +34,8 @@ pub(crate) struct HeaderReader {
     loop_index: u32,
     max_len: usize,
     deadline: Instant,
+    /// The peer's FIN arrived (a peek then returns the bytes before it, not 0).
+    read_closed: bool,
 }
 
 impl HeaderReader {
@@ -57,6 +59,7 @@ impl HeaderReader {
                 loop_index,
                 max_len,
                 deadline: Instant::now() + timeout,
+                read_closed: false,
             }))
         });
         match added {
@@ -96,7 +99,7 @@ impl HeaderReader {
         match parse(&buf[..n], self.max_len) {
             Ok(Some(done)) => Ok(Some(done)),
             Err(e) => Err((e.to_string(), CloseCause::Error)),
-            Ok(None) if n == 0 => Err((
+            Ok(None) if n == 0 || self.read_closed => Err((
                 "peer closed before the end of the PROXY protocol header".into(),
                 CloseCause::PeerEof,
             )),
@@ -182,6 +185,9 @@ impl IoHandler for HeaderReader {
     fn ready(&mut self, ctx: &mut LoopCtx, id: SlotId, event: Option<&Event>) {
         if self.stream.is_none() {
             return;
+        }
+        if event.is_some_and(|e| e.is_read_closed() || e.is_error()) {
+            self.read_closed = true;
         }
         match self.peek() {
             Ok(Some((header, len))) => self.hand_on(ctx, id, header, len),
