@@ -15,8 +15,9 @@ use common::*;
 use crossbeam_channel::Receiver;
 use muon::{Cidr, ProxyProtocol};
 
-/// What the server saw of each connection that came up: (peer, proxy, local command).
-type Seen = Receiver<(SocketAddr, Option<SocketAddr>, bool, Vec<(u8, Vec<u8>)>)>;
+/// What the server saw of a connection that came up: (peer, proxy, LOCAL command, TLVs).
+type SeenConn = (SocketAddr, Option<SocketAddr>, bool, Vec<(u8, Vec<u8>)>);
+type Seen = Receiver<SeenConn>;
 
 fn server(addr: &str, proxy: ProxyProtocol, tls: bool) -> (muon::ServerHandle, Seen) {
     let (tx, rx) = crossbeam_channel::unbounded();
