@@ -93,11 +93,7 @@ fn addr(s: &str) -> SocketAddr {
 }
 
 /// Sends `header` then echoes a message; returns what the server saw.
-fn through(
-    server: &muon::ServerHandle,
-    seen: &Seen,
-    header: &[u8],
-) -> (SocketAddr, Option<SocketAddr>, bool, Vec<(u8, Vec<u8>)>) {
+fn through(server: &muon::ServerHandle, seen: &Seen, header: &[u8]) -> SeenConn {
     let mut c = connect(server.local_addr());
     let local = c.local_addr().unwrap();
     // Header and first bytes in one segment: the server must not eat the message.
