@@ -17,6 +17,9 @@ use std::sync::Arc;
 use clap::Parser;
 use muon::codec::LengthHeaderCodec;
 
+#[path = "support/scale_out.rs"]
+mod scale_out;
+
 /// Muon chat server.
 #[derive(Parser, Debug)]
 #[command(version, about)]
@@ -45,6 +48,8 @@ struct Args {
     /// Log level.
     #[arg(long, default_value = "info")]
     log: String,
+    #[command(flatten)]
+    scale: scale_out::ScaleArgs,
 }
 
 fn main() {
@@ -86,7 +91,8 @@ fn run(args: Args) -> std::io::Result<()> {
             .map_err(std::io::Error::other)?;
         builder = builder.tls(tls);
     }
+    let (builder, handover) = scale_out::prepare(builder, &args.scale)?;
     let server = builder.build()?;
     log::info!("chat listening on {}", server.local_addr());
-    server.run()
+    scale_out::serve(server, handover)
 }

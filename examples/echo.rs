@@ -9,6 +9,9 @@ use std::path::PathBuf;
 
 use clap::Parser;
 
+#[path = "support/scale_out.rs"]
+mod scale_out;
+
 /// Muon echo server.
 #[derive(Parser, Debug)]
 #[command(version, about)]
@@ -31,6 +34,8 @@ struct Args {
     /// Log level (error, warn, info, debug, trace).
     #[arg(long, default_value = "info")]
     log: String,
+    #[command(flatten)]
+    scale: scale_out::ScaleArgs,
 }
 
 fn main() {
@@ -47,8 +52,13 @@ fn run(args: Args) -> std::io::Result<()> {
         .name("echo")
         .threads(args.threads.unwrap_or_else(num_cpus::get))
         .on_connection(|conn| {
-            let state = if conn.is_connected() { "up" } else { "down" };
-            log::debug!("{conn} is {state}");
+            if !conn.is_connected() {
+                log::debug!("{conn} is down");
+            } else if let Some(proxy) = conn.proxy_addr() {
+                log::info!("connection from {} via {proxy}", conn.peer_addr());
+            } else {
+                log::info!("connection from {}", conn.peer_addr());
+            }
         })
         .on_message(|conn, input| {
             conn.send_buffer(input);
@@ -58,11 +68,12 @@ fn run(args: Args) -> std::io::Result<()> {
             .map_err(std::io::Error::other)?;
         builder = builder.tls(tls);
     }
+    let (builder, handover) = scale_out::prepare(builder, &args.scale)?;
     let server = builder.build()?;
     log::info!(
         "echo{} listening on {}",
         if args.tls { " (TLS)" } else { "" },
         server.local_addr()
     );
-    server.run()
+    scale_out::serve(server, handover)
 }
