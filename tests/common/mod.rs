@@ -179,6 +179,7 @@ pub fn recv_exactly(rx: &crossbeam_channel::Receiver<Vec<u8>>, len: usize) -> Ve
 
 pub mod child;
 pub mod tls;
+pub mod tls_tools;
 
 /// Finds a foreign program (haproxy, testssl, chromium, curl, ...) on the PATH.
 ///
