@@ -47,6 +47,8 @@ fn run(args: Args) -> std::io::Result<()> {
         .on_connection(|conn| {
             if !conn.is_connected() {
                 log::debug!("{conn} is down");
+            } else if conn.proxy_info().is_some_and(|p| p.local) {
+                log::debug!("health check from {}", conn.peer_addr());
             } else if let Some(proxy) = conn.proxy_addr() {
                 log::info!("connection from {} via {proxy}", conn.peer_addr());
             } else {

@@ -6,125 +6,15 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use common::echo_child::Echo;
 use common::*;
-use crossbeam_channel::Receiver;
-
-fn example(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let path = exe
-        .parent()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .join("examples")
-        .join(name);
-    assert!(
-        path.exists(),
-        "{} is missing: build the examples",
-        path.display()
-    );
-    path
-}
-
-/// An echo example process; its log lines arrive on `lines`. Killed on drop.
-struct Echo {
-    child: Child,
-    lines: Receiver<String>,
-    log: Arc<std::sync::Mutex<Vec<String>>>,
-}
-
-impl Echo {
-    fn start(args: &[&str]) -> Echo {
-        let mut child = Command::new(example("echo"))
-            .args(["--threads", "2", "--log", "info"])
-            .args(args)
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let err = BufReader::new(child.stderr.take().unwrap());
-        let (tx, lines) = crossbeam_channel::unbounded();
-        let log: Arc<std::sync::Mutex<Vec<String>>> = Arc::default();
-        let keep = log.clone();
-        std::thread::spawn(move || {
-            for l in err.lines().map_while(Result::ok) {
-                keep.lock().unwrap().push(l.clone());
-                let _ = tx.send(l);
-            }
-        });
-        Echo { child, lines, log }
-    }
-
-    /// Waits (bounded) for a log line containing `what`; returns it.
-    fn wait_line(&self, what: &str) -> String {
-        let deadline = Instant::now() + IO_TIMEOUT;
-        loop {
-            let l = self.lines.recv_deadline(deadline).unwrap_or_else(|_| {
-                panic!(
-                    "no log line with {what:?}; log: {:?}",
-                    self.log.lock().unwrap()
-                )
-            });
-            if l.contains(what) {
-                return l;
-            }
-        }
-    }
-
-    fn addr(&self) -> SocketAddr {
-        let l = self.wait_line("listening on ");
-        l.split_once("listening on ")
-            .unwrap()
-            .1
-            .trim()
-            .parse()
-            .unwrap()
-    }
-
-    fn count(&self, what: &str) -> usize {
-        self.log
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|l| l.contains(what))
-            .count()
-    }
-
-    fn sigterm(&self) {
-        // SAFETY: kill with a valid signal on our own child's pid has no memory effects.
-        assert_eq!(
-            unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) },
-            0
-        );
-    }
-
-    /// Waits (bounded) for the process to exit; returns whether it exited 0.
-    fn exits_0(&mut self) -> bool {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return status.success();
-            }
-            assert!(Instant::now() < deadline, "process did not exit");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-impl Drop for Echo {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// One churn connection: connect, echo a message in two writes, half-close, read to EOF.
 fn one_exchange(addr: SocketAddr, seed: u64) -> Result<(), String> {

@@ -178,6 +178,7 @@ pub fn recv_exactly(rx: &crossbeam_channel::Receiver<Vec<u8>>, len: usize) -> Ve
 }
 
 pub mod child;
+pub mod echo_child;
 pub mod tls;
 pub mod tls_tools;
 
