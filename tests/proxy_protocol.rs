@@ -243,10 +243,13 @@ fn bad_headers_close_only_their_connection_and_are_counted() {
         .handshakes_failed
         .proxy_header
         == failures));
+    stop_when_idle(&server);
     let s = server.stats();
     assert_eq!(s.closes.handshake_timeout, 1, "{s:?}");
-    assert_eq!(s.closes.peer_eof, 1, "the truncated header: {s:?}");
-    stop_when_idle(&server);
+    assert_eq!(
+        s.closes.peer_eof, 2,
+        "the truncated header and the good one: {s:?}"
+    );
 }
 
 #[test]
