@@ -59,7 +59,7 @@ start_server() { # bin impl args...
     local bin=$1 imp=$2
     shift 2
     PORT=$((PORT + 1))
-    taskset -c $SERVER_CORE "$bin" server --impl "$imp" --threads 1 \
+    taskset -c $SERVER_CORE "$bin" server --impl "$imp" --threads "${THREADS:-1}" \
         --addr "127.0.0.1:$PORT" "$@" >>"$OUT/server.log" 2>&1 &
     SPID=$!
 }
@@ -156,6 +156,35 @@ memory_batch() { # bin ssl tls
     done
 }
 
+# Accept modes: the same handshakes against Muon's three ways of taking connections in
+# (main reactor + 1 worker with a hand-off; 1 worker accepting on its own SO_REUSEPORT
+# listener; the main loop alone, threads(0)) and tokio with one worker.
+accept_batch() { # bin
+    local bin=$1
+    for rep in $(seq "$REPS"); do
+        for mode in main per-loop main-only tokio; do
+            local imp=muon threads=1 extra=()
+            case $mode in
+                per-loop) extra=(--accept-per-loop) ;;
+                main-only) threads=0 ;;
+                tokio) imp=tokio ;;
+            esac
+            log "accept modes rep=$rep $mode"
+            THREADS=$threads start_server "$bin" "$imp" --tls "${extra[@]}"
+            for ver in 1.2 1.3; do
+                for resume in 1 0; do
+                    local r=()
+                    [[ $resume == 1 ]] && r=(--resume)
+                    load "$bin" handshake --tls --tls-version $ver "${r[@]}" \
+                        --conns $HS_CLIENTS --window "$WINDOW" --warmup "$WARMUP" \
+                        --label impl=$imp --label mode=$mode --label batch=accept --label rep=$rep
+                done
+            done
+            stop_server
+        done
+    done
+}
+
 log "floors: openssl speed"
 {
     openssl speed -seconds 1 ecdsap256 rsa2048 ecdhx25519 2>/dev/null
@@ -167,6 +196,7 @@ SYS=$OUT/muon-bench-system
 pingpong_batch "$SYS" system 0
 pingpong_batch "$SYS" system 1
 handshake_batch "$SYS" system
+accept_batch "$SYS"
 bulk_batch "$SYS" system 0
 bulk_batch "$SYS" system 1
 memory_batch "$SYS" system 0

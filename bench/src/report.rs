@@ -602,6 +602,8 @@ encrypt of every byte to the plain echo.\n",
         let _ = writeln!(o, "![handshake CPU](bench-handshake.svg)\n");
     }
 
+    accept_modes_section(&d, &mut o);
+
     // Bulk.
     let _ = writeln!(
         o,
@@ -747,4 +749,55 @@ encrypt of every byte to the plain echo.\n",
 
 fn write_svg(dir: &Path, name: &str, chart: &BarChart) -> io::Result<()> {
     std::fs::write(dir.join(name), bar_chart(chart))
+}
+
+/// The accept-mode comparison: the same handshakes against Muon's main reactor with a
+/// hand-off, a worker accepting for itself (SO_REUSEPORT), the main loop alone, and
+/// tokio with one worker (all pinned to one core, system OpenSSL, ECDSA).
+fn accept_modes_section(d: &Data, o: &mut String) {
+    if d.reps(&[("batch", "accept")]) == 0 {
+        return;
+    }
+    let _ = writeln!(
+        o,
+        "## Accept modes (one core, system OpenSSL, ECDSA)\n\n\
+`main`: the main reactor accepts and hands each connection to the one worker (default). \
+`per-loop`: the worker accepts on its own `SO_REUSEPORT` listener (`accept_per_loop(true)`). \
+`main-only`: `threads(0)`, the main loop accepts and serves. tokio: one worker thread.\n"
+    );
+    let _ = writeln!(
+        o,
+        "| handshake | mode | hs/s | CPU µs/hs | CPU vs tokio |\n|---|---|---|---|---|"
+    );
+    for (v, r) in [
+        ("1.2", "true"),
+        ("1.3", "true"),
+        ("1.2", "false"),
+        ("1.3", "false"),
+    ] {
+        let q = |mode: &str, metric: &str| {
+            d.med(
+                &[
+                    ("batch", "accept"),
+                    ("mode", mode),
+                    ("tls_version", v),
+                    ("resume", r),
+                ],
+                metric,
+            )
+        };
+        let tokio_cpu = q("tokio", "server_cpu_us_per_handshake");
+        for mode in ["main", "per-loop", "main-only", "tokio"] {
+            let cpu = q(mode, "server_cpu_us_per_handshake");
+            let _ = writeln!(
+                o,
+                "| TLS {v} {} | {mode} | {} | {} | {} |",
+                if r == "true" { "resumed" } else { "full" },
+                opt(q(mode, "handshakes_per_s"), 0),
+                opt(cpu, 1),
+                ratio(cpu, tokio_cpu),
+            );
+        }
+    }
+    let _ = writeln!(o);
 }

@@ -38,6 +38,10 @@ pub struct ServerArgs {
     /// Listen address.
     #[arg(long, default_value = "127.0.0.1:9000")]
     addr: String,
+    /// Muon only: every worker loop accepts on its own SO_REUSEPORT listener instead
+    /// of the main loop accepting and handing connections over.
+    #[arg(long)]
+    accept_per_loop: bool,
 }
 
 /// Runs the chosen server until the process is killed.
@@ -60,6 +64,7 @@ fn run_muon(args: &ServerArgs, acceptor: Option<muon::ssl::TlsAcceptor>) -> io::
     let mut builder = muon::TcpServer::builder(args.addr.as_str())
         .name("bench")
         .threads(args.threads)
+        .accept_per_loop(args.accept_per_loop)
         .on_message(|conn, input| {
             conn.send_buffer(input);
         });

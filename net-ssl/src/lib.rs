@@ -46,6 +46,7 @@
 #![deny(missing_docs)]
 
 mod acceptor;
+mod chain;
 mod config;
 mod connector;
 mod error;
@@ -53,7 +54,13 @@ mod error_queue;
 mod ext;
 mod layer;
 mod mem_io;
+mod ocsp;
+mod reload;
+mod server_name;
 mod session_info;
+#[cfg(muon_ossl3)]
+mod ticket_callback;
+mod ticket_keys;
 
 pub use acceptor::{ClientAuth, TlsAcceptor, TlsAcceptorBuilder};
 pub use config::{TlsVersion, DEFAULT_HANDSHAKE_TIMEOUT, GROUPS, TLS12_CIPHERS};
@@ -61,3 +68,5 @@ pub use connector::{TlsClientFactory, TlsConnector, TlsConnectorBuilder};
 pub use error::TlsError;
 pub use ext::{tls_layer, TlsConnectionExt};
 pub use layer::TlsLayer;
+pub use reload::ReloadSummary;
+pub use ticket_keys::DEFAULT_TICKET_KEY_ROTATION;

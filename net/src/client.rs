@@ -151,7 +151,7 @@ impl ClientShared {
             }
         }
         self.service.opened();
-        if let Err(e) = ctx.adopt(stream, peer, self.service.clone()) {
+        if let Err(e) = ctx.adopt(stream, peer, self.service.clone(), None) {
             self.attempt_failed(None, e);
         }
     }

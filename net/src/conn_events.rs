@@ -19,6 +19,7 @@ use mio::Registry;
 use crate::connection::{ConnId, TcpConnection};
 use crate::lifecycle::{Effects, Event};
 use crate::loop_ctx::Pollable;
+use crate::stats::CloseCause;
 use crate::timer_queue::TimerId;
 use crate::util::panic_message;
 use crate::LoopCtx;
@@ -96,6 +97,7 @@ impl TcpConnection {
             self.timers.handshake = Some(self.run_after(timeout, move |conn| {
                 conn.timers.handshake = None;
                 if !conn.life.came_up() {
+                    conn.tally.close(CloseCause::HandshakeTimeout);
                     log::warn!("{conn}: handshake timed out after {timeout:?}; closing");
                     conn.error = Some(io::Error::new(
                         io::ErrorKind::TimedOut,
@@ -112,6 +114,9 @@ impl TcpConnection {
     fn came_up(&mut self) {
         if let Some(t) = self.timers.handshake.take() {
             self.local.cancel(t);
+        }
+        if self.layer.is_some() {
+            self.service.stats.handshake_ok(self.id.loop_index);
         }
         // The handshake's messages sized these buffers; an idle connection should not
         // keep that memory (a few KiB each, times every connection).
@@ -184,6 +189,7 @@ impl TcpConnection {
             _ if what == "handshake" => log::warn!("{self}: {e}"),
             _ => log::warn!("{self}: {what} failed: {e}"),
         }
+        self.tally.close(CloseCause::Error);
         self.error = Some(e);
         self.apply(Event::Failed);
     }
@@ -221,6 +227,7 @@ impl TcpConnection {
         self.timers.close = Some(self.run_after(delay, move |conn| {
             conn.timers.close = None;
             log::debug!("{conn}: close delay of {delay:?} passed; closing");
+            conn.tally.close(CloseCause::CloseDelayTimeout);
             conn.force_close();
         }));
     }
@@ -232,6 +239,7 @@ impl TcpConnection {
             conn.timers.idle = None;
             if conn.last_activity.elapsed() >= idle {
                 log::info!("{conn}: idle for {idle:?}; closing");
+                conn.tally.close(CloseCause::IdleTimeout);
                 conn.error = Some(io::Error::new(io::ErrorKind::TimedOut, "idle timeout"));
                 conn.force_close();
             } else {
@@ -274,6 +282,7 @@ impl Pollable for TcpConnection {
     }
 
     fn close_now(&mut self) {
+        self.tally.forced();
         self.apply(Event::Close);
     }
 
@@ -288,6 +297,8 @@ impl Pollable for TcpConnection {
                 self.call_user(|c| cb(c));
             }
         }
+        let failed_handshake = self.layer.is_some() && !self.life.came_up();
+        (self.service.stats).released(self.id.loop_index, &self.tally, failed_handshake);
         if let Some(hook) = self.service.release_hook.clone() {
             hook(self);
         }

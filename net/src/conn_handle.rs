@@ -137,18 +137,14 @@ impl TcpConnection {
     where
         F: Fn(&mut TcpConnection) + Send + Sync + 'static,
     {
-        let f = Arc::new(f);
-        let service = Arc::downgrade(&self.service);
-        for lp in self.service.loops() {
-            let (f, service) = (f.clone(), service.clone());
-            lp.queue_in_loop(move |ctx| {
-                ctx.for_each_connection(|c| {
-                    if std::ptr::eq(Arc::as_ptr(&c.service), service.as_ptr()) {
-                        f(c)
-                    }
-                })
-            });
-        }
+        crate::service_broadcast::on_every_connection(
+            &self.service,
+            Arc::new(move |c: &mut TcpConnection| {
+                if c.life.delivers() {
+                    f(c)
+                }
+            }),
+        );
     }
 
     /// Whether this connection belongs to `service`.
@@ -165,13 +161,9 @@ impl LoopCtx {
         self.visit_connections(|conn| conn.life.delivers(), &mut f);
     }
 
-    /// Shuts down every connection of `service` on this loop, up or still in its
-    /// handshake (which then just closes): the server's graceful stop.
-    pub(crate) fn shut_down_connections_of(&mut self, service: &Arc<ConnService>) {
-        self.visit_connections(|conn| conn.belongs_to(service), |conn| conn.shutdown());
-    }
-
-    fn visit_connections(
+    /// Runs `f` on every connection of this loop for which `wanted` holds, up or still
+    /// in its handshake.
+    pub(crate) fn visit_connections(
         &mut self,
         wanted: impl Fn(&TcpConnection) -> bool,
         mut f: impl FnMut(&mut TcpConnection),

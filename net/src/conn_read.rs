@@ -14,6 +14,7 @@ use std::time::Instant;
 
 use crate::buffer::SPILL;
 use crate::lifecycle::Event;
+use crate::stats::{CloseCause, HandshakeFailure};
 use crate::TcpConnection;
 
 /// Bytes one readiness event may read before the loop serves other connections.
@@ -45,6 +46,7 @@ impl TcpConnection {
                 Err(e) => return self.fail(e, "read"),
             };
             total += n;
+            self.service.stats.bytes_in(self.id.loop_index, n);
             if n > 0 && self.service.options.idle_timeout.is_some() {
                 self.last_activity = Instant::now();
             }
@@ -71,6 +73,7 @@ impl TcpConnection {
         if eof && !self.life.came_up() {
             // Port scanners and health checks do this; not a protocol failure.
             log::info!("{self}: peer closed before the handshake completed");
+            self.tally.close(CloseCause::PeerEof);
             self.error = Some(io::Error::new(
                 io::ErrorKind::UnexpectedEof,
                 "peer closed before the handshake completed",
@@ -89,6 +92,9 @@ impl TcpConnection {
             self.deliver_input();
         }
         if peer_closed {
+            if !self.life.peer_closed() {
+                self.tally.close(CloseCause::PeerEof);
+            }
             self.apply(Event::PeerClosed);
             return false;
         }
@@ -118,6 +124,9 @@ impl TcpConnection {
                 Some(r.peer_closed || r.truncated || eof)
             }
             Err(e) => {
+                if !self.life.came_up() {
+                    self.tally.handshake_failed(HandshakeFailure::Protocol);
+                }
                 let what = if self.life.came_up() {
                     "tls"
                 } else {

@@ -30,7 +30,10 @@ impl TcpConnection {
             let mut written = 0;
             while written < data.len() {
                 match socket::send(&self.stream, &data[written..]) {
-                    Ok(n) => written += n,
+                    Ok(n) => {
+                        self.service.stats.bytes_out(self.id.loop_index, n);
+                        written += n
+                    }
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                     Err(e) => {
@@ -56,7 +59,10 @@ impl TcpConnection {
     pub(crate) fn write_buffer(&mut self, buf: &mut crate::Buffer) {
         while !buf.is_empty() {
             match socket::send(&self.stream, buf.peek()) {
-                Ok(n) => buf.retrieve(n),
+                Ok(n) => {
+                    self.service.stats.bytes_out(self.id.loop_index, n);
+                    buf.retrieve(n)
+                }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => {
@@ -91,7 +97,10 @@ impl TcpConnection {
         let had = self.output.readable_bytes();
         while !self.output.is_empty() {
             match socket::send(&self.stream, self.output.peek()) {
-                Ok(n) => self.output.retrieve(n),
+                Ok(n) => {
+                    self.service.stats.bytes_out(self.id.loop_index, n);
+                    self.output.retrieve(n)
+                }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => {

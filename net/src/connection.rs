@@ -25,6 +25,7 @@ use crate::lifecycle::{Event, Lifecycle, PauseBy, Phase, WriteSide};
 use crate::loop_ctx::LoopLocal;
 use crate::service::Service;
 use crate::slab::SlotId;
+use crate::stats::CloseCause;
 use crate::timer_queue::TimerId;
 use crate::{Buffer, Extensions, TlsInfo};
 
@@ -92,6 +93,10 @@ pub struct TcpConnection {
     pub(crate) io: IoFlags,
     pub(crate) timers: ConnTimers,
     pub(crate) last_activity: Instant,
+    /// What closed this connection, for the server's counters.
+    pub(crate) tally: crate::stats::ConnTally,
+    /// What the PROXY protocol header said, if there was one (see `proxy_protocol`).
+    pub(crate) proxy: Option<Box<crate::ProxyInfo>>,
 }
 
 /// I/O bookkeeping (not the connection's life: that is `life`).
@@ -142,6 +147,8 @@ impl TcpConnection {
             io: IoFlags::default(),
             timers: ConnTimers::default(),
             last_activity: Instant::now(),
+            tally: Default::default(),
+            proxy: None,
         }
     }
 
@@ -282,12 +289,18 @@ impl TcpConnection {
     /// close_notify). Reading goes on until the peer closes too, bounded by the close
     /// delay. Sends after this are dropped. During the handshake: closes.
     pub fn shutdown(&mut self) {
+        if self.state() == ConnState::Connected {
+            self.tally.close(CloseCause::Shutdown);
+        }
         self.apply(Event::Shutdown);
     }
 
     /// Closes now; pending output is discarded. The down callback runs once the
     /// current callback returns.
     pub fn force_close(&mut self) {
+        if !self.is_closed() {
+            self.tally.close(CloseCause::Forced);
+        }
         self.apply(Event::Close);
     }
 

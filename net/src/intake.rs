@@ -1,8 +1,11 @@
 //! Intake: one path by which a connected socket becomes a connection on a loop,
-//! whether a server accepted it or a client's connect completed.
+//! whether a server accepted it (in either accept mode) or a client's connect
+//! completed.
 //!
-//! The socket gets its options (TCP_NODELAY), a layer from the service's factory (TLS),
-//! a slot and a registration on the loop's poller; then the connection starts (its
+//! A server's socket first passes [`Intake::take_in`]: the PROXY protocol header when
+//! the server expects one (from trusted sources only). Then [`LoopCtx::adopt`]: the
+//! socket gets its options (TCP_NODELAY), a layer from the service's factory (TLS), a
+//! slot and a registration on the loop's poller; then the connection starts (its
 //! handshake, or straight to up).
 //!
 //! The service's callbacks are shared by every connection of that service on this
@@ -22,7 +25,43 @@ use mio::{Interest, Token};
 
 use crate::callbacks::Callbacks;
 use crate::connection::{ConnId, ConnService, TcpConnection};
+use crate::proxy_protocol::{HeaderReader, ProxyInfo, ProxyProtocol};
+use crate::stats::{CloseCause, HandshakeFailure};
 use crate::LoopCtx;
+
+/// What every accepted connection of one server goes through. Shared by its acceptors.
+pub(crate) struct Intake {
+    pub(crate) service: Arc<ConnService>,
+    /// Expect a PROXY protocol header first, with this policy.
+    pub(crate) proxy: Option<Arc<ProxyProtocol>>,
+}
+
+impl Intake {
+    /// Takes `stream` in on this loop. The caller has counted it in the service
+    /// (`Service::opened`); every failure here uncounts it and counts its close.
+    pub(crate) fn take_in(&self, ctx: &mut LoopCtx, stream: TcpStream, peer: SocketAddr) {
+        let Some(proxy) = self.proxy.as_ref() else {
+            if let Err(e) = ctx.adopt(stream, peer, self.service.clone(), None) {
+                log::warn!(
+                    "{}: {peer}: cannot take the connection in: {e}",
+                    self.service.name
+                );
+            }
+            return;
+        };
+        if !proxy.trusts(peer.ip()) {
+            log::warn!(
+                "{}: {peer} is not a trusted PROXY protocol source; closing",
+                self.service.name
+            );
+            let (stats, index) = (&self.service.stats, ctx.index() as u32);
+            stats.failed_before_start(index, HandshakeFailure::ProxyHeader, CloseCause::Error);
+            self.service.closed();
+            return;
+        }
+        HeaderReader::start(ctx, self.service.clone(), stream, peer, proxy);
+    }
+}
 
 type CallbackCache = Vec<(Weak<ConnService>, Rc<Callbacks<TcpConnection>>)>;
 
@@ -46,17 +85,21 @@ fn callbacks_of(service: &Arc<ConnService>) -> Rc<Callbacks<TcpConnection>> {
 }
 
 impl LoopCtx {
-    /// Takes a connected socket in as a connection of `service` and starts it. The
-    /// caller has counted it in the service (`Service::opened`); on an error it is
-    /// uncounted here and the error returned (the socket is closed).
+    /// Takes a connected socket in as a connection of `service` and starts it (with
+    /// what its PROXY protocol header said, if it had one). The caller has counted it
+    /// in the service (`Service::opened`); on an error it is uncounted here, its close
+    /// counted, and the error returned (the socket is closed).
     pub(crate) fn adopt(
         &mut self,
         stream: TcpStream,
         peer: SocketAddr,
         service: Arc<ConnService>,
+        proxy: Option<Box<ProxyInfo>>,
     ) -> io::Result<ConnId> {
-        let adopted = self.adopt_counted(stream, peer, &service);
+        let adopted = self.adopt_counted(stream, peer, &service, proxy);
         if adopted.is_err() {
+            let index = self.index() as u32;
+            (service.stats).failed_before_start(index, HandshakeFailure::Other, CloseCause::Error);
             service.closed();
         }
         adopted
@@ -67,6 +110,7 @@ impl LoopCtx {
         mut stream: TcpStream,
         peer: SocketAddr,
         service: &Arc<ConnService>,
+        proxy: Option<Box<ProxyInfo>>,
     ) -> io::Result<ConnId> {
         if service.options.tcp_nodelay {
             if let Err(e) = stream.set_nodelay(true) {
@@ -96,6 +140,7 @@ impl LoopCtx {
             layer,
             self.local.clone(),
         ));
+        conn.proxy = proxy;
         // Started before it is in the slab: nothing it does at start needs the loop,
         // and a connection that fails at once is released below like any other.
         conn.start();

@@ -25,6 +25,8 @@ pub(crate) struct Service<C> {
     pub(crate) release_hook: Option<ConnectionCallback<C>>,
     /// The loops this service's connections live on (set once they exist).
     pub(crate) loops: OnceLock<Vec<LoopHandle>>,
+    /// Per-loop counters (see `stats.rs`).
+    pub(crate) stats: crate::stats::Counters,
     live: Mutex<usize>,
     all_closed: Condvar,
 }
@@ -43,6 +45,7 @@ impl<C> Service<C> {
             layer,
             release_hook: None,
             loops: OnceLock::new(),
+            stats: Default::default(),
             live: Mutex::new(0),
             all_closed: Condvar::new(),
         }
