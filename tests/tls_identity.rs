@@ -280,3 +280,63 @@ fn bad_files_are_refused_at_start_with_the_file_named() {
         assert!(err.contains(want), "{args:?}: want {want:?} in:\n{err}");
     }
 }
+
+#[test]
+fn client_ca_flag_requires_a_client_certificate() {
+    let echo = EchoProcess::start(&["--client-ca", &cert("ca.crt")]);
+    let ca = cert("ca.crt");
+    let base = [
+        "-CAfile",
+        &ca,
+        "-verify_return_error",
+        "-servername",
+        "localhost",
+    ];
+    for proto in ["-tls1_2", "-tls1_3"] {
+        let mut with = base.to_vec();
+        let (c, k) = (cert("client.crt"), cert("client.key"));
+        with.extend([proto, "-cert", &c, "-key", &k]);
+        let run = s_client(&echo.addr, &with);
+        assert!(
+            run.echoed,
+            "{proto}: with a client certificate: {}",
+            run.out
+        );
+        let mut without = base.to_vec();
+        without.push(proto);
+        let run = s_client(&echo.addr, &without);
+        assert!(
+            !run.echoed,
+            "{proto}: no client certificate must fail: {}",
+            run.out
+        );
+    }
+}
+
+#[test]
+fn odd_server_names_get_the_default_or_a_refusal_and_the_server_keeps_serving() {
+    let lax = sni_server(&[]);
+    let strict = sni_server(&["--sni-strict"]);
+    let long = "a".repeat(63) + "." + &"b".repeat(63) + ".example.com";
+    for name in [
+        "x",
+        "example.com",
+        ".example.com",
+        "*.example.com",
+        long.as_str(),
+    ] {
+        let run = s_client(&lax.addr, &["-servername", name]);
+        assert!(run.echoed, "lax {name:?}: {}", run.out);
+        assert_eq!(
+            subject_cn(&run.out),
+            Some("localhost"),
+            "lax {name:?}: {}",
+            run.out
+        );
+        let run = s_client(&strict.addr, &["-servername", name]);
+        assert!(!run.echoed, "strict {name:?}: {}", run.out);
+    }
+    for echo in [&lax, &strict] {
+        assert!(connect_as(echo, Some("www.example.com"), &[]).echoed);
+    }
+}

@@ -115,3 +115,45 @@ fn random_keys_resume_on_the_same_process() {
         assert!(resumes(&a, &a, proto, &sess), "{proto}");
     }
 }
+
+#[test]
+fn sighup_replaces_the_ticket_keys_and_a_bad_key_file_changes_nothing() {
+    let dir = TempDir::new("tickets-reload");
+    let live = key_file(&dir, "live.key", 80, 1);
+    let a = server(&[&live]);
+    let witness = server(&[&live]);
+    let sess = dir.path("sess.pem");
+    assert!(
+        resumes(&witness, &a, "-tls1_3", &sess),
+        "same key before the reload"
+    );
+
+    // A bad file (wrong length) is rejected: the old key keeps decrypting.
+    write_file(&live, &[9u8; 81]);
+    a.sighup();
+    let line = a.wait_for_log("TLS reload").expect("a reload log line");
+    assert!(
+        line.contains("rejected") && line.contains("81 bytes"),
+        "{line}"
+    );
+    assert!(
+        resumes(&witness, &a, "-tls1_3", &sess),
+        "a bad reload changes nothing"
+    );
+
+    // A new key: the witness's tickets (old key) no longer resume on `a`.
+    let fresh = key_file(&dir, "fresh.key", 80, 7);
+    replace_file(&fresh, &live);
+    a.sighup();
+    let line = a.wait_for_log("TLS reload").expect("a reload log line");
+    assert!(
+        line.contains("changed:") && line.contains("live.key"),
+        "{line}"
+    );
+    assert!(
+        !resumes(&witness, &a, "-tls1_3", &sess),
+        "the old key is gone"
+    );
+    let b = server(&[&fresh]);
+    assert!(resumes(&a, &b, "-tls1_3", &sess), "the new key encrypts");
+}
