@@ -168,6 +168,7 @@ pub fn recv_exactly(rx: &crossbeam_channel::Receiver<Vec<u8>>, len: usize) -> Ve
 }
 
 pub mod child;
+pub mod http;
 pub mod tls;
 
 /// Finds a foreign program (haproxy, testssl, chromium, curl, ...) on the PATH.
