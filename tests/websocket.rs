@@ -161,7 +161,7 @@ fn bad_upgrades_are_refused_and_plain_http_goes_on() {
             .as_bytes(),
     );
     assert_eq!(c.response().status, 400);
-    c.send(format!("POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n").as_bytes());
+    c.send(b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n");
     assert_eq!(c.response().status, 405);
     c.send(&get("/"));
     assert_eq!(c.response().text(), "root\n");
