@@ -11,11 +11,16 @@
 //! cargo run --release --example chat_client -- --tls
 //! ```
 
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use clap::Parser;
+
+#[path = "common/tls_args.rs"]
+mod tls_args;
 use muon::codec::LengthHeaderCodec;
+
+#[path = "common/scale_out.rs"]
+mod scale_out;
 
 /// Muon chat server.
 #[derive(Parser, Debug)]
@@ -27,15 +32,8 @@ struct Args {
     /// Worker loops (default: number of CPUs).
     #[arg(long)]
     threads: Option<usize>,
-    /// Serve TLS with --cert/--key (the development certificate by default).
-    #[arg(long)]
-    tls: bool,
-    /// PEM certificate chain for --tls.
-    #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/certs/server.crt"))]
-    cert: PathBuf,
-    /// PEM private key for --tls.
-    #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/certs/server.key"))]
-    key: PathBuf,
+    #[command(flatten)]
+    tls: tls_args::TlsArgs,
     /// Largest accepted frame; a bigger header closes that connection.
     #[arg(long, default_value_t = 64 * 1024)]
     max_frame: usize,
@@ -45,6 +43,8 @@ struct Args {
     /// Log level.
     #[arg(long, default_value = "info")]
     log: String,
+    #[command(flatten)]
+    scale: scale_out::ScaleArgs,
 }
 
 fn main() {
@@ -81,12 +81,12 @@ fn run(args: Args) -> std::io::Result<()> {
             log::warn!("{conn}: not reading ({queued} bytes queued); disconnecting");
             conn.force_close();
         });
-    if args.tls {
-        let tls = muon::ssl::TlsAcceptor::from_pem_files(&args.cert, &args.key)
-            .map_err(std::io::Error::other)?;
+    if let Some(tls) = args.tls.acceptor()? {
+        tls_args::reload_on_sighup(tls.clone())?;
         builder = builder.tls(tls);
     }
+    let (builder, handover) = scale_out::prepare(builder, &args.scale)?;
     let server = builder.build()?;
     log::info!("chat listening on {}", server.local_addr());
-    server.run()
+    scale_out::serve(server, handover)
 }

@@ -5,9 +5,12 @@
 //! openssl s_client -connect 127.0.0.1:8443 -CAfile certs/ca.crt
 //! ```
 
-use std::path::PathBuf;
-
 use clap::Parser;
+
+#[path = "common/scale_out.rs"]
+mod scale_out;
+#[path = "common/tls_args.rs"]
+mod tls_args;
 
 /// Muon echo server.
 #[derive(Parser, Debug)]
@@ -19,18 +22,13 @@ struct Args {
     /// Worker loops (default: number of CPUs).
     #[arg(long)]
     threads: Option<usize>,
-    /// Serve TLS (with the development certificate unless --cert/--key are given).
-    #[arg(long)]
-    tls: bool,
-    /// PEM certificate chain for --tls.
-    #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/certs/server.crt"))]
-    cert: PathBuf,
-    /// PEM private key for --tls.
-    #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/certs/server.key"))]
-    key: PathBuf,
+    #[command(flatten)]
+    tls: tls_args::TlsArgs,
     /// Log level (error, warn, info, debug, trace).
     #[arg(long, default_value = "info")]
     log: String,
+    #[command(flatten)]
+    scale: scale_out::ScaleArgs,
 }
 
 fn main() {
@@ -47,22 +45,29 @@ fn run(args: Args) -> std::io::Result<()> {
         .name("echo")
         .threads(args.threads.unwrap_or_else(num_cpus::get))
         .on_connection(|conn| {
-            let state = if conn.is_connected() { "up" } else { "down" };
-            log::debug!("{conn} is {state}");
+            if !conn.is_connected() {
+                log::debug!("{conn} is down");
+            } else if conn.proxy_info().is_some_and(|p| p.local) {
+                log::debug!("health check from {}", conn.peer_addr());
+            } else if let Some(proxy) = conn.proxy_addr() {
+                log::info!("connection from {} via {proxy}", conn.peer_addr());
+            } else {
+                log::info!("connection from {}", conn.peer_addr());
+            }
         })
         .on_message(|conn, input| {
             conn.send_buffer(input);
         });
-    if args.tls {
-        let tls = muon::ssl::TlsAcceptor::from_pem_files(&args.cert, &args.key)
-            .map_err(std::io::Error::other)?;
+    if let Some(tls) = args.tls.acceptor()? {
+        tls_args::reload_on_sighup(tls.clone())?;
         builder = builder.tls(tls);
     }
+    let (builder, handover) = scale_out::prepare(builder, &args.scale)?;
     let server = builder.build()?;
     log::info!(
         "echo{} listening on {}",
-        if args.tls { " (TLS)" } else { "" },
+        if args.tls.tls { " (TLS)" } else { "" },
         server.local_addr()
     );
-    server.run()
+    scale_out::serve(server, handover)
 }

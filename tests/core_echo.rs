@@ -71,6 +71,10 @@ fn two_hundred_connections_spread_round_robin() {
         "every worker got connections: {counts:?}"
     );
     for (lp, n) in &counts {
+        if accept_per_loop() {
+            // The kernel hashes: uneven, but every loop is used (checked above).
+            continue;
+        }
         assert_eq!(*n, 200 / threads, "loop {lp} got {n}: {counts:?}");
     }
     drop(clients);

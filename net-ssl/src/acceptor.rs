@@ -3,25 +3,22 @@
 //! One `SslContext` serves all connections, so the session cache and the ticket keys
 //! are shared and a client can resume on any worker.
 
-use std::collections::HashMap;
 use std::io;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::Duration;
 
 use net::{Layer, LayerFactory};
-use openssl::ssl::{
-    AlpnError, NameType, SniError, Ssl, SslContext, SslContextBuilder, SslContextRef, SslMethod,
-    SslOptions, SslSessionCacheMode, SslVerifyMode,
-};
-use openssl::x509::X509;
+use openssl::ssl::{AlpnError, Ssl, SslContext};
 
-use crate::config::{
-    alpn_wire, apply_defaults, load_ca_file, Identity, TlsVersion, DEFAULT_HANDSHAKE_TIMEOUT,
-};
+use crate::config::{alpn_wire, Identity, TlsVersion, DEFAULT_HANDSHAKE_TIMEOUT};
 use crate::error::TlsError;
 use crate::layer::TlsLayer;
+use crate::reload::{FileDigests, ReloadSummary};
+use crate::ticket_keys::{TicketKey, TicketKeyStore, DEFAULT_TICKET_KEY_ROTATION};
+
+mod build;
 
 /// The session id context: needed for resumption as soon as client certificates are
 /// requested (without it OpenSSL refuses to resume and the handshake fails).
@@ -41,7 +38,10 @@ pub enum ClientAuth {
 
 /// Server-side TLS: certificates and settings, cheap to clone (an `Arc` inside).
 ///
-/// Implements [`LayerFactory`], so it plugs straight into a server.
+/// Implements [`LayerFactory`], so it plugs straight into a server. The configuration
+/// can be replaced at run time from any thread ([`TlsAcceptor::reload`],
+/// [`TlsAcceptor::reconfigure`]): new handshakes use the new certificates at once,
+/// established connections keep the session they have.
 ///
 /// ```no_run
 /// let tls = net_ssl::TlsAcceptor::from_pem_files("certs/server.crt", "certs/server.key")?;
@@ -53,13 +53,28 @@ pub struct TlsAcceptor {
 }
 
 struct AcceptorInner {
+    /// What new connections are made from; swapped whole by a reload.
+    active: RwLock<Active>,
+    /// What the active configuration was built from; a reload builds it again.
+    /// The lock also keeps two reloads from interleaving.
+    source: Mutex<Source>,
+    /// Shared by every context ever built here, so tickets survive reloads.
+    ticket_keys: Arc<TicketKeyStore>,
+}
+
+struct Active {
     ctx: SslContext,
     handshake_timeout: Duration,
 }
 
+struct Source {
+    builder: TlsAcceptorBuilder,
+    digests: FileDigests,
+}
+
 impl TlsAcceptor {
     /// An acceptor with the default settings for a PEM certificate chain file (leaf
-    /// first) and a PEM private key file.
+    /// first, then the intermediates, which are sent to clients) and a PEM private key file.
     pub fn from_pem_files(
         cert_chain: impl AsRef<Path>,
         key: impl AsRef<Path>,
@@ -80,16 +95,78 @@ impl TlsAcceptor {
         ))
     }
 
-    /// The OpenSSL context every connection is made from.
-    pub fn context(&self) -> &SslContextRef {
-        &self.inner.ctx
+    /// The OpenSSL context new connections are made from now (a reload replaces it).
+    pub fn context(&self) -> SslContext {
+        self.read_active().ctx.clone()
     }
 
     /// A server-side layer for one connection.
     pub fn new_tls_layer(&self, peer: Option<SocketAddr>) -> Result<TlsLayer, TlsError> {
-        let ssl = Ssl::new(&self.inner.ctx)
-            .map_err(|e| TlsError::stack("creating a server TLS session", e))?;
+        let ctx = self.context();
+        let ssl =
+            Ssl::new(&ctx).map_err(|e| TlsError::stack("creating a server TLS session", e))?;
         TlsLayer::server(ssl, peer)
+    }
+
+    /// Reads every file of the configuration again (certificates, keys, client CA,
+    /// OCSP responses, ticket keys) and, if all of it is valid, makes new handshakes use
+    /// it. Safe to call from any thread, e.g. a SIGHUP handler thread.
+    ///
+    /// On error nothing changes: the previous configuration keeps serving and the error
+    /// names the file and the problem. Established connections are never touched.
+    pub fn reload(&self) -> Result<ReloadSummary, TlsError> {
+        let mut source = self
+            .inner
+            .source
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let builder = source.builder.clone();
+        self.install(&mut source, builder)
+    }
+
+    /// Replaces the whole configuration with `builder`'s (other files, other names,
+    /// other options), with the same guarantees as [`TlsAcceptor::reload`]. The session
+    /// ticket keys stay unless `builder` names ticket key files.
+    pub fn reconfigure(&self, builder: TlsAcceptorBuilder) -> Result<ReloadSummary, TlsError> {
+        let mut source = self
+            .inner
+            .source
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        self.install(&mut source, builder)
+    }
+
+    fn install(
+        &self,
+        source: &mut Source,
+        builder: TlsAcceptorBuilder,
+    ) -> Result<ReloadSummary, TlsError> {
+        let keys = TicketKey::load_files(&builder.ticket_key_files)?;
+        let ctx = builder.build_context(&self.inner.ticket_keys)?;
+        let digests = FileDigests::of(&builder.files());
+        // Everything is valid: switch. The ticket keys first, so a ticket issued under
+        // the new certificate is already under the new key.
+        self.inner
+            .ticket_keys
+            .replace(keys, builder.ticket_key_rotation)?;
+        *self
+            .inner
+            .active
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = Active {
+            ctx,
+            handshake_timeout: builder.handshake_timeout,
+        };
+        let summary = source.digests.compare(&digests);
+        *source = Source { builder, digests };
+        Ok(summary)
+    }
+
+    fn read_active(&self) -> std::sync::RwLockReadGuard<'_, Active> {
+        self.inner
+            .active
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 }
 
@@ -99,14 +176,14 @@ impl LayerFactory for TlsAcceptor {
     }
 
     fn handshake_timeout(&self) -> Option<Duration> {
-        Some(self.inner.handshake_timeout)
+        Some(self.read_active().handshake_timeout)
     }
 }
 
 impl std::fmt::Debug for TlsAcceptor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TlsAcceptor")
-            .field("handshake_timeout", &self.inner.handshake_timeout)
+            .field("handshake_timeout", &self.read_active().handshake_timeout)
             .finish_non_exhaustive()
     }
 }
@@ -115,8 +192,13 @@ impl std::fmt::Debug for TlsAcceptor {
 /// and reports every problem (unreadable file, key not matching, bad option) there.
 #[derive(Debug, Clone)]
 pub struct TlsAcceptorBuilder {
-    identity: Identity,
+    identity: Vec<Identity>,
+    ocsp: Option<PathBuf>,
     sni: Vec<(String, Identity)>,
+    sni_ocsp: Vec<(String, PathBuf)>,
+    refuse_unknown_names: bool,
+    ticket_key_files: Vec<PathBuf>,
+    ticket_key_rotation: Duration,
     alpn: Vec<String>,
     client_ca: Option<PathBuf>,
     client_auth: ClientAuth,
@@ -128,8 +210,13 @@ pub struct TlsAcceptorBuilder {
 impl TlsAcceptorBuilder {
     fn new(identity: Identity) -> TlsAcceptorBuilder {
         TlsAcceptorBuilder {
-            identity,
+            identity: vec![identity],
+            ocsp: None,
             sni: Vec::new(),
+            sni_ocsp: Vec::new(),
+            refuse_unknown_names: false,
+            ticket_key_files: Vec::new(),
+            ticket_key_rotation: DEFAULT_TICKET_KEY_ROTATION,
             alpn: Vec::new(),
             client_ca: None,
             client_auth: ClientAuth::None,
@@ -152,8 +239,26 @@ impl TlsAcceptorBuilder {
         self
     }
 
-    /// Serves another certificate when the client asks for `server_name` through SNI
-    /// (exact match, case-insensitive). Other names get the default certificate.
+    /// Adds another certificate and key to the default identity, typically RSA next to
+    /// an EC one: OpenSSL serves whichever the client supports (EC preferred).
+    pub fn certificate(
+        mut self,
+        cert_chain: impl AsRef<Path>,
+        key: impl AsRef<Path>,
+    ) -> TlsAcceptorBuilder {
+        self.identity.push(Identity::Files(
+            cert_chain.as_ref().to_path_buf(),
+            key.as_ref().to_path_buf(),
+        ));
+        self
+    }
+
+    /// Serves another certificate when the client asks for `server_name` through SNI:
+    /// an exact name, or a wildcard such as `*.example.com` (one label, like certificate
+    /// wildcards); exact names win, matching ignores case. Other names, and clients
+    /// that send none, get the default identity (see
+    /// [`TlsAcceptorBuilder::refuse_unknown_server_names`]). Called again with the same
+    /// name and another key type, the name gets both certificates (EC and RSA).
     pub fn sni_certificate(
         mut self,
         server_name: &str,
@@ -181,6 +286,53 @@ impl TlsAcceptorBuilder {
             server_name.to_ascii_lowercase(),
             Identity::Pem(cert_pem.to_vec(), key_pem.to_vec()),
         ));
+        self
+    }
+
+    /// Refuses handshakes whose SNI name matches neither an SNI identity nor a DNS
+    /// name of the default certificate, with the `unrecognized_name` alert. Off by
+    /// default: unknown names get the default identity. Clients sending no name always
+    /// get the default identity.
+    pub fn refuse_unknown_server_names(mut self, refuse: bool) -> TlsAcceptorBuilder {
+        self.refuse_unknown_names = refuse;
+        self
+    }
+
+    /// Staples the DER OCSP response in `path` for the default identity when a client
+    /// asks for certificate status. Checked at build time and read again by a reload.
+    pub fn ocsp_response_file(mut self, path: impl AsRef<Path>) -> TlsAcceptorBuilder {
+        self.ocsp = Some(path.as_ref().to_path_buf());
+        self
+    }
+
+    /// Like [`TlsAcceptorBuilder::ocsp_response_file`], for the SNI identity
+    /// `server_name` (as given to [`TlsAcceptorBuilder::sni_certificate`]).
+    pub fn sni_ocsp_response_file(
+        mut self,
+        server_name: &str,
+        path: impl AsRef<Path>,
+    ) -> TlsAcceptorBuilder {
+        self.sni_ocsp.push((
+            server_name.to_ascii_lowercase(),
+            path.as_ref().to_path_buf(),
+        ));
+        self
+    }
+
+    /// Adds a session ticket key file in nginx's `ssl_session_ticket_key` format
+    /// (80 bytes, or 48; make one with `openssl rand 80 > FILE`). The first file added
+    /// encrypts new tickets, the others only decrypt. Processes given the same files
+    /// resume each other's sessions. Without files, keys are random per process and
+    /// rotate (see [`TlsAcceptorBuilder::ticket_key_rotation`]). Needs OpenSSL 3.
+    pub fn ticket_key_file(mut self, path: impl AsRef<Path>) -> TlsAcceptorBuilder {
+        self.ticket_key_files.push(path.as_ref().to_path_buf());
+        self
+    }
+
+    /// How often random ticket keys are replaced (default 12 h); the previous key still
+    /// decrypts for one more period. Ignored when ticket key files are given.
+    pub fn ticket_key_rotation(mut self, period: Duration) -> TlsAcceptorBuilder {
+        self.ticket_key_rotation = period;
         self
     }
 
@@ -218,88 +370,55 @@ impl TlsAcceptorBuilder {
 
     /// Builds the acceptor: loads the certificates and keys and checks every option.
     pub fn build(self) -> Result<TlsAcceptor, TlsError> {
-        let client_ca = match (&self.client_ca, self.client_auth) {
-            (None, ClientAuth::None) => None,
-            (None, _) => {
-                return Err(TlsError::msg(
-                    "client certificates are requested but no client CA file is set",
-                ))
-            }
-            (Some(path), auth) => {
-                if auth == ClientAuth::None {
-                    log::warn!(
-                        "client CA file {} is set but client_auth is None: no client certificate is requested",
-                        path.display()
-                    );
-                }
-                Some(load_ca_file(path)?)
-            }
-        };
-        let mut sni = HashMap::new();
-        for (name, identity) in &self.sni {
-            let ctx = self.context(identity, client_ca.as_deref())?.build();
-            sni.insert(name.clone(), ctx);
-        }
-        let mut ctx = self.context(&self.identity, client_ca.as_deref())?;
-        if !sni.is_empty() {
-            ctx.set_servername_callback(move |ssl, _alert| {
-                let Some(name) = ssl.servername(NameType::HOST_NAME) else {
-                    return Ok(());
-                };
-                match sni.get(&name.to_ascii_lowercase()) {
-                    Some(other) => ssl
-                        .set_ssl_context(other)
-                        .map_err(|_| SniError::ALERT_FATAL),
-                    None => Ok(()),
-                }
-            });
-        }
+        let keys = TicketKey::load_files(&self.ticket_key_files)?;
+        let ticket_keys = Arc::new(TicketKeyStore::new(keys, self.ticket_key_rotation)?);
+        let ctx = self.build_context(&ticket_keys)?;
+        let digests = FileDigests::of(&self.files());
         Ok(TlsAcceptor {
             inner: Arc::new(AcceptorInner {
-                ctx: ctx.build(),
-                handshake_timeout: self.handshake_timeout,
+                active: RwLock::new(Active {
+                    ctx,
+                    handshake_timeout: self.handshake_timeout,
+                }),
+                source: Mutex::new(Source {
+                    builder: self,
+                    digests,
+                }),
+                ticket_keys,
             }),
         })
     }
 
-    /// One context with every setting and the given certificate.
-    fn context(
-        &self,
-        identity: &Identity,
-        client_ca: Option<&[X509]>,
-    ) -> Result<SslContextBuilder, TlsError> {
-        let mut ctx = SslContext::builder(SslMethod::tls_server())
-            .map_err(|e| TlsError::stack("creating the server TLS context", e))?;
-        apply_defaults(&mut ctx, self.min, self.max)?;
-        ctx.set_options(SslOptions::CIPHER_SERVER_PREFERENCE);
-        ctx.set_session_cache_mode(SslSessionCacheMode::SERVER);
-        ctx.set_session_id_context(SESSION_ID_CONTEXT)
-            .map_err(|e| TlsError::stack("setting the session id context", e))?;
-        identity.apply(&mut ctx)?;
-        if let Some(cas) = client_ca {
-            for ca in cas {
-                ctx.cert_store_mut()
-                    .add_cert(ca.clone())
-                    .map_err(|e| TlsError::stack("adding a client CA certificate", e))?;
-                ctx.add_client_ca(ca)
-                    .map_err(|e| TlsError::stack("adding a client CA name", e))?;
-            }
-        }
-        ctx.set_verify(match self.client_auth {
-            ClientAuth::None => SslVerifyMode::NONE,
-            ClientAuth::Optional => SslVerifyMode::PEER,
-            ClientAuth::Required => SslVerifyMode::PEER | SslVerifyMode::FAIL_IF_NO_PEER_CERT,
-        });
-        if !self.alpn.is_empty() {
-            // Validate the names; the callback keeps them as plain byte strings.
-            alpn_wire(&self.alpn)?;
-            let ours: Vec<Vec<u8>> = self.alpn.iter().map(|p| p.as_bytes().to_vec()).collect();
-            ctx.set_alpn_select_callback(move |_ssl, client| {
-                select_alpn(&ours, client).ok_or(AlpnError::NOACK)
-            });
-        }
-        Ok(ctx)
+    /// Every file this configuration reads (what a reload reads again).
+    fn files(&self) -> Vec<PathBuf> {
+        let identities = self.identity.iter().chain(self.sni.iter().map(|(_, i)| i));
+        let mut files: Vec<PathBuf> = identities
+            .flat_map(|identity| match identity {
+                Identity::Files(cert, key) => vec![cert.clone(), key.clone()],
+                Identity::Pem(..) => Vec::new(),
+            })
+            .collect();
+        files.extend(self.ocsp.iter().cloned());
+        files.extend(self.sni_ocsp.iter().map(|(_, p)| p.clone()));
+        files.extend(self.client_ca.iter().cloned());
+        files.extend(self.ticket_key_files.iter().cloned());
+        files.dedup();
+        files
     }
+}
+
+/// Checks the ALPN names and installs server-preference selection on `ctx`.
+fn set_alpn(
+    ctx: &mut openssl::ssl::SslContextBuilder,
+    protocols: &[String],
+) -> Result<(), TlsError> {
+    // Validate the names; the callback keeps them as plain byte strings.
+    alpn_wire(protocols)?;
+    let ours: Vec<Vec<u8>> = protocols.iter().map(|p| p.as_bytes().to_vec()).collect();
+    ctx.set_alpn_select_callback(move |_ssl, client| {
+        select_alpn(&ours, client).ok_or(AlpnError::NOACK)
+    });
+    Ok(())
 }
 
 /// The first of `ours` (server preference) that the client's wire-format list offers.

@@ -103,7 +103,22 @@ pub(crate) enum Identity {
 }
 
 impl Identity {
+    /// The leaf certificate (the first of the chain).
+    pub(crate) fn leaf(&self) -> Result<X509, TlsError> {
+        let (pem, origin) = match self {
+            Identity::Files(cert, _) => (
+                read_file(cert, "certificate chain")?,
+                cert.display().to_string(),
+            ),
+            Identity::Pem(cert, _) => (cert.clone(), "the certificate PEM".to_string()),
+        };
+        let mut chain = parse_chain(&pem, &origin)?;
+        Ok(chain.swap_remove(0))
+    }
+
     /// Installs the chain and key on `ctx` and checks that they belong together.
+    /// Another identity applied to the same context with another key type (RSA next to
+    /// EC) is kept beside it; OpenSSL picks by what the client supports.
     pub(crate) fn apply(&self, ctx: &mut SslContextBuilder) -> Result<(), TlsError> {
         let (chain_pem, key_pem, chain_origin, key_origin) = match self {
             Identity::Files(cert, key) => (
@@ -136,7 +151,9 @@ impl Identity {
         ctx.set_certificate(&leaf)
             .map_err(|e| TlsError::stack(format!("using the certificate in {chain_origin}"), e))?;
         for extra in chain {
-            ctx.add_extra_chain_cert(extra).map_err(|e| {
+            // The chain of *this* certificate (not the context-wide extra chain), so an
+            // RSA and an EC certificate on one context each send their own chain.
+            crate::chain::add_chain_cert(ctx, &extra).map_err(|e| {
                 TlsError::stack(format!("adding a chain certificate from {chain_origin}"), e)
             })?;
         }

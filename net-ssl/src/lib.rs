@@ -43,13 +43,20 @@
 //! ```
 
 mod acceptor;
+mod chain;
 mod config;
 mod connector;
 mod error;
 mod ext;
 mod layer;
 mod mem_io;
+mod ocsp;
+mod reload;
+mod server_name;
 mod session_info;
+#[cfg(muon_ossl3)]
+mod ticket_callback;
+mod ticket_keys;
 
 pub use acceptor::{ClientAuth, TlsAcceptor, TlsAcceptorBuilder};
 pub use config::{TlsVersion, DEFAULT_HANDSHAKE_TIMEOUT, GROUPS, TLS12_CIPHERS};
@@ -58,3 +65,5 @@ pub use error::TlsError;
 pub use ext::{tls_layer, LayerTlsExt, TlsConnectionExt};
 pub use layer::TlsLayer;
 pub use mem_io::MemIo;
+pub use reload::ReloadSummary;
+pub use ticket_keys::DEFAULT_TICKET_KEY_ROTATION;

@@ -1,62 +1,81 @@
-//! `Acceptor`: the listening socket, on the main reactor.
+//! `Acceptor`: one listening socket, registered on the loop that accepts from it.
 //!
-//! Ownership: registered as a handler on the server's base loop; owns the listener and
-//! the round-robin cursor over the worker loops. It never reads, writes or does crypto
-//! on a connection: it accepts until `WouldBlock` and hands each socket to the next
-//! worker as a task over that worker's channel (one wake-up per burst).
+//! Two modes ([`Handoff`]): on the main reactor it accepts until `WouldBlock` and hands
+//! each socket to the next worker, round-robin, as a task over that worker's channel
+//! (one wake-up per burst; muduo's design). In the per-loop mode every worker owns an
+//! acceptor on its own `SO_REUSEPORT` listener and takes each socket in itself: no
+//! hand-off, no thread switch per connection; the kernel spreads the connections.
+//!
+//! Connection limit: beyond `max_connections` a new connection is accepted and closed
+//! at once (the client sees an EOF or a reset instead of waiting in the backlog, and
+//! the descriptor is freed at once, so there is no EMFILE spiral); it is counted in
+//! `closes.limit` and logged at most once per second with the count since the last log.
 //!
 //! Out of descriptors (EMFILE/ENFILE): muduo's reserve-descriptor trick. A spare
 //! descriptor on /dev/null is closed to make room, the pending connection is accepted
-//! and closed at once (the client sees a close instead of hanging in the backlog),
-//! and the spare is reopened. If even that fails, accepting pauses briefly and
-//! retries by timer. One warning per burst; recovery needs nothing from the user.
+//! and closed at once, and the spare is reopened. If even that fails, accepting pauses
+//! briefly and retries by timer. One warning per burst; recovery needs nothing from the
+//! user.
 
 use std::fs::File;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use mio::event::Event;
 use mio::net::{TcpListener, TcpStream};
 use mio::{Interest, Registry, Token};
 
+use crate::intake::Intake;
 use crate::loop_ctx::IoHandler;
-use crate::service::Service;
 use crate::slab::SlotId;
+use crate::stats::{CloseCause, HandshakeFailure::Other};
 use crate::{LoopCtx, LoopHandle};
 
 /// How long accepting pauses when no descriptor can be freed.
 const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
 
+/// How often the "connection limit reached" warning may repeat.
+const LIMIT_LOG_EVERY: Duration = Duration::from_secs(1);
+
+/// Where an accepted socket goes.
+pub(crate) enum Handoff {
+    /// To the worker loops in turn (the main reactor's acceptor).
+    RoundRobin { loops: Vec<LoopHandle>, next: usize },
+    /// Into the loop that accepted it (the per-loop mode).
+    Local,
+}
+
 pub(crate) struct Acceptor {
     listener: TcpListener,
-    service: Arc<Service>,
-    loops: Vec<LoopHandle>,
-    next: usize,
+    intake: Arc<Intake>,
+    handoff: Handoff,
     max_connections: usize,
     reserve: Option<File>,
     fd_shortage_logged: bool,
-    limit_logged: bool,
+    /// When the limit was last logged, and how many were refused since.
+    limit_logged: Option<Instant>,
+    refused_since_log: u64,
     paused: bool,
 }
 
 impl Acceptor {
     pub(crate) fn new(
         listener: TcpListener,
-        service: Arc<Service>,
-        loops: Vec<LoopHandle>,
+        intake: Arc<Intake>,
+        handoff: Handoff,
         max_connections: usize,
     ) -> Self {
         Acceptor {
             listener,
-            service,
-            loops,
-            next: 0,
+            intake,
+            handoff,
             max_connections,
             reserve: File::open("/dev/null").ok(),
             fd_shortage_logged: false,
-            limit_logged: false,
+            limit_logged: None,
+            refused_since_log: 0,
             paused: false,
         }
     }
@@ -66,12 +85,16 @@ impl Acceptor {
         Ok(Box::new(self))
     }
 
+    fn name(&self) -> &str {
+        &self.intake.service.name
+    }
+
     fn accept_all(&mut self, ctx: &mut LoopCtx, id: SlotId) {
         loop {
             match self.listener.accept() {
                 Ok((stream, peer)) => {
                     self.fd_shortage_logged = false;
-                    self.hand_off(stream, peer);
+                    self.hand_off(ctx, stream, peer);
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) if is_transient(&e) => continue,
@@ -80,7 +103,7 @@ impl Acceptor {
                         self.fd_shortage_logged = true;
                         log::warn!(
                             "{}: out of file descriptors ({e}); refusing connections until some free up",
-                            self.service.name
+                            self.name()
                         );
                     }
                     if !self.refuse_one() {
@@ -89,7 +112,7 @@ impl Acceptor {
                     }
                 }
                 Err(e) => {
-                    log::error!("{}: accept failed: {e}; pausing", self.service.name);
+                    log::error!("{}: accept failed: {e}; pausing", self.name());
                     self.pause(ctx, id);
                     return;
                 }
@@ -116,45 +139,51 @@ impl Acceptor {
         ctx.run_after(ACCEPT_PAUSE, move |ctx| ctx.run_handler(id, None));
     }
 
-    fn hand_off(&mut self, stream: TcpStream, peer: SocketAddr) {
-        if self.service.live() >= self.max_connections {
-            if !self.limit_logged {
-                self.limit_logged = true;
-                log::warn!(
-                    "{}: connection limit {} reached; closing new connections",
-                    self.service.name,
-                    self.max_connections
-                );
-            }
-            return;
+    /// Over the limit: the socket is dropped (closed) here, counted and logged.
+    fn refuse_at_limit(&mut self, loop_index: u32, peer: SocketAddr) {
+        self.intake.service.stats.refused_at_limit(loop_index);
+        self.refused_since_log += 1;
+        let due = match self.limit_logged {
+            None => true,
+            Some(at) => at.elapsed() >= LIMIT_LOG_EVERY,
+        };
+        if due {
+            log::warn!(
+                "{}: connection limit {} reached; closed {} new connection(s), the last from {peer}",
+                self.name(),
+                self.max_connections,
+                self.refused_since_log
+            );
+            self.limit_logged = Some(Instant::now());
+            self.refused_since_log = 0;
         }
-        self.limit_logged = false;
-        if self.service.options.tcp_nodelay {
-            if let Err(e) = stream.set_nodelay(true) {
-                log::debug!("{}: TCP_NODELAY on {peer}: {e}", self.service.name);
-            }
+    }
+
+    fn hand_off(&mut self, ctx: &mut LoopCtx, stream: TcpStream, peer: SocketAddr) {
+        let loop_index = match &self.handoff {
+            Handoff::RoundRobin { next, .. } => *next as u32,
+            Handoff::Local => ctx.index() as u32,
+        };
+        let service = self.intake.service.clone();
+        if service.live() >= self.max_connections {
+            return self.refuse_at_limit(loop_index, peer);
         }
-        let worker = &self.loops[self.next];
-        self.next = (self.next + 1) % self.loops.len();
-        let service = self.service.clone();
         service.opened();
-        let queued = worker.queue_in_loop(move |ctx| {
-            let layer = match service.layer.as_ref().map(|f| f.new_layer(peer)) {
-                None => None,
-                Some(Ok(layer)) => Some(layer),
-                Some(Err(e)) => {
-                    log::warn!("{}: {peer}: cannot set up the layer: {e}", service.name);
+        service.stats.accepted(loop_index);
+        match &mut self.handoff {
+            Handoff::Local => self.intake.take_in(ctx, stream, peer),
+            Handoff::RoundRobin { loops, next } => {
+                let worker = &loops[*next];
+                *next = (*next + 1) % loops.len();
+                let intake = self.intake.clone();
+                let queued = worker.queue_in_loop(move |ctx| intake.take_in(ctx, stream, peer));
+                if !queued {
+                    service
+                        .stats
+                        .failed_before_start(loop_index, Other, CloseCause::Forced);
                     service.closed();
-                    return;
                 }
-            };
-            if let Err(e) = ctx.add_connection(stream, peer, service.clone(), layer) {
-                log::warn!("{}: {peer}: cannot register: {e}", service.name);
-                service.closed();
             }
-        });
-        if !queued {
-            self.service.closed();
         }
     }
 }
@@ -167,7 +196,7 @@ impl IoHandler for Acceptor {
 
     fn deregister(&mut self, registry: &Registry) {
         if let Err(e) = registry.deregister(&mut self.listener) {
-            log::debug!("{}: deregister listener: {e}", self.service.name);
+            log::debug!("{}: deregister listener: {e}", self.name());
         }
     }
 }

@@ -51,6 +51,7 @@ impl TcpConnection {
             self.timers.handshake = Some(self.run_after(timeout, move |conn| {
                 conn.timers.handshake = None;
                 if conn.state == ConnState::Handshaking {
+                    conn.tally.close(crate::stats::CloseCause::HandshakeTimeout);
                     log::warn!("{conn}: handshake timed out after {timeout:?}; closing");
                     conn.error = Some(io::Error::new(
                         io::ErrorKind::TimedOut,
@@ -79,6 +80,9 @@ impl TcpConnection {
             self.state = ConnState::Connected;
         }
         self.flags.up_delivered = true;
+        if self.layer.is_some() {
+            self.service.stats.handshake_ok(self.id.loop_index);
+        }
         if let Some(cb) = self.callbacks().connection.as_ref() {
             self.call_user(|c| cb(c));
         }
@@ -136,6 +140,7 @@ impl TcpConnection {
                 Err(e) => return self.fail(e, "read"),
             };
             total += n;
+            self.service.stats.bytes_in(self.id.loop_index, n);
             if n > 0 && self.service.options.idle_timeout.is_some() {
                 self.last_activity = Instant::now();
             }
@@ -162,6 +167,7 @@ impl TcpConnection {
         if eof && !self.flags.up_delivered {
             // Port scanners and health checks do this; not a protocol failure.
             log::info!("{self}: peer closed before the handshake completed");
+            self.tally.close(crate::stats::CloseCause::PeerEof);
             self.error = Some(io::Error::new(
                 io::ErrorKind::UnexpectedEof,
                 "peer closed before the handshake completed",
@@ -207,6 +213,10 @@ impl TcpConnection {
                 Some(r.peer_closed || r.truncated || eof)
             }
             Err(e) => {
+                if !self.flags.up_delivered {
+                    self.tally
+                        .handshake_failed(crate::stats::HandshakeFailure::Protocol);
+                }
                 let what = if self.flags.up_delivered {
                     "tls"
                 } else {
@@ -239,6 +249,7 @@ impl TcpConnection {
             return;
         }
         self.flags.peer_closed = true;
+        self.tally.close(crate::stats::CloseCause::PeerEof);
         if !self.flags.up_delivered {
             log::debug!("{self}: peer closed during the handshake");
             self.force_close();
@@ -261,6 +272,8 @@ impl TcpConnection {
         self.timers.close = Some(self.run_after(delay, move |conn| {
             conn.timers.close = None;
             log::debug!("{conn}: close delay of {delay:?} passed; closing");
+            conn.tally
+                .close(crate::stats::CloseCause::CloseDelayTimeout);
             conn.force_close();
         }));
     }
@@ -272,6 +285,7 @@ impl TcpConnection {
             conn.timers.idle = None;
             if conn.last_activity.elapsed() >= idle {
                 log::info!("{conn}: idle for {idle:?}; closing");
+                conn.tally.close(crate::stats::CloseCause::IdleTimeout);
                 conn.error = Some(io::Error::new(io::ErrorKind::TimedOut, "idle timeout"));
                 conn.force_close();
             } else {

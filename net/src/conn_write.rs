@@ -31,7 +31,10 @@ impl TcpConnection {
             let mut written = 0;
             while written < data.len() {
                 match socket::send(&self.stream, &data[written..]) {
-                    Ok(n) => written += n,
+                    Ok(n) => {
+                        self.service.stats.bytes_out(self.id.loop_index, n);
+                        written += n
+                    }
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                     Err(e) => {
@@ -57,7 +60,10 @@ impl TcpConnection {
     pub(crate) fn write_buffer(&mut self, buf: &mut crate::Buffer) {
         while !buf.is_empty() {
             match socket::send(&self.stream, buf.peek()) {
-                Ok(n) => buf.retrieve(n),
+                Ok(n) => {
+                    self.service.stats.bytes_out(self.id.loop_index, n);
+                    buf.retrieve(n)
+                }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => {
@@ -92,7 +98,10 @@ impl TcpConnection {
         let had = self.output.readable_bytes();
         while !self.output.is_empty() {
             match socket::send(&self.stream, self.output.peek()) {
-                Ok(n) => self.output.retrieve(n),
+                Ok(n) => {
+                    self.service.stats.bytes_out(self.id.loop_index, n);
+                    self.output.retrieve(n)
+                }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => {
@@ -189,6 +198,7 @@ impl TcpConnection {
             _ if what == "handshake" => log::warn!("{self}: {e}"),
             _ => log::warn!("{self}: {what} failed: {e}"),
         }
+        self.tally.close(crate::stats::CloseCause::Error);
         self.error = Some(e);
         self.close_now();
     }
@@ -229,6 +239,8 @@ impl TcpConnection {
                 self.call_user(|c| cb(c));
             }
         }
+        let failed_handshake = self.layer.is_some() && !self.flags.up_delivered;
+        (self.service.stats).released(self.id.loop_index, &self.tally, failed_handshake);
         if let Some(hook) = self.service.release_hook.clone() {
             hook(self);
         }

@@ -88,6 +88,10 @@ pub struct TcpConnection {
     pub(crate) flags: Flags,
     pub(crate) timers: ConnTimers,
     pub(crate) last_activity: Instant,
+    /// What closed this connection, for the server's counters.
+    pub(crate) tally: crate::stats::ConnTally,
+    /// What the PROXY protocol header said, if there was one (see `proxy_protocol`).
+    pub(crate) proxy: Option<Box<crate::ProxyInfo>>,
 }
 
 #[derive(Default)]
@@ -142,6 +146,8 @@ impl TcpConnection {
             flags: Flags::default(),
             timers: ConnTimers::default(),
             last_activity: Instant::now(),
+            tally: Default::default(),
+            proxy: None,
         }
     }
 
@@ -304,6 +310,7 @@ impl TcpConnection {
             // Nothing of the application's went out yet: just close.
             ConnState::Handshaking => self.force_close(),
             ConnState::Connected => {
+                self.tally.close(crate::stats::CloseCause::Shutdown);
                 self.state = ConnState::Disconnecting;
                 self.flags.shutdown_requested = true;
             }
@@ -315,6 +322,7 @@ impl TcpConnection {
     /// current callback returns.
     pub fn force_close(&mut self) {
         if self.state != ConnState::Disconnected {
+            self.tally.close(crate::stats::CloseCause::Forced);
             self.flags.close_requested = true;
         }
     }
@@ -371,18 +379,7 @@ impl TcpConnection {
     where
         F: Fn(&mut TcpConnection) + Send + Sync + 'static,
     {
-        let f = Arc::new(f);
-        let key = Arc::as_ptr(&self.service) as usize;
-        for lp in self.service.loops() {
-            let f = f.clone();
-            lp.queue_in_loop(move |ctx| {
-                ctx.for_each_connection(|c| {
-                    if Arc::as_ptr(&c.service) as usize == key {
-                        f(c)
-                    }
-                })
-            });
-        }
+        crate::service_broadcast::on_every_connection(&self.service, Arc::new(f));
     }
 
     /// The service's callbacks, borrowed apart from `self` so that one can be called

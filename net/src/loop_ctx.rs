@@ -233,10 +233,22 @@ impl LoopCtx {
     /// the connection in `service` (`Service::opened`); on error it uncounts it.
     pub(crate) fn add_connection(
         &mut self,
+        stream: TcpStream,
+        peer: SocketAddr,
+        service: Arc<Service>,
+        layer: Option<Box<dyn Layer>>,
+    ) -> io::Result<ConnId> {
+        self.add_connection_with(stream, peer, service, layer, None)
+    }
+
+    /// `add_connection` for a connection that came through the PROXY protocol.
+    pub(crate) fn add_connection_with(
+        &mut self,
         mut stream: TcpStream,
         peer: SocketAddr,
         service: Arc<Service>,
         layer: Option<Box<dyn Layer>>,
+        proxy: Option<Box<crate::ProxyInfo>>,
     ) -> io::Result<ConnId> {
         let slot = self.slots.next_id();
         self.registry.register(
@@ -248,7 +260,8 @@ impl LoopCtx {
             loop_index: self.shared.index as u32,
             slot,
         };
-        let conn = TcpConnection::new(id, stream, peer, service, layer, self.local.clone());
+        let mut conn = TcpConnection::new(id, stream, peer, service, layer, self.local.clone());
+        conn.proxy = proxy;
         let inserted = self.slots.insert(Slot::Conn(conn));
         debug_assert_eq!(inserted, slot);
         self.connections += 1;
@@ -402,6 +415,7 @@ impl LoopCtx {
         for id in self.slots.ids() {
             match self.slots.get_mut(id) {
                 Some(Slot::Conn(conn)) => {
+                    conn.tally.forced();
                     conn.force_close();
                     conn.settle();
                     self.after_conn(id);

@@ -1,43 +1,33 @@
-//! `TcpServer`: a listener on the main reactor plus a pool of worker loops.
+//! `TcpServer`: listeners, acceptors and a pool of worker loops.
 //!
-//! Thread rule: `run` turns the calling thread into the main reactor (it owns the
-//! listener and only accepts); each connection belongs to the worker loop it was
-//! handed to. A [`ServerHandle`] stops the server from any thread: the main reactor
-//! stops accepting, every connection is shut down gracefully (output flushed, TLS
-//! close_notify sent), stragglers are closed at the deadline, and the workers join.
+//! Thread rule: `run` turns the calling thread into the main reactor. In the default
+//! mode it owns the listener and only accepts, handing each connection round-robin to
+//! a worker (muduo); in the per-loop mode ([`TcpServerBuilder::accept_per_loop`]) each
+//! worker accepts on its own `SO_REUSEPORT` listener and the main loop only waits for
+//! the stop. Each connection belongs to the loop that took it in. A [`ServerHandle`]
+//! stops the server from any thread (see `drain.rs`: stop accepting, grace, shut down,
+//! deadline, force), reads its counters, and can hand its listeners to a new process.
 
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
-use mio::net::TcpListener;
-use parking_lot::{Condvar, Mutex};
-use socket2::{Domain, Socket, Type};
-
-use crate::acceptor::Acceptor;
+use crate::acceptor::{Acceptor, Handoff};
+use crate::drain::ServerShared;
+use crate::intake::Intake;
 use crate::service::Service;
-use crate::slab::SlotId;
-use crate::{EventLoop, LoopCtx, LoopHandle, LoopPool, TcpServerBuilder};
+use crate::{EventLoop, LoopCtx, LoopHandle, LoopPool, ServerStats, TcpServerBuilder};
 
 /// A TCP server. See the module docs; configure with [`TcpServer::builder`].
 pub struct TcpServer {
-    listener: TcpListener,
+    listeners: Vec<std::net::TcpListener>,
     local_addr: SocketAddr,
-    service: Arc<Service>,
+    intake: Arc<Intake>,
     pool: LoopPool,
     base: EventLoop,
     max_connections: usize,
-    stop_timeout: Duration,
-    stopped: Arc<Stopped>,
-}
-
-#[derive(Default)]
-struct Stopped {
-    done: Mutex<bool>,
-    cond: Condvar,
-    /// The acceptor's slot on the main loop, for a stop that keeps the loop running.
-    acceptor: Mutex<Option<SlotId>>,
+    accept_per_loop: bool,
+    shared: Arc<ServerShared>,
 }
 
 impl TcpServer {
@@ -48,17 +38,14 @@ impl TcpServer {
     }
 
     pub(crate) fn from_builder(b: TcpServerBuilder) -> io::Result<TcpServer> {
-        let addr = b.addr?;
-        let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
-        socket.set_reuse_address(true)?;
-        if b.reuse_port {
-            socket.set_reuse_port(true)?;
-        }
-        socket.set_nonblocking(true)?;
-        socket.bind(&addr.into())?;
-        socket.listen(b.backlog)?;
-        let listener = TcpListener::from_std(socket.into());
-        let local_addr = listener.local_addr()?;
+        let loops = b.threads.max(1);
+        let listeners = if b.inherited.is_empty() {
+            let count = if b.accept_per_loop { loops } else { 1 };
+            crate::listen::bind(b.addr?, count, b.reuse_port, b.backlog)?
+        } else {
+            crate::listen::adopt(b.inherited)?
+        };
+        let local_addr = listeners[0].local_addr()?;
         let service = Arc::new(Service::new(
             b.name.clone(),
             b.callbacks,
@@ -71,16 +58,37 @@ impl TcpServer {
         } else {
             LoopPool::start(&b.name, b.threads)?
         };
-        let _ = service.loops.set(worker_loops(&pool, &base));
+        let workers = worker_loops(&pool, &base);
+        let _ = service.loops.set(workers.clone());
+        let accepting = if b.accept_per_loop {
+            workers
+        } else {
+            vec![base.handle()]
+        };
+        let copies = listeners
+            .iter()
+            .map(std::net::TcpListener::try_clone)
+            .collect::<io::Result<_>>()?;
+        let shared = Arc::new(ServerShared::new(
+            service.clone(),
+            base.handle(),
+            accepting,
+            copies,
+            b.stop_timeout,
+            b.drain_grace,
+        ));
         Ok(TcpServer {
-            listener,
+            listeners,
             local_addr,
-            service,
+            intake: Arc::new(Intake {
+                service,
+                proxy: b.proxy.map(Arc::new),
+            }),
             pool,
             base,
             max_connections: b.max_connections,
-            stop_timeout: b.stop_timeout,
-            stopped: Arc::default(),
+            accept_per_loop: b.accept_per_loop,
+            shared,
         })
     }
 
@@ -92,13 +100,9 @@ impl TcpServer {
     /// A handle to stop the server or reach its loops from any thread.
     pub fn handle(&self) -> ServerHandle {
         ServerHandle {
-            base: self.base.handle(),
             loops: worker_loops(&self.pool, &self.base),
-            serves_on_main: self.pool.loops().is_empty(),
-            service: self.service.clone(),
             local_addr: self.local_addr,
-            stopped: self.stopped.clone(),
-            stop_timeout: self.stop_timeout,
+            shared: self.shared.clone(),
         }
     }
 
@@ -106,7 +110,7 @@ impl TcpServer {
     pub fn start(self) -> io::Result<ServerHandle> {
         let handle = self.handle();
         std::thread::Builder::new()
-            .name(format!("{}-main", self.service.name))
+            .name(format!("{}-main", self.intake.service.name))
             .spawn(move || {
                 if let Err(e) = self.run() {
                     log::error!("server stopped with an error: {e}");
@@ -115,137 +119,97 @@ impl TcpServer {
         Ok(handle)
     }
 
-    /// Runs the main reactor on the calling thread until [`ServerHandle::stop`], then
-    /// stops gracefully (see the module docs) and returns.
+    /// Runs the main reactor on the calling thread until [`ServerHandle::stop`] has
+    /// drained the server, then joins the workers and returns.
     pub fn run(self) -> io::Result<()> {
         let TcpServer {
-            listener,
-            service,
+            listeners,
+            local_addr,
+            intake,
             mut pool,
             base,
             max_connections,
-            stop_timeout,
-            stopped,
-            ..
+            accept_per_loop,
+            shared,
         } = self;
+        let name = intake.service.name.clone();
         log::info!(
-            "{}: listening on {} with {} worker loops",
-            service.name,
-            listener.local_addr()?,
-            pool.loops().len()
-        );
-        let acceptor = Acceptor::new(
-            listener,
-            service.clone(),
-            worker_loops(&pool, &base),
-            max_connections,
+            "{name}: listening on {local_addr} with {} worker loops, {} listener(s), {}",
+            pool.loops().len(),
+            listeners.len(),
+            if accept_per_loop {
+                "each loop accepting for itself"
+            } else {
+                "the main loop accepting"
+            }
         );
         let mut registered = Ok(());
         let result = base.run_with(|ctx: &mut LoopCtx| {
-            match ctx.add_handler(|registry, token| {
-                acceptor.register(registry, token).map(|a| a as Box<_>)
-            }) {
-                Ok(id) => *stopped.acceptor.lock() = Some(id),
-                Err(e) => {
-                    registered = Err(e);
-                    ctx.quit();
+            let workers = worker_loops_of(&pool, ctx);
+            for (j, listener) in listeners.into_iter().enumerate() {
+                let listener = mio::net::TcpListener::from_std(listener);
+                let (intake, shared) = (intake.clone(), shared.clone());
+                if accept_per_loop {
+                    let lp = &workers[j % workers.len()];
+                    lp.queue_in_loop(move |ctx| {
+                        let a = Acceptor::new(listener, intake, Handoff::Local, max_connections);
+                        if let Err(e) = register(ctx, &shared, a) {
+                            log::error!("{}: cannot accept on this loop: {e}", shared.service.name);
+                            shared.base.quit();
+                        }
+                    });
+                } else {
+                    let handoff = Handoff::RoundRobin {
+                        loops: workers.clone(),
+                        next: 0,
+                    };
+                    let a = Acceptor::new(listener, intake, handoff, max_connections);
+                    if let Err(e) = register(ctx, &shared, a) {
+                        registered = Err(e);
+                        ctx.quit();
+                    }
                 }
             }
         });
-        // The listener closed with the main loop: no new connections from here on.
-        let deadline = Instant::now() + stop_timeout;
-        for lp in pool.loops() {
-            let service = service.clone();
-            lp.queue_in_loop(move |ctx| {
-                ctx.for_each_connection(|conn| {
-                    if Arc::ptr_eq(&conn.service, &service) {
-                        conn.shutdown();
-                    }
-                })
-            });
-        }
-        let left = service.wait_all_closed(deadline);
-        if left > 0 {
-            log::warn!(
-                "{}: {left} connections still open at the stop deadline; closing them",
-                service.name
-            );
-        }
         // Quitting a loop closes what it still owns.
         pool.stop();
-        let mut done = stopped.done.lock();
-        *done = true;
-        stopped.cond.notify_all();
-        log::info!("{}: stopped", service.name);
+        shared.mark_done();
+        log::info!("{name}: stopped");
         registered.and(result)
     }
 }
 
-/// Stops a [`TcpServer`] and reaches its loops, from any thread. Cheap to clone.
+/// Registers an acceptor on `ctx`'s loop, unless the server is already stopping.
+fn register(ctx: &mut LoopCtx, shared: &ServerShared, acceptor: Acceptor) -> io::Result<()> {
+    if shared.is_stopping() {
+        return Ok(());
+    }
+    let id =
+        ctx.add_handler(|registry, token| acceptor.register(registry, token).map(|a| a as Box<_>))?;
+    shared.acceptor_registered(ctx, id);
+    Ok(())
+}
+
+/// Stops a [`TcpServer`], reads its counters and reaches its loops, from any thread.
+/// Cheap to clone.
 #[derive(Clone)]
 pub struct ServerHandle {
-    base: LoopHandle,
     loops: Vec<LoopHandle>,
-    /// No worker loops: the main loop owns the connections too.
-    serves_on_main: bool,
-    service: Arc<Service>,
     local_addr: SocketAddr,
-    stopped: Arc<Stopped>,
-    stop_timeout: Duration,
+    shared: Arc<ServerShared>,
 }
 
 impl ServerHandle {
-    /// Stops the server gracefully and waits (bounded by the stop timeout plus a
-    /// margin) until it has stopped. Returns whether it stopped in time.
+    /// Stops the server gracefully: stop accepting, let connections end by themselves
+    /// during the drain grace (if set), shut the rest down, force-close what is still
+    /// open at the stop timeout. Waits until the server has stopped (bounded) and
+    /// returns whether it did. Any number of calls, from any thread, share one stop.
     ///
     /// Called on one of the server's own loop threads (from a callback), it only
-    /// asks for the stop and returns `false`: waiting there would hold up the very
-    /// loop that has to close its connections.
+    /// starts the stop and returns `false`: waiting there would hold up the very loop
+    /// that has to close its connections.
     pub fn stop(&self) -> bool {
-        if self.serves_on_main {
-            self.stop_on_main();
-        } else {
-            self.base.quit();
-        }
-        if self.base.is_in_loop_thread() || self.loops.iter().any(|l| l.is_in_loop_thread()) {
-            return false;
-        }
-        let deadline = Instant::now() + self.stop_timeout + Duration::from_secs(5);
-        let mut done = self.stopped.done.lock();
-        while !*done {
-            if self
-                .stopped
-                .cond
-                .wait_until(&mut done, deadline)
-                .timed_out()
-            {
-                break;
-            }
-        }
-        *done
-    }
-
-    /// Without worker loops the main loop must keep running while its connections
-    /// shut down: stop accepting, shut every connection down, quit once none is left
-    /// or the stop timeout passed (the loop then closes what remains).
-    fn stop_on_main(&self) {
-        let (service, stopped) = (self.service.clone(), self.stopped.clone());
-        let deadline = Instant::now() + self.stop_timeout;
-        self.base.queue_in_loop(move |ctx| {
-            if let Some(id) = stopped.acceptor.lock().take() {
-                ctx.remove_handler(id);
-            }
-            ctx.for_each_connection(|conn| {
-                if Arc::ptr_eq(&conn.service, &service) {
-                    conn.shutdown();
-                }
-            });
-            ctx.run_every(Duration::from_millis(10), move |ctx| {
-                if service.live() == 0 || Instant::now() >= deadline {
-                    ctx.quit();
-                }
-            });
-        });
+        self.shared.stop()
     }
 
     /// The address the server is bound to.
@@ -255,7 +219,21 @@ impl ServerHandle {
 
     /// Number of live connections (accepted and not yet released).
     pub fn connection_count(&self) -> usize {
-        self.service.live()
+        self.shared.service.live()
+    }
+
+    /// The server's counters, summed over its loops now (see [`ServerStats`]). Cheap:
+    /// a few dozen relaxed loads; call it as often as an exporter scrapes.
+    pub fn stats(&self) -> ServerStats {
+        let service = &self.shared.service;
+        service.stats.snapshot(service.live() as u64)
+    }
+
+    /// Copies (new descriptors) of the server's listening sockets, to hand to a new
+    /// process (see `muon::handover`) before this one stops: the sockets then stay
+    /// open and keep their queued connections. An error once the server is stopping.
+    pub fn listeners(&self) -> io::Result<Vec<std::net::TcpListener>> {
+        self.shared.listener_copies()
     }
 
     /// The worker loops, in index order.
@@ -282,6 +260,15 @@ impl ServerHandle {
 
 /// The loops that own connections: the workers, or the main loop when there are none.
 fn worker_loops(pool: &LoopPool, base: &EventLoop) -> Vec<LoopHandle> {
+    if pool.loops().is_empty() {
+        vec![base.handle()]
+    } else {
+        pool.loops().to_vec()
+    }
+}
+
+/// The same, from inside the running main loop.
+fn worker_loops_of(pool: &LoopPool, base: &LoopCtx) -> Vec<LoopHandle> {
     if pool.loops().is_empty() {
         vec![base.handle()]
     } else {

@@ -33,6 +33,10 @@ pub struct TcpServerBuilder {
     pub(crate) reuse_port: bool,
     pub(crate) backlog: i32,
     pub(crate) stop_timeout: Duration,
+    pub(crate) drain_grace: Duration,
+    pub(crate) accept_per_loop: bool,
+    pub(crate) inherited: Vec<std::net::TcpListener>,
+    pub(crate) proxy: Option<crate::ProxyProtocol>,
 }
 
 impl TcpServerBuilder {
@@ -53,6 +57,10 @@ impl TcpServerBuilder {
             reuse_port: false,
             backlog: 1024,
             stop_timeout: Duration::from_secs(5),
+            drain_grace: Duration::ZERO,
+            accept_per_loop: false,
+            inherited: Vec::new(),
+            proxy: None,
         }
     }
 
@@ -72,15 +80,54 @@ impl TcpServerBuilder {
 
     crate::service::connection_setters!();
 
-    /// At most this many live connections; more are closed on accept.
+    /// At most this many live connections (default: no limit). A connection beyond
+    /// it is accepted and closed at once: its client sees an EOF (or a reset) instead
+    /// of waiting in the backlog, its descriptor is freed at once, it is counted in
+    /// [`crate::CloseCounts::limit`], and a warning is logged at most once a second.
     pub fn max_connections(mut self, max: usize) -> Self {
         self.max_connections = max;
         self
     }
 
-    /// SO_REUSEPORT on the listener (default off; SO_REUSEADDR is always on).
+    /// SO_REUSEPORT on the listener (default off; SO_REUSEADDR is always on): several
+    /// processes that all set it listen on one port, and the kernel spreads new
+    /// connections over them. See docs/deployment.md for restarts without resets.
     pub fn reuse_port(mut self, on: bool) -> Self {
         self.reuse_port = on;
+        self
+    }
+
+    /// Each worker loop accepts on a listener of its own (all `SO_REUSEPORT` on the
+    /// same address) instead of the main loop accepting and handing connections
+    /// round-robin to the workers (the default). No hand-off and no thread switch per
+    /// connection; the kernel spreads connections over the loops by a hash of the
+    /// addresses, so a few long connections can land unevenly.
+    pub fn accept_per_loop(mut self, on: bool) -> Self {
+        self.accept_per_loop = on;
+        self
+    }
+
+    /// Serves on listening sockets received from another process (see
+    /// `muon::handover`) instead of binding: their queued connections are kept. The
+    /// address given to the builder is then ignored.
+    pub fn listeners(mut self, listeners: Vec<std::net::TcpListener>) -> Self {
+        self.inherited = listeners;
+        self
+    }
+
+    /// Expects a PROXY protocol header (v1 or v2) before anything else on every
+    /// connection, from the trusted sources configured in `proxy` (default: loopback
+    /// only). See [`crate::ProxyProtocol`].
+    pub fn proxy_protocol(mut self, proxy: crate::ProxyProtocol) -> Self {
+        self.proxy = Some(proxy);
+        self
+    }
+
+    /// How long a graceful stop waits, after it stopped accepting, for connections to
+    /// end by themselves before it shuts the rest down (default zero). For protocols
+    /// whose clients finish a request and leave: a restart then cuts none of them.
+    pub fn drain_grace(mut self, grace: Duration) -> Self {
+        self.drain_grace = grace;
         self
     }
 

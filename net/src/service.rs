@@ -78,6 +78,8 @@ pub(crate) struct Service {
     pub(crate) release_hook: Option<ConnectionCallback>,
     /// The loops this service's connections live on (set once they exist).
     pub(crate) loops: std::sync::OnceLock<Vec<crate::LoopHandle>>,
+    /// Per-loop counters (see `stats.rs`).
+    pub(crate) stats: crate::stats::Counters,
     live: Mutex<usize>,
     all_closed: Condvar,
 }
@@ -96,6 +98,7 @@ impl Service {
             layer,
             release_hook: None,
             loops: std::sync::OnceLock::new(),
+            stats: Default::default(),
             live: Mutex::new(0),
             all_closed: Condvar::new(),
         }

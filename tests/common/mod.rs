@@ -70,8 +70,18 @@ impl BuilderExt for muon::TcpServerBuilder {
     }
 
     fn started(self) -> muon::ServerHandle {
-        self.build().expect("build").start().expect("start")
+        self.accept_per_loop(accept_per_loop())
+            .build()
+            .expect("build")
+            .start()
+            .expect("start")
     }
+}
+
+/// `MUON_ACCEPT_PER_LOOP=1`: every server the tests start with `started()` accepts on
+/// each worker loop (`accept_per_loop`), so the same suites run in that mode too.
+pub fn accept_per_loop() -> bool {
+    std::env::var("MUON_ACCEPT_PER_LOOP").is_ok_and(|v| v == "1")
 }
 
 /// A blocking client with read and write timeouts.
@@ -169,7 +179,9 @@ pub fn recv_exactly(rx: &crossbeam_channel::Receiver<Vec<u8>>, len: usize) -> Ve
 
 pub mod child;
 pub mod http;
+pub mod echo_child;
 pub mod tls;
+pub mod tls_tools;
 
 /// Finds a foreign program (haproxy, testssl, chromium, curl, ...) on the PATH.
 ///

@@ -1,0 +1,98 @@
+//! The TLS command line shared by the `echo` and `chat_server` examples, and the SIGHUP
+//! reload. Included with `#[path]` by each example (examples cannot share a module
+//! otherwise without becoming library API).
+
+use std::path::PathBuf;
+
+use clap::Args;
+use muon::ssl::{ClientAuth, TlsAcceptor, TlsAcceptorBuilder};
+
+/// TLS options (all files are read again on SIGHUP).
+#[derive(Args, Debug, Clone)]
+pub struct TlsArgs {
+    /// Serve TLS (with the development certificate unless --cert/--key are given).
+    #[arg(long)]
+    pub tls: bool,
+    /// PEM certificate chain for --tls: the leaf, then its intermediates (sent to clients).
+    #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/certs/server.crt"))]
+    pub cert: PathBuf,
+    /// PEM private key for --tls.
+    #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/certs/server.key"))]
+    pub key: PathBuf,
+    /// Another identity chosen by SNI: NAME=CHAIN,KEY; NAME may be `*.example.com`.
+    /// Repeatable; the same NAME twice (EC and RSA) serves both.
+    #[arg(long, value_name = "NAME=CHAIN,KEY")]
+    pub sni: Vec<String>,
+    /// Refuse SNI names that match no identity (alert unrecognized_name) instead of
+    /// serving the default certificate.
+    #[arg(long)]
+    pub sni_strict: bool,
+    /// Session ticket key file (nginx format, 80 or 48 bytes: `openssl rand 80`).
+    /// Repeatable; the first encrypts, the others only decrypt.
+    #[arg(long, value_name = "FILE")]
+    pub ticket_keys: Vec<PathBuf>,
+    /// DER OCSP response to staple for the default certificate.
+    #[arg(long, value_name = "FILE")]
+    pub ocsp: Option<PathBuf>,
+    /// Require client certificates signed by the CAs in this PEM file (mTLS).
+    #[arg(long, value_name = "FILE")]
+    pub client_ca: Option<PathBuf>,
+}
+
+impl TlsArgs {
+    /// The acceptor the flags describe, or `None` without `--tls`.
+    pub fn acceptor(&self) -> std::io::Result<Option<TlsAcceptor>> {
+        if !self.tls {
+            return Ok(None);
+        }
+        let tls = self.builder()?.build().map_err(std::io::Error::other)?;
+        Ok(Some(tls))
+    }
+
+    fn builder(&self) -> std::io::Result<TlsAcceptorBuilder> {
+        let mut b = TlsAcceptor::builder(&self.cert, &self.key);
+        for spec in &self.sni {
+            let (name, chain, key) = parse_sni(spec).ok_or_else(|| {
+                std::io::Error::new(
+                    std::io::ErrorKind::InvalidInput,
+                    format!("--sni {spec:?}: expected NAME=CHAIN,KEY"),
+                )
+            })?;
+            b = b.sni_certificate(name, chain, key);
+        }
+        b = b.refuse_unknown_server_names(self.sni_strict);
+        for file in &self.ticket_keys {
+            b = b.ticket_key_file(file);
+        }
+        if let Some(ocsp) = &self.ocsp {
+            b = b.ocsp_response_file(ocsp);
+        }
+        if let Some(ca) = &self.client_ca {
+            b = b.client_ca_file(ca).client_auth(ClientAuth::Required);
+        }
+        Ok(b)
+    }
+}
+
+fn parse_sni(spec: &str) -> Option<(&str, &str, &str)> {
+    let (name, files) = spec.split_once('=')?;
+    let (chain, key) = files.split_once(',')?;
+    (!name.is_empty() && !chain.is_empty() && !key.is_empty()).then_some((name, chain, key))
+}
+
+/// Reloads every TLS file of `acceptor` on each SIGHUP, on a thread of its own; logs
+/// what changed at info, a rejected reload (the old files keep serving) at error.
+pub fn reload_on_sighup(acceptor: TlsAcceptor) -> std::io::Result<()> {
+    let mut signals = signal_hook::iterator::Signals::new([signal_hook::consts::SIGHUP])?;
+    std::thread::Builder::new()
+        .name("sighup-reload".into())
+        .spawn(move || {
+            for _ in signals.forever() {
+                match acceptor.reload() {
+                    Ok(summary) => log::info!("TLS reload: {summary}"),
+                    Err(e) => log::error!("TLS reload rejected, previous configuration kept: {e}"),
+                }
+            }
+        })?;
+    Ok(())
+}

@@ -1,0 +1,236 @@
+//! A real HAProxy (TCP mode, `send-proxy-v2`, health checks) in front of two `echo`
+//! processes (TLS, one shared session ticket key file, PROXY protocol on): echo works
+//! through it, the backends see the real client address, TLS sessions resume across
+//! the two backends, and stopping one backend mid-run loses only that backend's live
+//! connections while new ones go to the other.
+//!
+//! The HAProxy configuration is `haproxy_config` below, verbatim in docs/deployment.md.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::process::{Child, Command, Stdio};
+
+use common::echo_child::Echo;
+use common::tls::*;
+use common::tls_tools::{s_client, TempDir};
+use common::*;
+
+/// The tested configuration: FRONT, A and B are the three loopback ports.
+fn haproxy_config(front: u16, a: u16, b: u16) -> String {
+    format!(
+        "global
+    maxconn 4096
+
+defaults
+    mode tcp
+    timeout connect 2s
+    timeout client 60s
+    timeout server 60s
+    retries 3
+    option redispatch
+
+frontend muon_front
+    bind 127.0.0.1:{front}
+    default_backend muon_echo
+
+backend muon_echo
+    balance roundrobin
+    server a 127.0.0.1:{a} send-proxy-v2 check check-send-proxy inter 200ms fall 2 rise 1
+    server b 127.0.0.1:{b} send-proxy-v2 check check-send-proxy inter 200ms fall 2 rise 1
+"
+    )
+}
+
+struct HaProxy(Child);
+
+impl Drop for HaProxy {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Two TLS echo backends sharing `key`, PROXY protocol on, and HAProxy in front.
+fn setup(dir: &TempDir) -> Option<(Echo, Echo, HaProxy, SocketAddr)> {
+    let haproxy = require_tool("haproxy", "haproxy")?;
+    let key = dir.path("ticket.key");
+    std::fs::write(&key, common::payload(80, 7)).unwrap();
+    let backend = || {
+        Echo::start(&[
+            "--addr",
+            "127.0.0.1:0",
+            "--tls",
+            "--ticket-keys",
+            &key,
+            "--proxy-protocol",
+            "--stop-timeout-ms",
+            "2000",
+        ])
+    };
+    let (a, b) = (backend(), backend());
+    let (pa, pb) = (a.addr().port(), b.addr().port());
+    let front = free_port();
+    let cfg = dir.path("haproxy.cfg");
+    std::fs::write(&cfg, haproxy_config(front, pa, pb)).unwrap();
+    let child = Command::new(haproxy)
+        .args(["-f", &cfg, "-db"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start haproxy");
+    let proxy = HaProxy(child);
+    let addr: SocketAddr = format!("127.0.0.1:{front}").parse().unwrap();
+    assert!(
+        wait_until(IO_TIMEOUT, || TcpStream::connect(addr).is_ok()),
+        "haproxy listens"
+    );
+    Some((a, b, proxy, addr))
+}
+
+/// A TLS connection through the proxy: returns it and its client-side address.
+fn through(addr: SocketAddr) -> (openssl::ssl::SslStream<TcpStream>, SocketAddr) {
+    let tcp = connect(addr);
+    let local = tcp.local_addr().unwrap();
+    let mut s = client_config(None)
+        .connect("localhost", tcp)
+        .expect("TLS through haproxy");
+    assert_eq!(tls_echo(&mut s, b"through haproxy"), b"through haproxy");
+    (s, local)
+}
+
+/// Which backend logged the connection from `client` (the real client address).
+fn served_by(a: &Echo, b: &Echo, client: SocketAddr) -> char {
+    let needle = format!("connection from {client} via 127.0.0.1:");
+    let mut who = None;
+    assert!(
+        wait_until(IO_TIMEOUT, || {
+            who = match (a.count(&needle), b.count(&needle)) {
+                (1, 0) => Some('a'),
+                (0, 1) => Some('b'),
+                _ => None,
+            };
+            who.is_some()
+        }),
+        "no backend logged {needle:?}"
+    );
+    who.unwrap()
+}
+
+#[test]
+fn echo_and_real_client_addresses_through_haproxy() {
+    let dir = TempDir::new("haproxy-echo");
+    let Some((a, b, _proxy, addr)) = setup(&dir) else {
+        return;
+    };
+    let mut seen = Vec::new();
+    for _ in 0..8 {
+        let (mut s, client) = through(addr);
+        seen.push(served_by(&a, &b, client));
+        s.shutdown().unwrap();
+    }
+    assert!(
+        seen.contains(&'a') && seen.contains(&'b'),
+        "round robin: {seen:?}"
+    );
+}
+
+#[test]
+fn tls_sessions_resume_across_the_two_backends() {
+    let dir = TempDir::new("haproxy-resume");
+    let Some((a, b, _proxy, addr)) = setup(&dir) else {
+        return;
+    };
+    let ca = cert("ca.crt");
+    let front = addr.to_string();
+    for proto in ["-tls1_2", "-tls1_3"] {
+        let sess = dir.path(&format!("sess{proto}.pem"));
+        let base = [
+            "-CAfile",
+            &ca,
+            "-verify_return_error",
+            "-servername",
+            "localhost",
+            proto,
+        ];
+        let total = || a.count("connection from") + b.count("connection from");
+        let start = total();
+        let first = s_client(&front, &[&base[..], &["-sess_out", &sess]].concat());
+        assert!(
+            first.echoed && first.out.contains("New, TLS"),
+            "{proto}: {}",
+            first.out
+        );
+        assert!(wait_until(IO_TIMEOUT, || total() == start + 1));
+        let before = (a.count("connection from"), b.count("connection from"));
+        // Round robin: four resumptions land on both backends.
+        for i in 0..4 {
+            let again = s_client(&front, &[&base[..], &["-sess_in", &sess]].concat());
+            assert!(again.echoed, "{proto} #{i}: {}", again.out);
+            assert!(
+                again.out.contains("Reused, TLS"),
+                "{proto} #{i} not resumed: {}",
+                again.out
+            );
+        }
+        assert!(
+            wait_until(IO_TIMEOUT, || total() == start + 5),
+            "{} connections logged",
+            total() - start
+        );
+        let after = (a.count("connection from"), b.count("connection from"));
+        assert!(
+            after.0 > before.0 && after.1 > before.1,
+            "{proto}: resumed on both backends: {before:?} -> {after:?}"
+        );
+    }
+}
+
+#[test]
+fn stopping_one_backend_loses_only_its_live_connections() {
+    let dir = TempDir::new("haproxy-stop");
+    let Some((mut a, b, _proxy, addr)) = setup(&dir) else {
+        return;
+    };
+    let live: Vec<_> = (0..6)
+        .map(|_| {
+            let (s, client) = through(addr);
+            (s, served_by(&a, &b, client))
+        })
+        .collect();
+    assert!(live.iter().any(|(_, w)| *w == 'a') && live.iter().any(|(_, w)| *w == 'b'));
+    a.sigterm();
+    assert!(a.exits_0(), "backend a drained and exited 0");
+    for (mut s, who) in live {
+        if who == 'b' {
+            assert_eq!(
+                tls_echo(&mut s, b"still here"),
+                b"still here",
+                "b's connections live on"
+            );
+        } else {
+            // a's connections end (orderly: close_notify and EOF through haproxy).
+            s.get_ref().set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+            let _ = s.write_all(b"anyone?");
+            let mut buf = [0; 16];
+            let n = s.read(&mut buf).unwrap_or(0);
+            assert_eq!(n, 0, "a's connection was closed");
+        }
+    }
+    // New connections all go to b, none fails (a refuses; haproxy redispatches and its
+    // health check takes a out).
+    for _ in 0..10 {
+        let (mut s, client) = through(addr);
+        assert_eq!(served_by(&a, &b, client), 'b');
+        s.shutdown().unwrap();
+    }
+}

@@ -1,0 +1,282 @@
+//! Production TLS identities, checked with `openssl s_client` against the `echo`
+//! example: the intermediate of a chain file is sent and verifies against the root
+//! alone; SNI picks exact, wildcard, EC or RSA certificates and the default; strict SNI
+//! refuses unknown names; an OCSP response made with `openssl ocsp` is stapled.
+
+mod common;
+
+use std::process::Command;
+
+use common::tls::cert;
+use common::tls_tools::*;
+
+fn subject_cn(out: &str) -> Option<&str> {
+    // s_client prints "subject=O = Muon Development, CN = NAME" for the leaf.
+    let line = out.lines().find(|l| l.starts_with("subject="))?;
+    Some(line.rsplit("CN = ").next()?.trim())
+}
+
+#[test]
+fn chain_intermediate_is_sent_and_verifies_against_the_root_only() {
+    let echo = EchoProcess::start(&["--cert", &cert("chain.crt"), "--key", &cert("chain.key")]);
+    for proto in ["-tls1_2", "-tls1_3"] {
+        let run = s_client(
+            &echo.addr,
+            &[proto, "-showcerts", "-CAfile", &cert("root-ca.crt")]
+                .into_iter()
+                .chain(["-verify_return_error", "-servername", "localhost"])
+                .collect::<Vec<_>>(),
+        );
+        assert!(run.echoed, "{proto}: {}", run.out);
+        assert!(
+            run.out.contains("Verify return code: 0 (ok)"),
+            "{}",
+            run.out
+        );
+        assert_eq!(
+            certificates_shown(&run.out),
+            2,
+            "leaf + intermediate: {}",
+            run.out
+        );
+        assert!(
+            run.out.contains("CN = Muon Development Intermediate CA"),
+            "{}",
+            run.out
+        );
+    }
+    // The leaf alone (server.crt has no intermediate) does not verify against the
+    // chain's root: the test above would fail if the intermediate were not sent.
+    let run = s_client(
+        &echo.addr,
+        &[
+            "-CAfile",
+            &cert("ca.crt"),
+            "-verify_return_error",
+            "-servername",
+            "localhost",
+        ],
+    );
+    assert!(
+        !run.echoed,
+        "a root that did not sign the chain must fail: {}",
+        run.out
+    );
+}
+
+fn sni_server(extra: &[&str]) -> EchoProcess {
+    let wildcard_ec = format!(
+        "*.example.com={},{}",
+        cert("wildcard.crt"),
+        cert("wildcard.key")
+    );
+    let wildcard_rsa = format!(
+        "*.example.com={},{}",
+        cert("wildcard-rsa.crt"),
+        cert("wildcard-rsa.key")
+    );
+    let exact = format!(
+        "api.example.com={},{}",
+        cert("exact.crt"),
+        cert("exact.key")
+    );
+    let (chain, key) = (cert("chain.crt"), cert("chain.key"));
+    let mut args = vec!["--cert", &chain, "--key", &key];
+    args.extend([
+        "--sni",
+        &wildcard_ec,
+        "--sni",
+        &wildcard_rsa,
+        "--sni",
+        &exact,
+    ]);
+    args.extend(extra);
+    EchoProcess::start(&args)
+}
+
+/// s_client sending SNI `name` (none for `None`) and checking the certificate is for it.
+fn connect_as(echo: &EchoProcess, name: Option<&str>, extra: &[&str]) -> SClient {
+    let root = cert("root-ca.crt");
+    let mut args = vec!["-CAfile", &root];
+    match name {
+        Some(n) => args.extend([
+            "-verify_return_error",
+            "-servername",
+            n,
+            "-verify_hostname",
+            n,
+        ]),
+        None => args.push("-noservername"),
+    }
+    args.extend(extra);
+    s_client(&echo.addr, &args)
+}
+
+#[test]
+fn sni_picks_exact_wildcard_and_default_identities() {
+    let echo = sni_server(&[]);
+    for (name, want) in [
+        (Some("api.example.com"), "api.example.com"), // exact beats the wildcard
+        (Some("www.example.com"), "*.example.com"),
+        (Some("WWW.Example.COM"), "*.example.com"),
+        (Some("localhost"), "localhost"),
+        (None, "localhost"),
+    ] {
+        let run = connect_as(&echo, name, &[]);
+        assert!(run.echoed, "{name:?}: {}", run.out);
+        assert_eq!(subject_cn(&run.out), Some(want), "{name:?}: {}", run.out);
+        assert!(
+            run.out.contains("Verify return code: 0 (ok)"),
+            "{}",
+            run.out
+        );
+    }
+    // Unknown names and a name one label too deep get the default certificate (and
+    // a client checking the name rejects it).
+    for name in ["unknown.test", "a.b.example.com"] {
+        let run = s_client(
+            &echo.addr,
+            &["-CAfile", &cert("root-ca.crt"), "-servername", name],
+        );
+        assert_eq!(
+            subject_cn(&run.out),
+            Some("localhost"),
+            "{name}: {}",
+            run.out
+        );
+    }
+}
+
+#[test]
+fn sni_serves_ec_and_rsa_side_by_side() {
+    let echo = sni_server(&[]);
+    for (sigalgs, bits, proto) in [
+        ("ecdsa_secp256r1_sha256", "256 bit", "-tls1_3"),
+        ("rsa_pss_rsae_sha256", "2048 bit", "-tls1_3"),
+        ("ECDSA+SHA256", "256 bit", "-tls1_2"),
+        ("RSA+SHA256", "2048 bit", "-tls1_2"),
+    ] {
+        let run = connect_as(
+            &echo,
+            Some("www.example.com"),
+            &[proto, "-sigalgs", sigalgs],
+        );
+        assert!(run.echoed, "{sigalgs}: {}", run.out);
+        assert!(
+            run.out.contains(&format!("Server public key is {bits}")),
+            "{sigalgs} {proto}: want a {bits} key: {}",
+            run.out
+        );
+        assert_eq!(subject_cn(&run.out), Some("*.example.com"), "{}", run.out);
+    }
+}
+
+#[test]
+fn strict_sni_refuses_unknown_names_with_unrecognized_name() {
+    let echo = sni_server(&["--sni-strict"]);
+    let run = s_client(&echo.addr, &["-servername", "unknown.test"]);
+    assert!(!run.echoed, "{}", run.out);
+    assert!(run.out.contains("unrecognized name"), "{}", run.out);
+    // Names of the default certificate, SNI names and no name still work.
+    for name in [
+        Some("localhost"),
+        Some("www.example.com"),
+        Some("api.example.com"),
+        None,
+    ] {
+        let run = connect_as(&echo, name, &[]);
+        assert!(run.echoed, "{name:?}: {}", run.out);
+    }
+}
+
+/// Makes a real OCSP response for `chain.crt` signed by the intermediate CA.
+fn ocsp_response(dir: &TempDir, status: &str) -> String {
+    let serial = Command::new("openssl")
+        .args(["x509", "-noout", "-serial", "-in", &cert("chain.crt")])
+        .output()
+        .unwrap();
+    let serial = String::from_utf8(serial.stdout).unwrap();
+    let serial = serial.trim().trim_start_matches("serial=");
+    // index.txt: status, expiry, revocation date, serial, file, subject (tab separated).
+    let revoked = if status == "R" { "250101000000Z" } else { "" };
+    let index = format!("{status}\t991231235959Z\t{revoked}\t{serial}\tunknown\t/CN=localhost\n");
+    std::fs::write(dir.path("index.txt"), index).unwrap();
+    let resp = dir.path(&format!("ocsp-{status}.der"));
+    let out = Command::new("openssl")
+        .args(["ocsp", "-index", &dir.path("index.txt")])
+        .args([
+            "-rsigner",
+            &cert("intermediate-ca.crt"),
+            "-rkey",
+            &cert("intermediate-ca.key"),
+        ])
+        .args([
+            "-CA",
+            &cert("intermediate-ca.crt"),
+            "-issuer",
+            &cert("intermediate-ca.crt"),
+        ])
+        .args([
+            "-cert",
+            &cert("chain.crt"),
+            "-respout",
+            &resp,
+            "-ndays",
+            "7",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "openssl ocsp: {out:?}");
+    resp
+}
+
+#[test]
+fn ocsp_response_is_stapled_when_asked_for() {
+    let dir = TempDir::new("ocsp");
+    let resp = ocsp_response(&dir, "V");
+    let echo = EchoProcess::start(&[
+        "--cert",
+        &cert("chain.crt"),
+        "--key",
+        &cert("chain.key"),
+        "--ocsp",
+        &resp,
+    ]);
+    for proto in ["-tls1_2", "-tls1_3"] {
+        let run = connect_as(&echo, Some("localhost"), &[proto, "-status"]);
+        assert!(run.echoed, "{}", run.out);
+        assert!(
+            run.out.contains("OCSP Response Status: successful"),
+            "{}",
+            run.out
+        );
+        assert!(run.out.contains("Cert Status: good"), "{}", run.out);
+    }
+    let run = connect_as(&echo, Some("localhost"), &[]);
+    assert!(
+        !run.out.contains("OCSP Response Status"),
+        "not asked, not sent: {}",
+        run.out
+    );
+}
+
+#[test]
+fn bad_files_are_refused_at_start_with_the_file_named() {
+    let dir = TempDir::new("badfiles");
+    let garbage = dir.path("garbage.der");
+    std::fs::write(&garbage, b"not an OCSP response").unwrap();
+    let short_key = dir.path("short.key");
+    std::fs::write(&short_key, [7u8; 79]).unwrap();
+    let other = format!("x.test={},{}", cert("chain.crt"), cert("other.key"));
+    for (args, want) in [
+        (vec!["--ocsp", &*garbage], "parsing the OCSP response in"),
+        (vec!["--ticket-keys", &*short_key], "holds 79 bytes"),
+        (vec!["--sni", &*other], "does not match the certificate"),
+        (vec!["--sni", "nonsense"], "expected NAME=CHAIN,KEY"),
+    ] {
+        let err = EchoProcess::try_start(&args)
+            .err()
+            .expect("echo must refuse to start");
+        assert!(err.contains(want), "{args:?}: want {want:?} in:\n{err}");
+    }
+}

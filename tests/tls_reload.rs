@@ -1,0 +1,241 @@
+//! Hot reload: certificates replaced and reloaded many times while a bounded churn of
+//! handshakes runs; no handshake fails, connections opened before each reload keep
+//! echoing, new ones see the new certificate, and a bad reload changes nothing. Then
+//! the same through the `echo` example's SIGHUP.
+
+mod common;
+
+use std::net::{SocketAddr, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use common::tls::{cert, tls_echo, tls_echo_server};
+use common::tls_tools::*;
+use common::{init_logging, wait_until, IO_TIMEOUT};
+use muon::ssl::TlsAcceptor;
+use openssl::hash::MessageDigest;
+use openssl::ssl::{SslConnector, SslMethod, SslStream};
+
+/// A client trusting both development roots (the reloads alternate between them).
+fn client() -> SslConnector {
+    let mut b = SslConnector::builder(SslMethod::tls_client()).unwrap();
+    b.set_ca_file(cert("ca.crt")).unwrap();
+    b.set_ca_file(cert("root-ca.crt")).unwrap();
+    b.build()
+}
+
+fn open(addr: SocketAddr, config: &SslConnector) -> Result<SslStream<TcpStream>, String> {
+    let tcp = TcpStream::connect(addr).map_err(|e| e.to_string())?;
+    tcp.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+    tcp.set_write_timeout(Some(IO_TIMEOUT)).unwrap();
+    config.connect("localhost", tcp).map_err(|e| e.to_string())
+}
+
+fn leaf_digest(stream: &SslStream<TcpStream>) -> Vec<u8> {
+    let leaf = stream
+        .ssl()
+        .peer_certificate()
+        .expect("a server certificate");
+    leaf.digest(MessageDigest::sha256()).unwrap().to_vec()
+}
+
+fn file_digest(name: &str) -> Vec<u8> {
+    let pem = std::fs::read(cert(name)).unwrap();
+    let leaf = openssl::x509::X509::from_pem(&pem).unwrap();
+    leaf.digest(MessageDigest::sha256()).unwrap().to_vec()
+}
+
+#[test]
+fn reload_under_handshake_churn_fails_nothing_and_keeps_old_connections() {
+    init_logging();
+    let dir = TempDir::new("reload-churn");
+    let (live_crt, live_key) = (dir.path("live.crt"), dir.path("live.key"));
+    replace_file(cert("chain.crt"), &live_crt);
+    replace_file(cert("chain.key"), &live_key);
+    let acceptor = TlsAcceptor::from_pem_files(&live_crt, &live_key).unwrap();
+    let server = tls_echo_server(acceptor.clone(), 2);
+    let addr = server.local_addr();
+    let config = Arc::new(client());
+
+    // The churn: handshakes and one echo each, bounded in count, until told to stop.
+    const MAX_HANDSHAKES: usize = 4000;
+    let stop = Arc::new(AtomicBool::new(false));
+    let seen = Arc::new(Mutex::new((
+        0usize,
+        Vec::<String>::new(),
+        Vec::<Vec<u8>>::new(),
+    )));
+    let churn: Vec<_> = (0..2)
+        .map(|_| {
+            let (stop, seen, config) = (stop.clone(), seen.clone(), config.clone());
+            std::thread::spawn(move || {
+                for _ in 0..MAX_HANDSHAKES / 2 {
+                    if stop.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    let result = open(addr, &config).and_then(|mut s| {
+                        let back = tls_echo(&mut s, b"churn");
+                        (back == b"churn")
+                            .then(|| leaf_digest(&s))
+                            .ok_or("bad echo".into())
+                    });
+                    let mut seen = seen.lock().unwrap();
+                    seen.0 += 1;
+                    match result {
+                        Ok(d) if !seen.2.contains(&d) => seen.2.push(d),
+                        Ok(_) => {}
+                        Err(e) => seen.1.push(e),
+                    }
+                }
+            })
+        })
+        .collect();
+
+    let (a, b) = (file_digest("chain.crt"), file_digest("server.crt"));
+    let mut old = Vec::new();
+    for round in 0..12 {
+        let (crt, key, want) = match round % 2 {
+            0 => ("server.crt", "server.key", &b),
+            _ => ("chain.crt", "chain.key", &a),
+        };
+        let mut before = open(addr, &config).expect("handshake before the reload");
+        assert_eq!(tls_echo(&mut before, b"before"), b"before");
+        old.push(before);
+        replace_file(cert(crt), &live_crt);
+        replace_file(cert(key), &live_key);
+        let summary = acceptor.reload().expect("a good reload");
+        assert!(
+            summary.changed.iter().any(|p| p.ends_with("live.crt")),
+            "{summary}"
+        );
+        let fresh = open(addr, &config).expect("handshake after the reload");
+        assert_eq!(
+            &leaf_digest(&fresh),
+            want,
+            "round {round}: the new certificate"
+        );
+
+        // Bad reloads: garbage, a key of another certificate, a missing file.
+        write_file(&live_key, b"-----BEGIN PRIVATE KEY-----\ngarbage\n");
+        let err = acceptor.reload().expect_err("garbage key").to_string();
+        assert!(err.contains("live.key"), "{err}");
+        replace_file(cert("other.key"), &live_key);
+        let err = acceptor.reload().expect_err("mismatched key").to_string();
+        assert!(err.contains("does not match"), "{err}");
+        std::fs::remove_file(&live_key).unwrap();
+        let err = acceptor.reload().expect_err("missing key").to_string();
+        assert!(err.contains("live.key"), "{err}");
+        let after_bad = open(addr, &config).expect("handshake after bad reloads");
+        assert_eq!(
+            &leaf_digest(&after_bad),
+            want,
+            "round {round}: bad reloads change nothing"
+        );
+        replace_file(cert(key), &live_key);
+
+        for (i, conn) in old.iter_mut().enumerate() {
+            assert_eq!(
+                tls_echo(conn, b"still here"),
+                b"still here",
+                "round {round}, old {i}"
+            );
+        }
+    }
+    // Let the churn overlap the reloads for a while longer (bounded), then stop it.
+    assert!(wait_until(IO_TIMEOUT, || seen.lock().unwrap().0 >= 50));
+    stop.store(true, Ordering::Relaxed);
+    for t in churn {
+        t.join().unwrap();
+    }
+    let seen = seen.lock().unwrap();
+    assert!(
+        seen.1.is_empty(),
+        "{} of {} handshakes failed: {:?}",
+        seen.1.len(),
+        seen.0,
+        seen.1
+    );
+    assert!(
+        seen.2.contains(&a) && seen.2.contains(&b),
+        "churn saw both certificates"
+    );
+    eprintln!(
+        "reload churn: {} handshakes, 12 reloads, 36 rejected reloads",
+        seen.0
+    );
+    drop(old);
+    assert!(server.stop());
+}
+
+fn issuer(out: &str) -> Option<&str> {
+    out.lines().find(|l| l.starts_with("issuer="))
+}
+
+#[test]
+fn sighup_reloads_the_echo_examples_files_and_a_bad_reload_keeps_serving() {
+    let dir = TempDir::new("reload-sighup");
+    let (live_crt, live_key) = (dir.path("live.crt"), dir.path("live.key"));
+    replace_file(cert("chain.crt"), &live_crt);
+    replace_file(cert("chain.key"), &live_key);
+    let echo = EchoProcess::start(&["--cert", &live_crt, "--key", &live_key]);
+    let (ca, root) = (cert("ca.crt"), cert("root-ca.crt"));
+    let args = ["-CAfile", &root, "-CAfile", &ca, "-servername", "localhost"];
+    let run = s_client(&echo.addr, &args);
+    assert!(run.echoed, "{}", run.out);
+    assert!(
+        issuer(&run.out).unwrap_or("").contains("Intermediate CA"),
+        "{}",
+        run.out
+    );
+
+    replace_file(cert("server.crt"), &live_crt);
+    replace_file(cert("server.key"), &live_key);
+    echo.sighup();
+    let line = echo.wait_for_log("TLS reload").expect("a reload log line");
+    assert!(
+        line.contains("changed:") && line.contains("live.crt"),
+        "{line}"
+    );
+    let run = s_client(
+        &echo.addr,
+        &[
+            "-CAfile",
+            &ca,
+            "-verify_return_error",
+            "-servername",
+            "localhost",
+        ],
+    );
+    assert!(run.echoed, "{}", run.out);
+    assert!(
+        issuer(&run.out)
+            .unwrap_or("")
+            .contains("CN = Muon Development CA"),
+        "{}",
+        run.out
+    );
+
+    write_file(&live_crt, b"garbage");
+    echo.sighup();
+    let line = echo.wait_for_log("TLS reload").expect("a reload log line");
+    assert!(
+        line.contains("ERROR") || line.contains("rejected"),
+        "{line}"
+    );
+    assert!(line.contains("live.crt"), "{line}");
+    let run = s_client(
+        &echo.addr,
+        &[
+            "-CAfile",
+            &ca,
+            "-verify_return_error",
+            "-servername",
+            "localhost",
+        ],
+    );
+    assert!(
+        run.echoed,
+        "the old configuration keeps serving: {}",
+        run.out
+    );
+}
