@@ -96,15 +96,7 @@ fn run(args: Args) -> std::io::Result<()> {
         builder = builder.tls(tls);
     }
     let server = service.install(builder).build()?;
-    let handle = server.handle();
-    counters.add_source(move |out| {
-        metrics::gauge(
-            out,
-            "muon_server_connections_active",
-            "Connections open on the server (TCP, TLS included).",
-            handle.connection_count() as f64,
-        );
-    });
+    counters.add_server("http", server.handle());
     log::info!(
         "http_server{} listening on {}",
         if args.tls { " (TLS)" } else { "" },

@@ -36,6 +36,7 @@ pub mod metrics;
 mod request;
 mod response;
 mod router;
+mod server_metrics;
 mod service;
 pub mod ws;
 
@@ -47,6 +48,7 @@ pub use metrics::Metrics;
 pub use request::Request;
 pub use response::{reason_phrase, Body, BodySource, Response};
 pub use router::{Handler, Router};
+pub use server_metrics::write_server_stats;
 pub use service::HttpService;
 pub use ws::{Message, WsConn, WsHandle, WsHandler};
 
