@@ -93,6 +93,8 @@ fn request_smuggling_shapes_are_refused_with_400_and_close() {
         b"GET / HTTP/1.1\r\nHost: t\r\nExpect: tea\r\n\r\n",
         417,
     );
+    // The HTTP/2 preface (a client that assumed h2 without ALPN): not a version we speak.
+    refused(&server, b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", 505);
     stop_when_idle(&server);
 }
 
