@@ -4,6 +4,7 @@
 
 mod common;
 
+use std::io::Read;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -34,6 +35,9 @@ fn app() -> Router {
             Reply::Later
         })
         .get("/panic", |_r, _c| panic!("handler bug"))
+        .get("/spin", |_r, _c| {
+            Response::new(200).stream(None, || Some(Vec::new())).into()
+        })
 }
 
 #[test]
@@ -121,6 +125,23 @@ fn a_lost_responder_or_a_panicking_handler_answers_500_and_the_connection_goes_o
     assert_eq!(c.response().status, 500);
     assert_eq!(c.response().text(), "root\n");
     drop(c);
+    stop_when_idle(&server);
+}
+
+#[test]
+fn a_body_source_that_spins_on_empty_chunks_closes_its_connection_only() {
+    common::init_logging();
+    let server = http_server(app(), Limits::default(), 1);
+    let mut c = Client::new(server.local_addr());
+    c.send(&get("/spin"));
+    let mut rest = Vec::new();
+    let _ = c.reader.read_to_end(&mut rest);
+    assert!(String::from_utf8_lossy(&rest).starts_with("HTTP/1.1 200 OK\r\n"));
+    assert!(rest.ends_with(b"\r\n\r\n"), "no chunk may follow the head");
+    let mut other = Client::new(server.local_addr());
+    other.send(&get("/"));
+    assert_eq!(other.response().text(), "root\n");
+    drop((c, other));
     stop_when_idle(&server);
 }
 

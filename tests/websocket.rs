@@ -162,7 +162,8 @@ fn bad_upgrades_are_refused_and_plain_http_goes_on() {
     );
     assert_eq!(c.response().status, 400);
     c.send(b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n");
-    assert_eq!(c.response().status, 405);
+    let r = c.response();
+    assert_eq!((r.status, r.header("allow")), (405, Some("GET")));
     c.send(&get("/"));
     assert_eq!(c.response().text(), "root\n");
     // Frames pipelined right behind the upgrade request are WebSocket frames.
@@ -273,5 +274,41 @@ fn broadcast_reaches_every_websocket_on_every_loop_in_sender_order() {
     plain.send(&get("/"));
     assert_eq!(plain.response().text(), "root\n");
     drop((clients, plain));
+    stop_when_idle(&server);
+}
+
+#[test]
+fn a_websocket_that_does_not_read_is_closed_instead_of_buffered_for() {
+    const MESSAGES: usize = 2000;
+    let limits = Limits {
+        ws_max_queued_bytes: 256 * 1024,
+        ..limits()
+    };
+    let server = http_server(app(), limits, 2);
+    let mut lazy = Client::new(server.local_addr());
+    ws_upgrade(&mut lazy, "/chat");
+    let mut talker = Client::new(server.local_addr());
+    ws_upgrade(&mut talker, "/chat");
+    // The talker reads its own broadcasts back on a thread while it writes 32 MiB of
+    // them; the lazy client reads nothing.
+    let mut reader = talker.reader;
+    let counted = std::thread::spawn(move || {
+        (0..MESSAGES)
+            .map(|_| read_ws_frame(&mut reader).unwrap().2.len())
+            .sum::<usize>()
+    });
+    let message = vec![b'x'; 16 * 1024];
+    for _ in 0..MESSAGES {
+        talker
+            .stream
+            .write_all(&ws_frame(true, TEXT, &message))
+            .unwrap();
+    }
+    assert_eq!(counted.join().unwrap(), MESSAGES * message.len());
+    assert!(
+        common::wait_until(common::IO_TIMEOUT, || server.connection_count() == 1),
+        "the lazy client is still connected"
+    );
+    drop((lazy, talker.stream));
     stop_when_idle(&server);
 }

@@ -31,7 +31,7 @@ pub(crate) struct Head {
 /// Where the end of a head can be: after `\n\r\n` or `\n\n` (httparse accepts a bare
 /// LF as a line end, as RFC 9112 §2.2 allows).
 fn head_end_possible(buf: &[u8], from: usize) -> bool {
-    let start = from.saturating_sub(2);
+    let start = from.min(buf.len()).saturating_sub(2);
     buf[start..]
         .windows(2)
         .enumerate()

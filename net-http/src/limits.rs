@@ -33,6 +33,10 @@ pub struct Limits {
     /// Largest WebSocket message (all fragments together); more closes with 1009
     /// (default 1 MiB).
     pub ws_max_message_bytes: usize,
+    /// Output bytes queued for one WebSocket above which a send (own, broadcast or
+    /// from a handle) closes it instead: a peer that does not read must not make the
+    /// server buffer every broadcast (default 4 MiB).
+    pub ws_max_queued_bytes: usize,
 }
 
 /// The most header fields any request may carry (the parser's array is this long).
@@ -49,6 +53,7 @@ impl Default for Limits {
             max_pipelined: 16,
             stream_high_water: 64 * 1024,
             ws_max_message_bytes: 1024 * 1024,
+            ws_max_queued_bytes: 4 * 1024 * 1024,
         }
     }
 }

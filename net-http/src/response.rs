@@ -3,7 +3,10 @@
 use crate::date::append_date;
 
 /// Pulls a streamed body one chunk at a time, on the connection's loop, whenever the
-/// connection's queued output is below the high-water mark. `None` ends the body.
+/// connection's queued output is below the high-water mark. `None` ends the body. It
+/// must not block: the chunks must be at hand (a file, memory, a generator). An empty
+/// chunk is skipped; a source that returns many empty chunks in a row is taken for a
+/// bug and its connection is closed.
 pub trait BodySource: Send {
     /// The next piece of the body, or `None` at its end.
     fn next_chunk(&mut self) -> Option<Vec<u8>>;

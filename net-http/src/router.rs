@@ -117,8 +117,11 @@ impl Router {
             Some((_, h)) => Route::Handler(h),
             None => {
                 let mut allow: Vec<&str> = routes.methods.iter().map(|(m, _)| m.as_str()).collect();
-                if routes.websocket.is_some() || allow.contains(&"GET") {
-                    allow.extend(["GET", "HEAD"]);
+                if routes.websocket.is_some() {
+                    allow.push("GET");
+                }
+                if routes.methods.iter().any(|(m, _)| m == "GET") {
+                    allow.push("HEAD");
                 }
                 allow.sort_unstable();
                 allow.dedup();

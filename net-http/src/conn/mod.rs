@@ -103,12 +103,19 @@ fn with_state<R>(
     Some(r)
 }
 
-/// Whether `conn` is a WebSocket of ours that may still be sent to.
-pub(crate) fn is_open_websocket(conn: &TcpConnection) -> bool {
-    conn.context::<ConnSlot>()
+/// Sends `frame` if `conn` is a WebSocket of ours that may still be sent to (and is
+/// reading: see [`ws::send_bounded`]); whether it was sent.
+pub(crate) fn send_to_websocket(conn: &mut TcpConnection, frame: &[u8]) -> bool {
+    let max_queued = conn
+        .context::<ConnSlot>()
         .and_then(|s| s.0.as_ref())
         .and_then(|st| st.ws.as_ref())
-        .is_some_and(|ws| !ws.close_sent)
+        .filter(|ws| !ws.close_sent)
+        .map(|ws| ws.max_queued);
+    match max_queued {
+        Some(max) => ws::send_bounded(conn, max, frame),
+        None => false,
+    }
 }
 
 pub(crate) fn on_up(conn: &mut TcpConnection, app: &Arc<App>) {

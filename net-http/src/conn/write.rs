@@ -123,6 +123,9 @@ impl HttpConn {
         let Some(s) = self.streaming.as_mut() else {
             return true;
         };
+        // A source that keeps answering empty chunks would spin the loop: a few are
+        // skipped, more is a bug in the source and closes the connection.
+        let mut empty_in_a_row = 0;
         while conn.output_len() < high_water {
             if conn.is_closing() {
                 self.streaming = None;
@@ -151,6 +154,17 @@ impl HttpConn {
                 self.streaming = None;
                 return true;
             };
+            if chunk.is_empty() {
+                empty_in_a_row += 1;
+                if empty_in_a_row > 64 {
+                    log::error!("{conn}: body source keeps returning empty chunks; closing");
+                    conn.force_close();
+                    self.streaming = None;
+                    return true;
+                }
+                continue;
+            }
+            empty_in_a_row = 0;
             if let Some(left) = s.remaining.as_mut() {
                 if chunk.len() as u64 > *left {
                     log::error!("{conn}: streamed body longer than its Content-Length; cut");
@@ -186,7 +200,7 @@ impl HttpConn {
         self.head_started = None;
         self.app.metrics.http_opened(-1);
         self.app.metrics.ws_opened(1);
-        let mut state = WsState::new(handler.clone(), self.app.limits.ws_max_message_bytes);
+        let mut state = WsState::new(handler.clone(), &self.app.limits);
         let metrics = self.app.metrics.clone();
         let mut wc = ws::WsConn {
             conn,

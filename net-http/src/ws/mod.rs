@@ -84,17 +84,33 @@ pub(crate) struct WsState {
     pub handler: Arc<dyn WsHandler>,
     pub close_sent: bool,
     pub close_notified: bool,
+    pub max_queued: usize,
 }
 
 impl WsState {
-    pub(crate) fn new(handler: Arc<dyn WsHandler>, max_message: usize) -> Self {
+    pub(crate) fn new(handler: Arc<dyn WsHandler>, limits: &crate::Limits) -> Self {
         WsState {
-            reader: WsReader::new(max_message),
+            reader: WsReader::new(limits.ws_max_message_bytes),
             handler,
             close_sent: false,
             close_notified: false,
+            max_queued: limits.ws_max_queued_bytes,
         }
     }
+}
+
+/// Sends `frame` unless the peer's queued output would pass `max_queued`; then the
+/// peer is not reading, and it is closed instead (no close frame: it would queue too).
+pub(crate) fn send_bounded(conn: &mut TcpConnection, max_queued: usize, frame: &[u8]) -> bool {
+    if conn.output_len() + frame.len() > max_queued {
+        log::warn!(
+            "{conn}: WebSocket peer is not reading ({} bytes queued); closing",
+            conn.output_len()
+        );
+        conn.force_close();
+        return false;
+    }
+    conn.send(frame)
 }
 
 /// A WebSocket connection, for its handler on its loop.
@@ -130,7 +146,7 @@ impl WsConn<'_> {
         let mut out = Vec::new();
         frame::encode(op, payload, &mut out);
         self.metrics.ws_messages_out(1);
-        self.conn.send(&out)
+        send_bounded(self.conn, self.state.max_queued, &out)
     }
 
     /// Starts the close handshake with `code` and `reason`, then half-closes.
@@ -144,7 +160,7 @@ impl WsConn<'_> {
         let frame = Arc::new(message.to_frame());
         let metrics = self.metrics.clone();
         self.conn.for_each_sibling(move |peer| {
-            if crate::conn::is_open_websocket(peer) && peer.send(&frame) {
+            if crate::conn::send_to_websocket(peer, &frame) {
                 metrics.ws_messages_out(1);
             }
         });
@@ -175,9 +191,7 @@ impl WsHandle {
     pub fn send(&self, message: &Message) -> bool {
         let frame = message.to_frame();
         self.conn.with_connection(move |conn| {
-            if crate::conn::is_open_websocket(conn) {
-                conn.send(&frame);
-            }
+            crate::conn::send_to_websocket(conn, &frame);
         })
     }
 }
