@@ -4,6 +4,9 @@
 
 pub use net::*;
 
+/// HTTP/1.1 and WebSocket over [`TcpServer`]: the `net-http` crate (`muon-net-http`).
+#[cfg(feature = "http")]
+pub use net_http as http;
 /// TLS with OpenSSL: the `net-ssl` crate (`muon-net-ssl`), plugged into servers and
 /// clients with their `tls` setters.
 pub use net_ssl as ssl;
