@@ -55,7 +55,10 @@ fn idle_connection_memory() {
 fn server_side_idle_memory() {
     use net_ssl::TlsVersion;
     const N: usize = 1000;
-    for (label, version) in [("TLS 1.3", TlsVersion::Tls13), ("TLS 1.2", TlsVersion::Tls12)] {
+    for (label, version) in [
+        ("TLS 1.3", TlsVersion::Tls13),
+        ("TLS 1.2", TlsVersion::Tls12),
+    ] {
         let acc = acceptor().max_protocol(version).build().unwrap();
         let con = connector().build().unwrap();
         let before = heap_in_use();
