@@ -5,8 +5,6 @@
 
 mod common;
 
-use std::process::Command;
-
 use common::tls::cert;
 use common::tls_tools::*;
 
@@ -187,47 +185,6 @@ fn strict_sni_refuses_unknown_names_with_unrecognized_name() {
         let run = connect_as(&echo, name, &[]);
         assert!(run.echoed, "{name:?}: {}", run.out);
     }
-}
-
-/// Makes a real OCSP response for `chain.crt` signed by the intermediate CA.
-fn ocsp_response(dir: &TempDir, status: &str) -> String {
-    let serial = Command::new("openssl")
-        .args(["x509", "-noout", "-serial", "-in", &cert("chain.crt")])
-        .output()
-        .unwrap();
-    let serial = String::from_utf8(serial.stdout).unwrap();
-    let serial = serial.trim().trim_start_matches("serial=");
-    // index.txt: status, expiry, revocation date, serial, file, subject (tab separated).
-    let revoked = if status == "R" { "250101000000Z" } else { "" };
-    let index = format!("{status}\t991231235959Z\t{revoked}\t{serial}\tunknown\t/CN=localhost\n");
-    std::fs::write(dir.path("index.txt"), index).unwrap();
-    let resp = dir.path(&format!("ocsp-{status}.der"));
-    let out = Command::new("openssl")
-        .args(["ocsp", "-index", &dir.path("index.txt")])
-        .args([
-            "-rsigner",
-            &cert("intermediate-ca.crt"),
-            "-rkey",
-            &cert("intermediate-ca.key"),
-        ])
-        .args([
-            "-CA",
-            &cert("intermediate-ca.crt"),
-            "-issuer",
-            &cert("intermediate-ca.crt"),
-        ])
-        .args([
-            "-cert",
-            &cert("chain.crt"),
-            "-respout",
-            &resp,
-            "-ndays",
-            "7",
-        ])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "openssl ocsp: {out:?}");
-    resp
 }
 
 #[test]

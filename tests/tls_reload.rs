@@ -239,3 +239,63 @@ fn sighup_reloads_the_echo_examples_files_and_a_bad_reload_keeps_serving() {
         run.out
     );
 }
+
+#[test]
+fn sighup_reloads_the_ocsp_response_and_the_client_ca() {
+    let dir = TempDir::new("reload-ocsp-ca");
+    let (ocsp, client_ca) = (dir.path("live.ocsp"), dir.path("client-ca.pem"));
+    replace_file(ocsp_response(&dir, "V"), &ocsp);
+    replace_file(cert("ca.crt"), &client_ca);
+    let (chain, key) = (cert("chain.crt"), cert("chain.key"));
+    let echo = EchoProcess::start(&[
+        "--cert",
+        &chain,
+        "--key",
+        &key,
+        "--ocsp",
+        &ocsp,
+        "--client-ca",
+        &client_ca,
+    ]);
+    let (root, c, k) = (cert("root-ca.crt"), cert("client.crt"), cert("client.key"));
+    let args = [
+        "-CAfile",
+        &root,
+        "-servername",
+        "localhost",
+        "-status",
+        "-cert",
+        &c,
+        "-key",
+        &k,
+    ];
+    let run = s_client(&echo.addr, &args);
+    assert!(
+        run.echoed && run.out.contains("Cert Status: good"),
+        "{}",
+        run.out
+    );
+
+    replace_file(ocsp_response(&dir, "R"), &ocsp);
+    echo.sighup();
+    let line = echo.wait_for_log("TLS reload").expect("a reload log line");
+    assert!(line.contains("live.ocsp"), "{line}");
+    let run = s_client(&echo.addr, &args);
+    assert!(
+        run.echoed && run.out.contains("Cert Status: revoked"),
+        "{}",
+        run.out
+    );
+
+    // The client CA becomes the other root: the client certificate is refused now.
+    replace_file(cert("root-ca.crt"), &client_ca);
+    echo.sighup();
+    let line = echo.wait_for_log("TLS reload").expect("a reload log line");
+    assert!(line.contains("client-ca.pem"), "{line}");
+    let run = s_client(&echo.addr, &args);
+    assert!(
+        !run.echoed,
+        "a client certificate of the old CA: {}",
+        run.out
+    );
+}
