@@ -299,3 +299,59 @@ fn sighup_reloads_the_ocsp_response_and_the_client_ca() {
         run.out
     );
 }
+
+#[test]
+fn sessions_resume_across_a_reload_and_reconfigure_adds_a_server_name() {
+    init_logging();
+    let acceptor = TlsAcceptor::from_pem_files(cert("chain.crt"), cert("chain.key")).unwrap();
+    let server = tls_echo_server(acceptor.clone(), 2);
+    let addr = server.local_addr();
+    let config = client();
+    for version in [
+        openssl::ssl::SslVersion::TLS1_2,
+        openssl::ssl::SslVersion::TLS1_3,
+    ] {
+        let connect = |session: Option<&openssl::ssl::SslSessionRef>| {
+            let mut ssl = config.configure().unwrap().into_ssl("localhost").unwrap();
+            ssl.set_min_proto_version(Some(version)).unwrap();
+            ssl.set_max_proto_version(Some(version)).unwrap();
+            if let Some(s) = session {
+                // SAFETY: the session comes from a connection with the same settings.
+                unsafe { ssl.set_session(s).unwrap() };
+            }
+            let tcp = TcpStream::connect(addr).unwrap();
+            tcp.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+            let mut s = ssl.connect(tcp).expect("handshake");
+            // The echo comes after the TLS 1.3 tickets: the session is resumable now.
+            assert_eq!(tls_echo(&mut s, b"x"), b"x");
+            s
+        };
+        let first = connect(None);
+        let session = first.ssl().session().unwrap().to_owned();
+        assert!(!first.ssl().session_reused());
+        acceptor.reload().unwrap();
+        let second = connect(Some(&session));
+        assert!(
+            second.ssl().session_reused(),
+            "{version:?}: the ticket keys survive"
+        );
+    }
+
+    // reconfigure: a new SNI name for new handshakes.
+    let builder = TlsAcceptor::builder(cert("chain.crt"), cert("chain.key")).sni_certificate(
+        "*.example.com",
+        cert("wildcard.crt"),
+        cert("wildcard.key"),
+    );
+    let summary = acceptor.reconfigure(builder).unwrap();
+    assert!(
+        summary.changed.iter().any(|p| p.ends_with("wildcard.crt")),
+        "{summary}"
+    );
+    let tcp = TcpStream::connect(addr).unwrap();
+    tcp.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+    let mut s = config.connect("www.example.com", tcp).expect("handshake");
+    assert_eq!(tls_echo(&mut s, b"sni"), b"sni");
+    assert_eq!(leaf_digest(&s), file_digest("wildcard.crt"));
+    assert!(server.stop());
+}
