@@ -297,3 +297,24 @@ fn odd_server_names_get_the_default_or_a_refusal_and_the_server_keeps_serving() 
         assert!(connect_as(echo, Some("www.example.com"), &[]).echoed);
     }
 }
+
+#[test]
+fn the_default_identity_serves_ec_and_rsa_side_by_side() {
+    use openssl::ssl::{SslConnector, SslMethod};
+    let acceptor = muon::ssl::TlsAcceptor::builder(cert("server.crt"), cert("server.key"))
+        .certificate(cert("server-rsa.crt"), cert("server-rsa.key"))
+        .build()
+        .unwrap();
+    let server = common::tls::tls_echo_server(acceptor, 1);
+    for (sigalgs, bits) in [("ECDSA+SHA256", 256), ("RSA-PSS+SHA256:RSA+SHA256", 2048)] {
+        let mut b = SslConnector::builder(SslMethod::tls_client()).unwrap();
+        b.set_ca_file(cert("ca.crt")).unwrap();
+        b.set_sigalgs_list(sigalgs).unwrap();
+        let tcp = common::connect(server.local_addr());
+        let mut s = b.build().connect("localhost", tcp).expect("handshake");
+        assert_eq!(common::tls::tls_echo(&mut s, b"both"), b"both");
+        let key = s.ssl().peer_certificate().unwrap().public_key().unwrap();
+        assert_eq!(key.bits(), bits, "{sigalgs}");
+    }
+    assert!(server.stop());
+}
