@@ -355,3 +355,29 @@ fn sessions_resume_across_a_reload_and_reconfigure_adds_a_server_name() {
     assert_eq!(leaf_digest(&s), file_digest("wildcard.crt"));
     assert!(server.stop());
 }
+
+#[test]
+fn reloads_from_several_threads_at_once_are_safe() {
+    init_logging();
+    let acceptor = TlsAcceptor::from_pem_files(cert("chain.crt"), cert("chain.key")).unwrap();
+    let server = tls_echo_server(acceptor.clone(), 2);
+    let config = client();
+    let reloaders: Vec<_> = (0..4)
+        .map(|_| {
+            let acceptor = acceptor.clone();
+            std::thread::spawn(move || {
+                for _ in 0..25 {
+                    acceptor.reload().expect("reload");
+                }
+            })
+        })
+        .collect();
+    for _ in 0..20 {
+        let mut s = open(server.local_addr(), &config).expect("handshake during reloads");
+        assert_eq!(tls_echo(&mut s, b"r"), b"r");
+    }
+    for t in reloaders {
+        t.join().expect("no reload thread panicked");
+    }
+    assert!(server.stop());
+}
