@@ -381,3 +381,51 @@ fn reloads_from_several_threads_at_once_are_safe() {
     }
     assert!(server.stop());
 }
+
+#[test]
+fn chat_server_takes_the_same_tls_flags_and_reloads_on_sighup() {
+    let dir = TempDir::new("reload-chat");
+    let key = dir.path("ticket.key");
+    std::fs::write(&key, [3u8; 80]).unwrap();
+    let (chain, chain_key) = (cert("chain.crt"), cert("chain.key"));
+    let sni = format!(
+        "*.example.com={},{}",
+        cert("wildcard.crt"),
+        cert("wildcard.key")
+    );
+    let chat = EchoProcess::try_start_example(
+        "chat_server",
+        &[
+            "--cert",
+            &chain,
+            "--key",
+            &chain_key,
+            "--sni",
+            &sni,
+            "--ticket-keys",
+            &key,
+        ],
+    )
+    .unwrap_or_else(|log| panic!("chat_server did not start:\n{log}"));
+    let root = cert("root-ca.crt");
+    let run = s_client(
+        &chat.addr,
+        &[
+            "-CAfile",
+            &root,
+            "-verify_return_error",
+            "-servername",
+            "www.example.com",
+        ],
+    );
+    // The chat protocol is framed, so no echo: the handshake's verdict is what counts.
+    assert!(
+        run.out.contains("Verify return code: 0 (ok)"),
+        "{}",
+        run.out
+    );
+    assert!(run.out.contains("CN = *.example.com"), "{}", run.out);
+    chat.sighup();
+    let line = chat.wait_for_log("TLS reload").expect("a reload log line");
+    assert!(line.contains("no file changed"), "{line}");
+}

@@ -39,7 +39,13 @@ impl EchoProcess {
 
     /// Starts `echo --tls` with `args`; `Err` with its log if it exits instead of listening.
     pub fn try_start(args: &[&str]) -> Result<EchoProcess, String> {
-        let mut child = Command::new(example("echo"))
+        EchoProcess::try_start_example("echo", args)
+    }
+
+    /// Starts the example `name` (a TLS server taking the shared TLS flags) with
+    /// `--tls` and `args`; `Err` with its log if it exits instead of listening.
+    pub fn try_start_example(name: &str, args: &[&str]) -> Result<EchoProcess, String> {
+        let mut child = Command::new(example(name))
             .args(["--tls", "--addr", "127.0.0.1:0", "--threads", "2"])
             .args(args)
             .stdout(Stdio::null())
