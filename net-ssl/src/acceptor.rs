@@ -1,7 +1,8 @@
 //! [`TlsAcceptor`]: the server-side TLS configuration, shared by every worker loop.
 //!
-//! One `SslContext` serves all connections, so the session cache and the ticket keys
-//! are shared and a client can resume on any worker.
+//! One set of `SslContext`s (the default identity's, and one per SNI name) serves all
+//! connections until a reload swaps in a new set; the ticket keys are shared by every
+//! context ever built, so a client resumes on any worker and across reloads.
 
 use std::io;
 use std::net::SocketAddr;
