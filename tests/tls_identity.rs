@@ -318,3 +318,21 @@ fn the_default_identity_serves_ec_and_rsa_side_by_side() {
     }
     assert!(server.stop());
 }
+
+#[test]
+fn tls_options_without_tls_are_refused() {
+    for args in [
+        ["--sni", "a.test=x.crt,x.key"],
+        ["--ticket-keys", "t.key"],
+        ["--ocsp", "o.der"],
+        ["--client-ca", "ca.crt"],
+    ] {
+        let out = std::process::Command::new(example("echo"))
+            .args(args)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{args:?}");
+        assert!(err.contains("--tls"), "{args:?}: {err}");
+    }
+}
