@@ -32,6 +32,13 @@ for c in conns:
             c, imp, med(imp, c, "rps"), med(imp, c, "cpu_us_per_req"),
             ("%.2f" % ratio) if imp == "muon" else "", med(imp, c, "p50_ms"), med(imp, c, "p99_ms"),
             sum(r["errors"] for r in rows if r["impl"] == imp and r["conns"] == c)))
+def spread(imp, c, key):
+    vals = [r[key] for r in rows if r["impl"] == imp and r["conns"] == c]
+    return "%.2f-%.2f" % (min(vals), max(vals))
+lines += ["", "Run-to-run range of server CPU µs per request: " + "; ".join(
+    "%d connections: Muon %s, hyper %s" % (c, spread("muon", c, "cpu_us_per_req"), spread("hyper", c, "cpu_us_per_req"))
+    for c in conns) + ". Where these ranges overlap, the difference between the medians is "
+    "within this machine's noise.", ""]
 lines += ["", "![CPU per request and p99 latency](bench-http.svg)", "",
           "Every run (raw, `bench/results/http.jsonl`):", "",
           "| server | connections | rep | requests | s | CPU s | req/s | µs/req | p99 ms |", "|---|---|---|---|---|---|---|---|---|"]

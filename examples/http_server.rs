@@ -7,10 +7,13 @@
 //! curl --cacert certs/ca.crt https://localhost:8443/
 //! ```
 
-use std::path::PathBuf;
-
 use clap::Parser;
 use muon::http::{metrics, HttpService, Limits, Message, Metrics, Response, Router, WsConn};
+
+// `acceptor()` (without ALPN) is for the other examples.
+#[allow(dead_code)]
+#[path = "common/tls_args.rs"]
+mod tls_args;
 
 /// Muon HTTP server.
 #[derive(Parser, Debug)]
@@ -22,15 +25,9 @@ struct Args {
     /// Worker loops (default: number of CPUs).
     #[arg(long)]
     threads: Option<usize>,
-    /// Serve HTTPS/WSS (with the development certificate unless --cert/--key are given).
-    #[arg(long)]
-    tls: bool,
-    /// PEM certificate chain for --tls.
-    #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/certs/server.crt"))]
-    cert: PathBuf,
-    /// PEM private key for --tls.
-    #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/certs/server.key"))]
-    key: PathBuf,
+    /// TLS (HTTPS/WSS; ALPN `http/1.1`).
+    #[command(flatten)]
+    tls: tls_args::TlsArgs,
     /// Largest request body (413 above).
     #[arg(long, default_value_t = 1024 * 1024)]
     max_body: usize,
@@ -88,18 +85,15 @@ fn run(args: Args) -> std::io::Result<()> {
     let mut builder = muon::TcpServer::builder(args.addr.as_str())
         .name("http")
         .threads(args.threads.unwrap_or_else(num_cpus::get));
-    if args.tls {
-        let tls = muon::ssl::TlsAcceptor::builder(&args.cert, &args.key)
-            .alpn_protocols(&[muon::http::ALPN_HTTP11])
-            .build()
-            .map_err(std::io::Error::other)?;
+    if let Some(tls) = args.tls.acceptor_with_alpn(&[muon::http::ALPN_HTTP11])? {
+        tls_args::reload_on_sighup(tls.clone())?;
         builder = builder.tls(tls);
     }
     let server = service.install(builder).build()?;
     counters.add_server("http", server.handle());
     log::info!(
         "http_server{} listening on {}",
-        if args.tls { " (TLS)" } else { "" },
+        if args.tls.tls { " (TLS)" } else { "" },
         server.local_addr()
     );
     server.run()

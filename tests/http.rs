@@ -223,6 +223,41 @@ fn a_large_streamed_response_waits_for_a_slow_reader() {
     stop_when_idle(&server);
 }
 
+#[test]
+fn the_interim_100_waits_for_the_answers_before_it() {
+    let server = http_server(app(), Limits::default(), 1);
+    let mut c = Client::new(server.local_addr());
+    c.send(&get("/later?50"));
+    c.send(b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 2\r\nExpect: 100-continue\r\n\r\n");
+    // The delayed answer first, then the 100 (never interleaved before it).
+    assert_eq!(c.response().text(), "later 50\n");
+    assert_eq!(c.head_response().status, 100);
+    c.send(b"ok");
+    assert_eq!(c.response().text(), "ok");
+    drop(c);
+    stop_when_idle(&server);
+}
+
+#[test]
+fn a_request_stream_cut_once_at_every_byte_gives_the_same_responses() {
+    let wire = [
+        b"POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n".to_vec(),
+        b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\n\r\nxyz".to_vec(),
+        get("/"),
+    ]
+    .concat();
+    let server = http_server(app(), Limits::default(), 2);
+    for cut in 0..=wire.len() {
+        let mut c = Client::new(server.local_addr());
+        c.send(&wire[..cut]);
+        c.send(&wire[cut..]);
+        assert_eq!(c.response().body, b"abcde", "cut {cut}");
+        assert_eq!(c.response().body, b"xyz", "cut {cut}");
+        assert_eq!(c.response().body, b"root\n", "cut {cut}");
+    }
+    stop_when_idle(&server);
+}
+
 proptest::proptest! {
     #![proptest_config(proptest::prelude::ProptestConfig { cases: 24, .. Default::default() })]
 

@@ -88,7 +88,7 @@ fn http_server_example_serves_pages_echo_websocket_and_metrics() {
 }
 
 #[test]
-fn https_metrics_count_handshakes() {
+fn https_example_negotiates_http_11_and_its_metrics_count_handshakes() {
     if common::require_tool("curl", "curl").is_none() {
         return;
     }
@@ -98,7 +98,7 @@ fn https_metrics_count_handshakes() {
     let resolve = format!("localhost:{port}:127.0.0.1");
     let out = std::process::Command::new("curl")
         .args([
-            "-sS",
+            "-sSv",
             "--max-time",
             "20",
             "--cacert",
@@ -111,6 +111,12 @@ fn https_metrics_count_handshakes() {
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
+    );
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        log.lines()
+            .any(|l| l.contains("ALPN") && l.contains("accepted") && l.contains("http/1.1")),
+        "{log}"
     );
     let text = String::from_utf8(out.stdout).unwrap();
     check_exposition_format(&text);

@@ -312,3 +312,23 @@ fn a_websocket_that_does_not_read_is_closed_instead_of_buffered_for() {
     drop((lazy, talker.stream));
     stop_when_idle(&server);
 }
+
+#[test]
+fn one_message_larger_than_the_queue_limit_still_reaches_a_reading_peer() {
+    // Autobahn 9.1.4-9.4.9 echo 4-16 MiB messages: the queue limit is about a backlog,
+    // not about one message.
+    let limits = Limits {
+        ws_max_queued_bytes: 16 * 1024,
+        ..limits()
+    };
+    let server = http_server(app(), limits, 1);
+    let mut c = Client::new(server.local_addr());
+    ws_upgrade(&mut c, "/echo");
+    let big = common::payload(60_000, 9);
+    for _ in 0..3 {
+        c.send(&ws_frame(true, BINARY, &big));
+        assert_eq!(read_ws_frame(&mut c.reader).unwrap().2, big);
+    }
+    drop(c);
+    stop_when_idle(&server);
+}

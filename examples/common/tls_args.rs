@@ -1,4 +1,5 @@
-//! The TLS command line shared by the `echo` and `chat_server` examples, and the SIGHUP
+//! The TLS command line shared by the `echo`, `chat_server`, `http_server` and `ws_chat`
+//! examples, and the SIGHUP
 //! reload. Included with `#[path]` by each example (examples cannot share a module
 //! otherwise without becoming library API).
 
@@ -42,10 +43,19 @@ pub struct TlsArgs {
 impl TlsArgs {
     /// The acceptor the flags describe, or `None` without `--tls`.
     pub fn acceptor(&self) -> std::io::Result<Option<TlsAcceptor>> {
+        self.acceptor_with_alpn(&[])
+    }
+
+    /// The same, offering `alpn` (e.g. `["http/1.1"]` for the HTTP examples).
+    pub fn acceptor_with_alpn(&self, alpn: &[&str]) -> std::io::Result<Option<TlsAcceptor>> {
         if !self.tls {
             return Ok(None);
         }
-        let tls = self.builder()?.build().map_err(std::io::Error::other)?;
+        let tls = self
+            .builder()?
+            .alpn_protocols(alpn)
+            .build()
+            .map_err(std::io::Error::other)?;
         Ok(Some(tls))
     }
 

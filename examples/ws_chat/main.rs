@@ -7,12 +7,15 @@
 //! # open https://localhost:8443/ in two tabs (the dev CA is certs/ca.crt)
 //! ```
 
-use std::path::PathBuf;
-
 use clap::Parser;
 use muon::http::{HttpService, Limits, Message, Response, Router, WsConn, WsHandler};
 
 const PAGE: &str = include_str!("chat.html");
+
+// `acceptor()` (without ALPN) is for the other examples.
+#[allow(dead_code)]
+#[path = "../common/tls_args.rs"]
+mod tls_args;
 
 /// Muon WebSocket chat.
 #[derive(Parser, Debug)]
@@ -24,15 +27,9 @@ struct Args {
     /// Worker loops (default: number of CPUs).
     #[arg(long)]
     threads: Option<usize>,
-    /// Serve HTTPS/WSS (with the development certificate unless --cert/--key are given).
-    #[arg(long)]
-    tls: bool,
-    /// PEM certificate chain for --tls.
-    #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/certs/server.crt"))]
-    cert: PathBuf,
-    /// PEM private key for --tls.
-    #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/certs/server.key"))]
-    key: PathBuf,
+    /// TLS (HTTPS/WSS; ALPN `http/1.1`).
+    #[command(flatten)]
+    tls: tls_args::TlsArgs,
     /// Largest chat message in bytes (bigger closes that client with 1009).
     #[arg(long, default_value_t = 4096)]
     max_message: usize,
@@ -82,11 +79,8 @@ fn run(args: Args) -> std::io::Result<()> {
             log::warn!("{conn}: not reading ({queued} bytes queued); disconnecting");
             conn.force_close();
         });
-    if args.tls {
-        let tls = muon::ssl::TlsAcceptor::builder(&args.cert, &args.key)
-            .alpn_protocols(&[muon::http::ALPN_HTTP11])
-            .build()
-            .map_err(std::io::Error::other)?;
+    if let Some(tls) = args.tls.acceptor_with_alpn(&[muon::http::ALPN_HTTP11])? {
+        tls_args::reload_on_sighup(tls.clone())?;
         builder = builder.tls(tls);
     }
     let server = HttpService::new(router)
@@ -95,7 +89,7 @@ fn run(args: Args) -> std::io::Result<()> {
         .build()?;
     log::info!(
         "ws_chat{} listening on {}",
-        if args.tls { " (TLS)" } else { "" },
+        if args.tls.tls { " (TLS)" } else { "" },
         server.local_addr()
     );
     server.run()

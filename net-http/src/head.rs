@@ -47,7 +47,10 @@ pub(crate) fn parse_head(
     limits: &Limits,
     peer: SocketAddr,
 ) -> Result<Option<(Head, usize)>, HttpError> {
-    if !head_end_possible(buf, *scanned) {
+    // The first attempt goes straight to the parser (a whole head usually arrives in
+    // one read); later attempts on a growing partial head first look for a blank line
+    // in the new bytes only.
+    if *scanned > 0 && !head_end_possible(buf, *scanned) {
         *scanned = buf.len();
         if buf.len() > limits.max_header_bytes {
             return Err(HttpError::new(431, "request head too large"));

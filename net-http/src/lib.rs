@@ -29,6 +29,8 @@ mod chunked;
 mod conn;
 mod date;
 mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 mod handler;
 mod head;
 mod limits;

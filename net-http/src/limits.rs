@@ -33,9 +33,10 @@ pub struct Limits {
     /// Largest WebSocket message (all fragments together); more closes with 1009
     /// (default 1 MiB).
     pub ws_max_message_bytes: usize,
-    /// Output bytes queued for one WebSocket above which a send (own, broadcast or
-    /// from a handle) closes it instead: a peer that does not read must not make the
-    /// server buffer every broadcast (default 4 MiB).
+    /// Output bytes already queued for one WebSocket above which a send (own,
+    /// broadcast or from a handle) closes it instead: a peer that does not read must
+    /// not make the server buffer every broadcast (default 4 MiB). A single message
+    /// larger than this still goes to a peer that keeps up.
     pub ws_max_queued_bytes: usize,
 }
 

@@ -207,14 +207,7 @@ pub(crate) fn on_half_close(conn: &mut TcpConnection) {
             conn.shutdown();
             return;
         }
-        if let Some(b) = st.body.take() {
-            // The request whose body was arriving can never complete.
-            if st.slots.len() as u64 == b.seq - st.send_seq + 1 {
-                st.slots.pop_back();
-            }
-            st.last_request_seen = true;
-        }
-        st.head_started = None;
+        // pump answers what is complete and drops a request still arriving.
         st.pump(conn);
     });
 }

@@ -32,6 +32,17 @@ impl HttpConn {
             }
             break;
         }
+        if self.peer_done && !self.hold && self.ws.is_none() {
+            // No more bytes will come: a request still arriving can never complete.
+            if let Some(b) = self.body.take() {
+                if b.seq.checked_sub(self.send_seq).map(|i| i + 1) == Some(self.slots.len() as u64)
+                {
+                    self.slots.pop_back();
+                }
+                self.last_request_seen = true;
+            }
+            self.head_started = None;
+        }
         if self.slots.is_empty() && self.streaming.is_none() && self.ws.is_none() && !self.hold {
             if self.last_request_seen || self.peer_done {
                 conn.shutdown();

@@ -99,10 +99,11 @@ impl WsState {
     }
 }
 
-/// Sends `frame` unless the peer's queued output would pass `max_queued`; then the
-/// peer is not reading, and it is closed instead (no close frame: it would queue too).
+/// Sends `frame` unless the peer's queued output is already over `max_queued`; then
+/// the peer is not reading, and it is closed instead (no close frame: it would queue
+/// too). One message larger than the limit still goes out to a reading peer.
 pub(crate) fn send_bounded(conn: &mut TcpConnection, max_queued: usize, frame: &[u8]) -> bool {
-    if conn.output_len() + frame.len() > max_queued {
+    if conn.output_len() > max_queued {
         log::warn!(
             "{conn}: WebSocket peer is not reading ({} bytes queued); closing",
             conn.output_len()
