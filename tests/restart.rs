@@ -203,3 +203,35 @@ fn plain_reuse_port_resets_what_was_queued_on_a_closing_listener() {
     assert!(reset > 0, "no queued connection was reset");
     println!("plain SO_REUSEPORT: {reset} of 40 queued connections reset by the close");
 }
+
+/// A process offering its listeners for a hand-over keeps no copy of them: once a
+/// SIGTERM stops it accepting, the port refuses new connections at once (they are not
+/// queued on a socket nobody will accept from), while it still drains the old ones.
+#[test]
+fn sigterm_with_handover_closes_the_listener_while_draining() {
+    let path = handover_path("sigterm-handover");
+    let path_s = path.to_str().unwrap();
+    let mut echo = Echo::start(&[
+        "--addr",
+        "127.0.0.1:0",
+        "--handover",
+        path_s,
+        "--drain-grace-ms",
+        "20000",
+    ]);
+    let addr = echo.addr();
+    wait_for_socket(&path);
+    let c = connect(addr);
+    assert_eq!(echo_round_trip(&c, b"held"), b"held");
+    echo.sigterm();
+    echo.wait_line("SIGTERM: draining");
+    assert!(
+        wait_until(IO_TIMEOUT, || std::net::TcpStream::connect(addr).is_err()),
+        "the listener closed while the process drains"
+    );
+    // Still draining: the held connection is served until its client leaves.
+    assert_eq!(echo_round_trip(&c, b"still"), b"still");
+    drop(c);
+    assert!(echo.exits_0());
+    let _ = std::fs::remove_dir_all(path.parent().unwrap());
+}
