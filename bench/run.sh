@@ -2,14 +2,16 @@
 # Runs Muon's benchmark suite against tokio (+ tokio-openssl) and writes
 # docs/benchmarks.md with SVG plots in docs/. One command:
 #
-#   bench/run.sh
+#   bench/run.sh          # everything (echo scenarios, then http)
+#   bench/run.sh http     # only the HTTP scenario: wrk keep-alive GET / vs hyper
 #
 # Server pinned to core 0 (1 worker thread), load generator pinned to core 1, loopback.
 # Builds muon-bench twice: against the system OpenSSL and with the `vendored` feature
 # (OpenSSL compiled from openssl-src); the TLS scenarios run with both.
 #
 # Knobs (environment): BENCH_REPS (3), BENCH_WINDOW (1 s), BENCH_WARMUP (0.25 s),
-# BENCH_VENDORED (1; 0 skips the vendored OpenSSL runs), CARGO_TARGET_DIR.
+# BENCH_VENDORED (1; 0 skips the vendored OpenSSL runs), BENCH_HTTP_SECONDS (8 s per
+# wrk run), BENCH_HTTP_CONNS ("50 1000"), CARGO_TARGET_DIR.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -19,7 +21,7 @@ OUT=$ROOT/bench/out
 RES=$ROOT/bench/results
 mkdir -p "$OUT" "$RES"
 RESULTS=$RES/results.jsonl
-: >"$RESULTS"
+[[ ${1:-all} == http ]] || : >"$RESULTS"
 REPS=${BENCH_REPS:-3}
 WINDOW=${BENCH_WINDOW:-1}
 WARMUP=${BENCH_WARMUP:-0.25}
@@ -35,11 +37,71 @@ SUITE_START=$(date +%s)
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
 log() { echo "[bench $(date +%H:%M:%S)] $*" >&2; }
+SCENARIO=${1:-all}
+HTTP_SECONDS=${BENCH_HTTP_SECONDS:-8}
+HTTP_CONNS=${BENCH_HTTP_CONNS:-50 1000}
+CLK_TCK=$(getconf CLK_TCK)
+
+crate_version() {
+    awk -v n="$1" '$0 == "name = \"" n "\"" { getline; gsub(/version = |"/, ""); print; exit }' Cargo.lock
+}
+LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
+
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+
+# HTTP: wrk keep-alive GET / against muon and hyper, alternated, one worker each.
+http_batch() { # bin
+    local bin=$1 out=$RES/http.jsonl
+    command -v wrk >/dev/null || { log "wrk missing (apt-get install wrk)"; exit 1; }
+    : >"$out"
+    for rep in $(seq "$REPS"); do
+        for imp in muon hyper; do
+            PORT=$((PORT + 1))
+            taskset -c $SERVER_CORE "$bin" http-server --impl "$imp" --threads 1 \
+                --addr "127.0.0.1:$PORT" >>"$OUT/server.log" 2>&1 &
+            SPID=$!
+            for _ in $(seq 100); do
+                curl -s -o /dev/null "http://127.0.0.1:$PORT/" && break
+                sleep 0.05
+            done
+            for conns in $HTTP_CONNS; do
+                log "http rep=$rep $imp conns=$conns"
+                local t0 t1 w
+                t0=$(cpu_ticks "$SPID")
+                w=$(timeout $((HTTP_SECONDS + 60)) taskset -c $LOAD_CORE wrk -t1 -c"$conns" \
+                    -d"${HTTP_SECONDS}s" --timeout 10s --latency "http://127.0.0.1:$PORT/" 2>&1) || true
+                t1=$(cpu_ticks "$SPID")
+                echo "$w" >>"$OUT/wrk.log"
+                echo "$w" | awk -v imp="$imp" -v conns="$conns" -v rep="$rep" \
+                    -v cpu="$(echo "($t1 - $t0) / $CLK_TCK" | bc -l)" '
+                    function ms(v) { if (v ~ /us$/) return v / 1000; if (v ~ /ms$/) return v + 0;
+                                     if (v ~ /s$/) return v * 1000; return v }
+                    / 50%/ { p50 = ms($2) } / 99%/ { p99 = ms($2) }
+                    /requests in/ { req = $1; secs = $4; sub(/s,?$/, "", secs) }
+                    /Socket errors/ { gsub(/,/, ""); err += $4 + $6 + $8 + $10 }
+                    /Non-2xx/ { err += $NF }
+                    END { printf "{\"impl\":\"%s\",\"conns\":%d,\"rep\":%d,\"requests\":%d,\"seconds\":%.3f,\"cpu_s\":%.3f,\"rps\":%.1f,\"cpu_us_per_req\":%.3f,\"p50_ms\":%.3f,\"p99_ms\":%.3f,\"errors\":%d}\n",
+                          imp, conns, rep, req, secs, cpu, req / secs, cpu * 1e6 / (req ? req : 1), p50, p99, err }' >>"$out"
+            done
+            stop_server
+        done
+    done
+    {
+        echo "date=$(date -u +%Y-%m-%dT%H:%MZ)"
+        echo "command=bench/run.sh http   (BENCH_REPS=$REPS BENCH_HTTP_SECONDS=$HTTP_SECONDS BENCH_HTTP_CONNS=\"$HTTP_CONNS\")"
+        echo "cpu=$(lscpu | sed -n 's/^Model name: *//p' | head -1), $(nproc) cores, load average before: $LOAD_BEFORE"
+        echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
+        echo "wrk=$(wrk -v 2>&1 | head -1)"
+        echo "crates=hyper $(crate_version hyper), hyper-util $(crate_version hyper-util), tokio $(crate_version tokio), httparse $(crate_version httparse)"
+        echo "rustc=$(rustc -V)"
+    } >"$RES/http-meta.txt"
+}
 
 log "building muon-bench (system OpenSSL)"
 cargo build --release -p muon-bench
 cp "$CARGO_TARGET_DIR/release/muon-bench" "$OUT/muon-bench-system"
 VENDORED_BUILD_S=skipped
+[[ $SCENARIO == http ]] && VENDORED=0
 if [[ $VENDORED == 1 ]]; then
     log "building muon-bench --features vendored (compiles OpenSSL once; cached afterwards)"
     t0=$(date +%s)
@@ -184,6 +246,16 @@ accept_batch() { # bin
         done
     done
 }
+http_section() {
+    http_batch "$OUT/muon-bench-system"
+    python3 "$ROOT/bench/http_report.py" "$RES/http.jsonl" "$RES/http-meta.txt" \
+        "$ROOT/docs/benchmarks.md" "$ROOT/docs/bench-http.svg"
+}
+if [[ $SCENARIO == http ]]; then
+    http_section
+    log "done in $(($(date +%s) - SUITE_START)) s: the HTTP section of docs/benchmarks.md"
+    exit 0
+fi
 
 log "floors: openssl speed"
 {
@@ -209,9 +281,6 @@ if [[ $VENDORED == 1 ]]; then
     memory_batch "$VEN" vendored 1
 fi
 
-crate_version() {
-    awk -v n="$1" '$0 == "name = \"" n "\"" { getline; gsub(/version = |"/, ""); print; exit }' Cargo.lock
-}
 {
     echo "date=$(date -u +%Y-%m-%dT%H:%MZ)"
     echo "command=bench/run.sh   (BENCH_REPS=$REPS BENCH_WINDOW=$WINDOW BENCH_WARMUP=$WARMUP BENCH_VENDORED=$VENDORED)"
@@ -236,4 +305,5 @@ crate_version() {
 
 "$SYS" report --results "$RESULTS" --floors "$RES/floors.txt" --meta "$RES/meta.txt" \
     --notes "$ROOT/bench/NOTES.md" --out "$ROOT/docs/benchmarks.md"
+http_section
 log "done in $(($(date +%s) - SUITE_START)) s: docs/benchmarks.md"

@@ -1,3 +1,12 @@
-//! Muon: TCP and TLS servers and clients.
+// The crate's front page is the README: its server and client examples are doctests.
+#![doc = include_str!("../README.md")]
+#![deny(missing_docs)]
+
 pub use net::*;
+
+/// HTTP/1.1 and WebSocket over [`TcpServer`]: the `net-http` crate (`muon-net-http`).
+#[cfg(feature = "http")]
+pub use net_http as http;
+/// TLS with OpenSSL: the `net-ssl` crate (`muon-net-ssl`), plugged into servers and
+/// clients with their `tls` setters.
 pub use net_ssl as ssl;

@@ -89,7 +89,7 @@ fn chat_client(
         .retry(RetryPolicy::no_retry())
         .on_connection(|conn| {
             if conn.is_connected() {
-                conn.set_context(Seen {
+                conn.extensions_mut().insert(Seen {
                     next: vec![0; CLIENTS],
                     count: 0,
                     out_of_order: 0,
@@ -100,7 +100,7 @@ fn chat_client(
             codec.on_message(conn, input, |conn, frame| {
                 let sender = u16::from_be_bytes([frame[0], frame[1]]) as usize;
                 let seq = u32::from_be_bytes([frame[2], frame[3], frame[4], frame[5]]);
-                let Some(seen) = conn.context_mut::<Seen>() else {
+                let Some(seen) = conn.extensions_mut().get_mut::<Seen>() else {
                     return;
                 };
                 if seen.next[sender] != seq {

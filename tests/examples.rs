@@ -130,7 +130,14 @@ fn plain_echo_example_and_help() {
     let (ok, out, err) = run_client(&["--addr", &addr], "plain\n");
     assert!(ok, "client failed: {err}");
     assert_eq!(out, "plain\n");
-    for name in ["echo", "echo_client", "chat_server", "chat_client"] {
+    for name in [
+        "echo",
+        "echo_client",
+        "chat_server",
+        "chat_client",
+        "http_server",
+        "ws_chat",
+    ] {
         let help = Command::new(example(name)).arg("--help").output().unwrap();
         assert!(help.status.success(), "{name} --help failed");
         assert!(

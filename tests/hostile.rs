@@ -29,7 +29,7 @@ struct Remaining(usize);
 fn produce(conn: &mut muon::TcpConnection) {
     static CHUNK: [u8; 1 << 20] = [b'z'; 1 << 20];
     while conn.output_len() < HIGH_WATER / 2 {
-        let Some(Remaining(left)) = conn.context_mut::<Remaining>() else {
+        let Some(Remaining(left)) = conn.extensions_mut().get_mut::<Remaining>() else {
             return;
         };
         if *left == 0 {
@@ -66,7 +66,7 @@ fn hostile_child_server() {
             }
             if input.peek().starts_with(b"BIG") {
                 input.retrieve_all();
-                conn.set_context(Remaining(BIG));
+                conn.extensions_mut().insert(Remaining(BIG));
                 produce(conn);
                 return;
             }

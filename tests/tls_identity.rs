@@ -5,8 +5,6 @@
 
 mod common;
 
-use std::process::Command;
-
 use common::tls::cert;
 use common::tls_tools::*;
 
@@ -189,47 +187,6 @@ fn strict_sni_refuses_unknown_names_with_unrecognized_name() {
     }
 }
 
-/// Makes a real OCSP response for `chain.crt` signed by the intermediate CA.
-fn ocsp_response(dir: &TempDir, status: &str) -> String {
-    let serial = Command::new("openssl")
-        .args(["x509", "-noout", "-serial", "-in", &cert("chain.crt")])
-        .output()
-        .unwrap();
-    let serial = String::from_utf8(serial.stdout).unwrap();
-    let serial = serial.trim().trim_start_matches("serial=");
-    // index.txt: status, expiry, revocation date, serial, file, subject (tab separated).
-    let revoked = if status == "R" { "250101000000Z" } else { "" };
-    let index = format!("{status}\t991231235959Z\t{revoked}\t{serial}\tunknown\t/CN=localhost\n");
-    std::fs::write(dir.path("index.txt"), index).unwrap();
-    let resp = dir.path(&format!("ocsp-{status}.der"));
-    let out = Command::new("openssl")
-        .args(["ocsp", "-index", &dir.path("index.txt")])
-        .args([
-            "-rsigner",
-            &cert("intermediate-ca.crt"),
-            "-rkey",
-            &cert("intermediate-ca.key"),
-        ])
-        .args([
-            "-CA",
-            &cert("intermediate-ca.crt"),
-            "-issuer",
-            &cert("intermediate-ca.crt"),
-        ])
-        .args([
-            "-cert",
-            &cert("chain.crt"),
-            "-respout",
-            &resp,
-            "-ndays",
-            "7",
-        ])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "openssl ocsp: {out:?}");
-    resp
-}
-
 #[test]
 fn ocsp_response_is_stapled_when_asked_for() {
     let dir = TempDir::new("ocsp");
@@ -278,5 +235,104 @@ fn bad_files_are_refused_at_start_with_the_file_named() {
             .err()
             .expect("echo must refuse to start");
         assert!(err.contains(want), "{args:?}: want {want:?} in:\n{err}");
+    }
+}
+
+#[test]
+fn client_ca_flag_requires_a_client_certificate() {
+    let echo = EchoProcess::start(&["--client-ca", &cert("ca.crt")]);
+    let ca = cert("ca.crt");
+    let base = [
+        "-CAfile",
+        &ca,
+        "-verify_return_error",
+        "-servername",
+        "localhost",
+    ];
+    for proto in ["-tls1_2", "-tls1_3"] {
+        let mut with = base.to_vec();
+        let (c, k) = (cert("client.crt"), cert("client.key"));
+        with.extend([proto, "-cert", &c, "-key", &k]);
+        let run = s_client(&echo.addr, &with);
+        assert!(
+            run.echoed,
+            "{proto}: with a client certificate: {}",
+            run.out
+        );
+        let mut without = base.to_vec();
+        without.push(proto);
+        let run = s_client(&echo.addr, &without);
+        assert!(
+            !run.echoed,
+            "{proto}: no client certificate must fail: {}",
+            run.out
+        );
+    }
+}
+
+#[test]
+fn odd_server_names_get_the_default_or_a_refusal_and_the_server_keeps_serving() {
+    let lax = sni_server(&[]);
+    let strict = sni_server(&["--sni-strict"]);
+    let long = "a".repeat(63) + "." + &"b".repeat(63) + ".example.com";
+    for name in [
+        "x",
+        "example.com",
+        ".example.com",
+        "*.example.com",
+        long.as_str(),
+    ] {
+        let run = s_client(&lax.addr, &["-servername", name]);
+        assert!(run.echoed, "lax {name:?}: {}", run.out);
+        assert_eq!(
+            subject_cn(&run.out),
+            Some("localhost"),
+            "lax {name:?}: {}",
+            run.out
+        );
+        let run = s_client(&strict.addr, &["-servername", name]);
+        assert!(!run.echoed, "strict {name:?}: {}", run.out);
+    }
+    for echo in [&lax, &strict] {
+        assert!(connect_as(echo, Some("www.example.com"), &[]).echoed);
+    }
+}
+
+#[test]
+fn the_default_identity_serves_ec_and_rsa_side_by_side() {
+    use openssl::ssl::{SslConnector, SslMethod};
+    let acceptor = muon::ssl::TlsAcceptor::builder(cert("server.crt"), cert("server.key"))
+        .certificate(cert("server-rsa.crt"), cert("server-rsa.key"))
+        .build()
+        .unwrap();
+    let server = common::tls::tls_echo_server(acceptor, 1);
+    for (sigalgs, bits) in [("ECDSA+SHA256", 256), ("RSA-PSS+SHA256:RSA+SHA256", 2048)] {
+        let mut b = SslConnector::builder(SslMethod::tls_client()).unwrap();
+        b.set_ca_file(cert("ca.crt")).unwrap();
+        b.set_sigalgs_list(sigalgs).unwrap();
+        let tcp = common::connect(server.local_addr());
+        let mut s = b.build().connect("localhost", tcp).expect("handshake");
+        assert_eq!(common::tls::tls_echo(&mut s, b"both"), b"both");
+        let key = s.ssl().peer_certificate().unwrap().public_key().unwrap();
+        assert_eq!(key.bits(), bits, "{sigalgs}");
+    }
+    assert!(server.stop());
+}
+
+#[test]
+fn tls_options_without_tls_are_refused() {
+    for args in [
+        ["--sni", "a.test=x.crt,x.key"],
+        ["--ticket-keys", "t.key"],
+        ["--ocsp", "o.der"],
+        ["--client-ca", "ca.crt"],
+    ] {
+        let out = std::process::Command::new(example("echo"))
+            .args(args)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{args:?}");
+        assert!(err.contains("--tls"), "{args:?}: {err}");
     }
 }

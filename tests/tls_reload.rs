@@ -239,3 +239,193 @@ fn sighup_reloads_the_echo_examples_files_and_a_bad_reload_keeps_serving() {
         run.out
     );
 }
+
+#[test]
+fn sighup_reloads_the_ocsp_response_and_the_client_ca() {
+    let dir = TempDir::new("reload-ocsp-ca");
+    let (ocsp, client_ca) = (dir.path("live.ocsp"), dir.path("client-ca.pem"));
+    replace_file(ocsp_response(&dir, "V"), &ocsp);
+    replace_file(cert("ca.crt"), &client_ca);
+    let (chain, key) = (cert("chain.crt"), cert("chain.key"));
+    let echo = EchoProcess::start(&[
+        "--cert",
+        &chain,
+        "--key",
+        &key,
+        "--ocsp",
+        &ocsp,
+        "--client-ca",
+        &client_ca,
+    ]);
+    let (root, c, k) = (cert("root-ca.crt"), cert("client.crt"), cert("client.key"));
+    let args = [
+        "-CAfile",
+        &root,
+        "-servername",
+        "localhost",
+        "-status",
+        "-cert",
+        &c,
+        "-key",
+        &k,
+    ];
+    let run = s_client(&echo.addr, &args);
+    assert!(
+        run.echoed && run.out.contains("Cert Status: good"),
+        "{}",
+        run.out
+    );
+
+    replace_file(ocsp_response(&dir, "R"), &ocsp);
+    echo.sighup();
+    let line = echo.wait_for_log("TLS reload").expect("a reload log line");
+    assert!(line.contains("live.ocsp"), "{line}");
+    let run = s_client(&echo.addr, &args);
+    assert!(
+        run.echoed && run.out.contains("Cert Status: revoked"),
+        "{}",
+        run.out
+    );
+
+    // The client CA becomes the other root: the client certificate is refused now.
+    replace_file(cert("root-ca.crt"), &client_ca);
+    echo.sighup();
+    let line = echo.wait_for_log("TLS reload").expect("a reload log line");
+    assert!(line.contains("client-ca.pem"), "{line}");
+    let run = s_client(&echo.addr, &args);
+    assert!(
+        !run.echoed,
+        "a client certificate of the old CA: {}",
+        run.out
+    );
+}
+
+#[test]
+fn sessions_resume_across_a_reload_and_reconfigure_adds_a_server_name() {
+    init_logging();
+    let acceptor = TlsAcceptor::from_pem_files(cert("chain.crt"), cert("chain.key")).unwrap();
+    let server = tls_echo_server(acceptor.clone(), 2);
+    let addr = server.local_addr();
+    let config = client();
+    for version in [
+        openssl::ssl::SslVersion::TLS1_2,
+        openssl::ssl::SslVersion::TLS1_3,
+    ] {
+        let connect = |session: Option<&openssl::ssl::SslSessionRef>| {
+            let mut ssl = config.configure().unwrap().into_ssl("localhost").unwrap();
+            ssl.set_min_proto_version(Some(version)).unwrap();
+            ssl.set_max_proto_version(Some(version)).unwrap();
+            if let Some(s) = session {
+                // SAFETY: the session comes from a connection with the same settings.
+                unsafe { ssl.set_session(s).unwrap() };
+            }
+            let tcp = TcpStream::connect(addr).unwrap();
+            tcp.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+            let mut s = ssl.connect(tcp).expect("handshake");
+            // The echo comes after the TLS 1.3 tickets: the session is resumable now.
+            assert_eq!(tls_echo(&mut s, b"x"), b"x");
+            s
+        };
+        let first = connect(None);
+        let session = first.ssl().session().unwrap().to_owned();
+        assert!(!first.ssl().session_reused());
+        acceptor.reload().unwrap();
+        let second = connect(Some(&session));
+        assert!(
+            second.ssl().session_reused(),
+            "{version:?}: the ticket keys survive"
+        );
+    }
+
+    // reconfigure: a new SNI name for new handshakes.
+    let builder = TlsAcceptor::builder(cert("chain.crt"), cert("chain.key")).sni_certificate(
+        "*.example.com",
+        cert("wildcard.crt"),
+        cert("wildcard.key"),
+    );
+    let summary = acceptor.reconfigure(builder).unwrap();
+    assert!(
+        summary.changed.iter().any(|p| p.ends_with("wildcard.crt")),
+        "{summary}"
+    );
+    let tcp = TcpStream::connect(addr).unwrap();
+    tcp.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+    let mut s = config.connect("www.example.com", tcp).expect("handshake");
+    assert_eq!(tls_echo(&mut s, b"sni"), b"sni");
+    assert_eq!(leaf_digest(&s), file_digest("wildcard.crt"));
+    assert!(server.stop());
+}
+
+#[test]
+fn reloads_from_several_threads_at_once_are_safe() {
+    init_logging();
+    let acceptor = TlsAcceptor::from_pem_files(cert("chain.crt"), cert("chain.key")).unwrap();
+    let server = tls_echo_server(acceptor.clone(), 2);
+    let config = client();
+    let reloaders: Vec<_> = (0..4)
+        .map(|_| {
+            let acceptor = acceptor.clone();
+            std::thread::spawn(move || {
+                for _ in 0..25 {
+                    acceptor.reload().expect("reload");
+                }
+            })
+        })
+        .collect();
+    for _ in 0..20 {
+        let mut s = open(server.local_addr(), &config).expect("handshake during reloads");
+        assert_eq!(tls_echo(&mut s, b"r"), b"r");
+    }
+    for t in reloaders {
+        t.join().expect("no reload thread panicked");
+    }
+    assert!(server.stop());
+}
+
+#[test]
+fn chat_server_takes_the_same_tls_flags_and_reloads_on_sighup() {
+    let dir = TempDir::new("reload-chat");
+    let key = dir.path("ticket.key");
+    std::fs::write(&key, [3u8; 80]).unwrap();
+    let (chain, chain_key) = (cert("chain.crt"), cert("chain.key"));
+    let sni = format!(
+        "*.example.com={},{}",
+        cert("wildcard.crt"),
+        cert("wildcard.key")
+    );
+    let chat = EchoProcess::try_start_example(
+        "chat_server",
+        &[
+            "--cert",
+            &chain,
+            "--key",
+            &chain_key,
+            "--sni",
+            &sni,
+            "--ticket-keys",
+            &key,
+        ],
+    )
+    .unwrap_or_else(|log| panic!("chat_server did not start:\n{log}"));
+    let root = cert("root-ca.crt");
+    let run = s_client(
+        &chat.addr,
+        &[
+            "-CAfile",
+            &root,
+            "-verify_return_error",
+            "-servername",
+            "www.example.com",
+        ],
+    );
+    // The chat protocol is framed, so no echo: the handshake's verdict is what counts.
+    assert!(
+        run.out.contains("Verify return code: 0 (ok)"),
+        "{}",
+        run.out
+    );
+    assert!(run.out.contains("CN = *.example.com"), "{}", run.out);
+    chat.sighup();
+    let line = chat.wait_for_log("TLS reload").expect("a reload log line");
+    assert!(line.contains("no file changed"), "{line}");
+}

@@ -106,6 +106,50 @@ fn an_old_key_kept_as_decrypt_only_still_resumes_and_a_missing_one_does_not() {
     }
 }
 
+/// The session ticket s_client printed (hex dump lines after "TLS session ticket:").
+fn ticket_dump(out: &str) -> String {
+    out.lines()
+        .skip_while(|l| !l.starts_with("    TLS session ticket:"))
+        .skip(1)
+        .take_while(|l| l.trim_start().starts_with(|c: char| c.is_ascii_hexdigit()))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn tls12_tickets_under_a_decrypt_only_key_are_renewed_under_the_encrypting_key() {
+    let dir = TempDir::new("tickets-renew");
+    let old = key_file(&dir, "old.key", 80, 1);
+    let new = key_file(&dir, "new.key", 80, 2);
+    let (before, rotated) = (server(&[&old]), server(&[&new, &old]));
+    let sess = dir.path("sess.pem");
+    let ca = cert("ca.crt");
+    let base = ["-CAfile", &ca, "-servername", "localhost", "-tls1_2"];
+    fn with<'a>(base: &[&'a str], extra: &[&'a str]) -> Vec<&'a str> {
+        base.iter().chain(extra).copied().collect()
+    }
+    let first = s_client(&before.addr, &with(&base, &["-sess_out", &sess]));
+    let issued = ticket_dump(&first.out);
+    assert!(issued.len() > 100, "a ticket was issued: {}", first.out);
+    // Resumed with the encrypting key: the callback answers 1, the ticket is kept.
+    let same = s_client(&before.addr, &with(&base, &["-sess_in", &sess]));
+    assert!(same.out.contains("Reused, TLSv1.2"), "{}", same.out);
+    assert_eq!(
+        ticket_dump(&same.out),
+        issued,
+        "no renewal under the encrypting key"
+    );
+    // Resumed with a decrypt-only key: the callback answers 2, a new ticket comes.
+    let renewed = s_client(&rotated.addr, &with(&base, &["-sess_in", &sess]));
+    assert!(renewed.out.contains("Reused, TLSv1.2"), "{}", renewed.out);
+    let fresh = ticket_dump(&renewed.out);
+    assert!(
+        fresh.len() > 100 && fresh != issued,
+        "renewed: {}",
+        renewed.out
+    );
+}
+
 #[test]
 fn random_keys_resume_on_the_same_process() {
     let dir = TempDir::new("tickets-random");
@@ -114,4 +158,46 @@ fn random_keys_resume_on_the_same_process() {
         let sess = dir.path(&format!("sess{proto}.pem"));
         assert!(resumes(&a, &a, proto, &sess), "{proto}");
     }
+}
+
+#[test]
+fn sighup_replaces_the_ticket_keys_and_a_bad_key_file_changes_nothing() {
+    let dir = TempDir::new("tickets-reload");
+    let live = key_file(&dir, "live.key", 80, 1);
+    let a = server(&[&live]);
+    let witness = server(&[&live]);
+    let sess = dir.path("sess.pem");
+    assert!(
+        resumes(&witness, &a, "-tls1_3", &sess),
+        "same key before the reload"
+    );
+
+    // A bad file (wrong length) is rejected: the old key keeps decrypting.
+    write_file(&live, &[9u8; 81]);
+    a.sighup();
+    let line = a.wait_for_log("TLS reload").expect("a reload log line");
+    assert!(
+        line.contains("rejected") && line.contains("81 bytes"),
+        "{line}"
+    );
+    assert!(
+        resumes(&witness, &a, "-tls1_3", &sess),
+        "a bad reload changes nothing"
+    );
+
+    // A new key: the witness's tickets (old key) no longer resume on `a`.
+    let fresh = key_file(&dir, "fresh.key", 80, 7);
+    replace_file(&fresh, &live);
+    a.sighup();
+    let line = a.wait_for_log("TLS reload").expect("a reload log line");
+    assert!(
+        line.contains("changed:") && line.contains("live.key"),
+        "{line}"
+    );
+    assert!(
+        !resumes(&witness, &a, "-tls1_3", &sess),
+        "the old key is gone"
+    );
+    let b = server(&[&fresh]);
+    assert!(resumes(&a, &b, "-tls1_3", &sess), "the new key encrypts");
 }

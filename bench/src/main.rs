@@ -3,6 +3,7 @@
 //!
 //! ```text
 //! muon-bench server --impl muon|tokio [--tls] [--cert F --key F] --threads 1 --addr A
+//! muon-bench http-server --impl muon|hyper --threads 1 --addr A
 //! muon-bench load pingpong|handshake|bulk|memory --addr A --server-pid P [...]
 //! muon-bench report --results R.jsonl --floors F.txt --out docs/benchmarks.md
 //! ```
@@ -11,6 +12,7 @@
 //! (utime + stime from `/proc/PID/stat`) and RSS (`VmRSS` from `/proc/PID/status`) are
 //! read by the load generator itself at the edges of the measured window.
 
+mod http_server;
 mod load;
 mod proc_stat;
 mod report;
@@ -43,6 +45,8 @@ pub enum Impl {
 enum Cmd {
     /// Run an echo server until killed.
     Server(server::ServerArgs),
+    /// Run an HTTP/1.1 server (Muon or hyper) until killed.
+    HttpServer(http_server::HttpServerArgs),
     /// Drive a running server and print one JSON line of results.
     Load(load::LoadArgs),
     /// Turn the JSON lines of a run into docs/benchmarks.md and SVG plots.
@@ -56,6 +60,7 @@ fn main() -> ExitCode {
     raise_nofile_limit();
     let result = match cli.cmd {
         Cmd::Server(args) => server::run(args),
+        Cmd::HttpServer(args) => http_server::run(args),
         Cmd::Load(args) => load::run(args),
         Cmd::Report(args) => report::run(args),
         Cmd::Version => {

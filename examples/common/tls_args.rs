@@ -21,21 +21,21 @@ pub struct TlsArgs {
     pub key: PathBuf,
     /// Another identity chosen by SNI: NAME=CHAIN,KEY; NAME may be `*.example.com`.
     /// Repeatable; the same NAME twice (EC and RSA) serves both.
-    #[arg(long, value_name = "NAME=CHAIN,KEY")]
+    #[arg(long, value_name = "NAME=CHAIN,KEY", requires = "tls")]
     pub sni: Vec<String>,
     /// Refuse SNI names that match no identity (alert unrecognized_name) instead of
     /// serving the default certificate.
-    #[arg(long)]
+    #[arg(long, requires = "tls")]
     pub sni_strict: bool,
     /// Session ticket key file (nginx format, 80 or 48 bytes: `openssl rand 80`).
     /// Repeatable; the first encrypts, the others only decrypt.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", requires = "tls")]
     pub ticket_keys: Vec<PathBuf>,
     /// DER OCSP response to staple for the default certificate.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", requires = "tls")]
     pub ocsp: Option<PathBuf>,
     /// Require client certificates signed by the CAs in this PEM file (mTLS).
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", requires = "tls")]
     pub client_ca: Option<PathBuf>,
 }
 

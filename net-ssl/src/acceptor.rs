@@ -1,7 +1,8 @@
 //! [`TlsAcceptor`]: the server-side TLS configuration, shared by every worker loop.
 //!
-//! One `SslContext` serves all connections, so the session cache and the ticket keys
-//! are shared and a client can resume on any worker.
+//! One set of `SslContext`s (the default identity's, and one per SNI name) serves all
+//! connections until a reload swaps in a new set; the ticket keys are shared by every
+//! context ever built, so a client resumes on any worker and across reloads.
 
 use std::io;
 use std::net::SocketAddr;
@@ -14,11 +15,13 @@ use openssl::ssl::{AlpnError, Ssl, SslContext};
 
 use crate::config::{alpn_wire, Identity, TlsVersion, DEFAULT_HANDSHAKE_TIMEOUT};
 use crate::error::TlsError;
+use crate::error_queue::with_clean_error_queue;
 use crate::layer::TlsLayer;
 use crate::reload::{FileDigests, ReloadSummary};
 use crate::ticket_keys::{TicketKey, TicketKeyStore, DEFAULT_TICKET_KEY_ROTATION};
 
 mod build;
+mod production;
 
 /// The session id context: needed for resumption as soon as client certificates are
 /// requested (without it OpenSSL refuses to resume and the handshake fails).
@@ -103,8 +106,8 @@ impl TlsAcceptor {
     /// A server-side layer for one connection.
     pub fn new_tls_layer(&self, peer: Option<SocketAddr>) -> Result<TlsLayer, TlsError> {
         let ctx = self.context();
-        let ssl =
-            Ssl::new(&ctx).map_err(|e| TlsError::stack("creating a server TLS session", e))?;
+        let ssl = with_clean_error_queue(|| Ssl::new(&ctx))
+            .map_err(|e| TlsError::stack("creating a server TLS session", e))?;
         TlsLayer::server(ssl, peer)
     }
 
@@ -137,6 +140,15 @@ impl TlsAcceptor {
     }
 
     fn install(
+        &self,
+        source: &mut Source,
+        builder: TlsAcceptorBuilder,
+    ) -> Result<ReloadSummary, TlsError> {
+        // A stale error left by other code must not be reported as this one's reason.
+        with_clean_error_queue(|| self.install_checked(source, builder))
+    }
+
+    fn install_checked(
         &self,
         source: &mut Source,
         builder: TlsAcceptorBuilder,
@@ -239,20 +251,6 @@ impl TlsAcceptorBuilder {
         self
     }
 
-    /// Adds another certificate and key to the default identity, typically RSA next to
-    /// an EC one: OpenSSL serves whichever the client supports (EC preferred).
-    pub fn certificate(
-        mut self,
-        cert_chain: impl AsRef<Path>,
-        key: impl AsRef<Path>,
-    ) -> TlsAcceptorBuilder {
-        self.identity.push(Identity::Files(
-            cert_chain.as_ref().to_path_buf(),
-            key.as_ref().to_path_buf(),
-        ));
-        self
-    }
-
     /// Serves another certificate when the client asks for `server_name` through SNI:
     /// an exact name, or a wildcard such as `*.example.com` (one label, like certificate
     /// wildcards); exact names win, matching ignores case. Other names, and clients
@@ -286,53 +284,6 @@ impl TlsAcceptorBuilder {
             server_name.to_ascii_lowercase(),
             Identity::Pem(cert_pem.to_vec(), key_pem.to_vec()),
         ));
-        self
-    }
-
-    /// Refuses handshakes whose SNI name matches neither an SNI identity nor a DNS
-    /// name of the default certificate, with the `unrecognized_name` alert. Off by
-    /// default: unknown names get the default identity. Clients sending no name always
-    /// get the default identity.
-    pub fn refuse_unknown_server_names(mut self, refuse: bool) -> TlsAcceptorBuilder {
-        self.refuse_unknown_names = refuse;
-        self
-    }
-
-    /// Staples the DER OCSP response in `path` for the default identity when a client
-    /// asks for certificate status. Checked at build time and read again by a reload.
-    pub fn ocsp_response_file(mut self, path: impl AsRef<Path>) -> TlsAcceptorBuilder {
-        self.ocsp = Some(path.as_ref().to_path_buf());
-        self
-    }
-
-    /// Like [`TlsAcceptorBuilder::ocsp_response_file`], for the SNI identity
-    /// `server_name` (as given to [`TlsAcceptorBuilder::sni_certificate`]).
-    pub fn sni_ocsp_response_file(
-        mut self,
-        server_name: &str,
-        path: impl AsRef<Path>,
-    ) -> TlsAcceptorBuilder {
-        self.sni_ocsp.push((
-            server_name.to_ascii_lowercase(),
-            path.as_ref().to_path_buf(),
-        ));
-        self
-    }
-
-    /// Adds a session ticket key file in nginx's `ssl_session_ticket_key` format
-    /// (80 bytes, or 48; make one with `openssl rand 80 > FILE`). The first file added
-    /// encrypts new tickets, the others only decrypt. Processes given the same files
-    /// resume each other's sessions. Without files, keys are random per process and
-    /// rotate (see [`TlsAcceptorBuilder::ticket_key_rotation`]). Needs OpenSSL 3.
-    pub fn ticket_key_file(mut self, path: impl AsRef<Path>) -> TlsAcceptorBuilder {
-        self.ticket_key_files.push(path.as_ref().to_path_buf());
-        self
-    }
-
-    /// How often random ticket keys are replaced (default 12 h); the previous key still
-    /// decrypts for one more period. Ignored when ticket key files are given.
-    pub fn ticket_key_rotation(mut self, period: Duration) -> TlsAcceptorBuilder {
-        self.ticket_key_rotation = period;
         self
     }
 
@@ -370,6 +321,11 @@ impl TlsAcceptorBuilder {
 
     /// Builds the acceptor: loads the certificates and keys and checks every option.
     pub fn build(self) -> Result<TlsAcceptor, TlsError> {
+        // A stale error left by other code must not be reported as this one's reason.
+        with_clean_error_queue(|| self.build_acceptor())
+    }
+
+    fn build_acceptor(self) -> Result<TlsAcceptor, TlsError> {
         let keys = TicketKey::load_files(&self.ticket_key_files)?;
         let ticket_keys = Arc::new(TicketKeyStore::new(keys, self.ticket_key_rotation)?);
         let ctx = self.build_context(&ticket_keys)?;
@@ -387,23 +343,6 @@ impl TlsAcceptorBuilder {
                 ticket_keys,
             }),
         })
-    }
-
-    /// Every file this configuration reads (what a reload reads again).
-    fn files(&self) -> Vec<PathBuf> {
-        let identities = self.identity.iter().chain(self.sni.iter().map(|(_, i)| i));
-        let mut files: Vec<PathBuf> = identities
-            .flat_map(|identity| match identity {
-                Identity::Files(cert, key) => vec![cert.clone(), key.clone()],
-                Identity::Pem(..) => Vec::new(),
-            })
-            .collect();
-        files.extend(self.ocsp.iter().cloned());
-        files.extend(self.sni_ocsp.iter().map(|(_, p)| p.clone()));
-        files.extend(self.client_ca.iter().cloned());
-        files.extend(self.ticket_key_files.iter().cloned());
-        files.dedup();
-        files
     }
 }
 

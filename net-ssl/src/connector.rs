@@ -24,6 +24,7 @@ use crate::config::{
     alpn_wire, apply_defaults, load_ca_file, Identity, TlsVersion, DEFAULT_HANDSHAKE_TIMEOUT,
 };
 use crate::error::TlsError;
+use crate::error_queue::with_clean_error_queue;
 use crate::layer::TlsLayer;
 
 type SessionCache = Arc<Mutex<HashMap<String, SslSession>>>;
@@ -97,6 +98,14 @@ impl TlsConnector {
 
     /// A client layer for `server_name` (see [`TlsConnector::for_host`]).
     pub fn new_tls_layer(
+        &self,
+        server_name: &str,
+        peer: Option<SocketAddr>,
+    ) -> Result<TlsLayer, TlsError> {
+        with_clean_error_queue(|| self.make_client_layer(server_name, peer))
+    }
+
+    fn make_client_layer(
         &self,
         server_name: &str,
         peer: Option<SocketAddr>,
@@ -228,6 +237,11 @@ impl TlsConnectorBuilder {
 
     /// Builds the connector.
     pub fn build(self) -> Result<TlsConnector, TlsError> {
+        // A stale error left by other code must not be reported as this one's reason.
+        with_clean_error_queue(|| self.build_context())
+    }
+
+    fn build_context(self) -> Result<TlsConnector, TlsError> {
         // Sets the system trust store, verify-peer and a baseline of options and modes.
         let mut ctx = SslConnector::builder(SslMethod::tls_client())
             .map_err(|e| TlsError::stack("creating the client TLS context", e))?;

@@ -1,7 +1,9 @@
 //! Reaching the [`TlsLayer`] behind a connection's [`net::Layer`].
 //!
-//! A connection keeps its layer as a `Box<dyn Layer>`; these helpers recover the TLS
-//! layer from it to ask about the session (version, cipher, ALPN, peer certificate).
+//! Applications read the session through net's library-neutral
+//! `TcpConnection::tls_info`. These helpers are for those who need OpenSSL itself: they
+//! recover the [`TlsLayer`] (and through it the `SslRef`) behind a connection or a
+//! layer.
 
 use net::Layer;
 
@@ -18,18 +20,6 @@ use crate::layer::TlsLayer;
 /// ```
 pub fn tls_layer(layer: &dyn Layer) -> Option<&TlsLayer> {
     layer.as_any().downcast_ref::<TlsLayer>()
-}
-
-/// Method syntax for [`tls_layer`]: `layer.tls()`.
-pub trait LayerTlsExt {
-    /// The TLS layer, if this layer is one.
-    fn tls(&self) -> Option<&TlsLayer>;
-}
-
-impl LayerTlsExt for dyn Layer {
-    fn tls(&self) -> Option<&TlsLayer> {
-        tls_layer(self)
-    }
 }
 
 /// `conn.tls()` on a connection: its TLS session, if it has one.

@@ -14,6 +14,7 @@ use net::{Buffer, Layer, LayerRead};
 use openssl::ssl::{self, ErrorCode, Ssl, SslRef, SslStream};
 
 use crate::error::TlsError;
+use crate::error_queue::with_clean_error_queue;
 use crate::mem_io::MemIo;
 
 /// Room made in the plaintext buffer before each `SSL_read`: one full TLS record.
@@ -114,13 +115,28 @@ impl TlsLayer {
         self.peer
     }
 
+    /// Whether the handshake has completed (and the stream has not failed since).
+    pub fn is_established(&self) -> bool {
+        self.state == State::Established
+    }
+
     /// Whether the peer sent close_notify.
     pub fn peer_closed(&self) -> bool {
         self.peer_closed
     }
 
-    /// Lends the connection's buffers to OpenSSL, runs `f`, and takes them back.
+    /// Lends the connection's buffers to OpenSSL, runs `f` on a clean OpenSSL error
+    /// queue (see `error_queue.rs`), and takes the buffers back.
     fn with_io<R>(
+        &mut self,
+        wire_in: Option<&mut Buffer>,
+        wire_out: &mut Buffer,
+        f: impl FnOnce(&mut TlsLayer) -> R,
+    ) -> R {
+        with_clean_error_queue(|| self.with_io_unchecked(wire_in, wire_out, f))
+    }
+
+    fn with_io_unchecked<R>(
         &mut self,
         wire_in: Option<&mut Buffer>,
         wire_out: &mut Buffer,
@@ -380,16 +396,8 @@ impl Layer for TlsLayer {
         result.map_err(|e| self.fail(e))
     }
 
-    fn is_established(&self) -> bool {
-        self.state == State::Established
-    }
-
-    fn release_buffers(&mut self) {
-        // OpenSSL's own record buffers go with SSL_MODE_RELEASE_BUFFERS (set on every
-        // context Muon builds); what is left here is the pending-plaintext buffer.
-        if self.pending.is_empty() {
-            self.pending = Buffer::new();
-        }
+    fn tls_info(&self) -> Option<net::TlsInfo> {
+        self.is_established().then(|| self.session_info())
     }
 
     fn as_any(&self) -> &dyn Any {

@@ -14,39 +14,43 @@
 //!   renegotiation and compression off, session resumption on, 10 s handshake timeout,
 //!   certificate and host name verification on for clients.
 //!
-//! ```
-//! use net::{Buffer, Layer, LayerFactory};
+//! A TLS echo server, and a client that verifies it (the in-memory handshake this does
+//! between the two layers is what `tests/handshake.rs` exercises):
+//!
+//! ```no_run
 //! use net_ssl::{TlsAcceptor, TlsConnector};
 //!
-//! let certs = concat!(env!("CARGO_MANIFEST_DIR"), "/../certs");
-//! let acceptor = TlsAcceptor::from_pem_files(
-//!     format!("{certs}/server.crt"),
-//!     format!("{certs}/server.key"),
-//! )?;
-//! let connector = TlsConnector::builder().ca_file(format!("{certs}/ca.crt")).build()?;
-//! let peer = "127.0.0.1:8443".parse().unwrap();
-//! let mut server = acceptor.new_layer(peer)?;
-//! let mut client = connector.for_host("localhost").new_layer(peer)?;
+//! let acceptor = TlsAcceptor::from_pem_files("certs/server.crt", "certs/server.key")?;
+//! let server = net::TcpServer::builder("127.0.0.1:8443")
+//!     .tls(acceptor)
+//!     .on_message(|conn, input| {
+//!         conn.send_buffer(input);
+//!     })
+//!     .build()?
+//!     .start()?;
 //!
-//! // Normally the connection moves these bytes through a socket.
-//! let (mut c2s, mut s2c, mut plain) = (Buffer::new(), Buffer::new(), Buffer::new());
-//! client.start(&mut c2s)?;
-//! client.write(b"hello", &mut c2s)?; // kept until the handshake completes
-//! while !(client.is_established() && server.is_established() && c2s.is_empty()) {
-//!     server.read(&mut c2s, &mut plain, &mut s2c, false)?;
-//!     client.read(&mut s2c, &mut Buffer::new(), &mut c2s, false)?;
-//! }
-//! assert_eq!(plain.peek(), b"hello");
-//! let tls = net_ssl::tls_layer(client.as_ref()).ok_or("not a TLS layer")?;
-//! assert_eq!(tls.peer_subject().as_deref(), Some("/O=Muon Development/CN=localhost"));
+//! let connector = TlsConnector::builder().ca_file("certs/ca.crt").build()?;
+//! let client = net::TcpClient::builder("127.0.0.1:8443")
+//!     .tls(connector.for_host("localhost")) // verified against the certificate
+//!     .on_connection(|conn| {
+//!         if let Some(tls) = conn.tls_info() {
+//!             println!("{} with {:?}", tls.protocol, tls.peer_subject);
+//!         }
+//!     })
+//!     .connect()?;
+//! client.wait_connected(std::time::Duration::from_secs(10))?.send("hello");
+//! # server.stop();
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+
+#![deny(missing_docs)]
 
 mod acceptor;
 mod chain;
 mod config;
 mod connector;
 mod error;
+mod error_queue;
 mod ext;
 mod layer;
 mod mem_io;
@@ -62,8 +66,7 @@ pub use acceptor::{ClientAuth, TlsAcceptor, TlsAcceptorBuilder};
 pub use config::{TlsVersion, DEFAULT_HANDSHAKE_TIMEOUT, GROUPS, TLS12_CIPHERS};
 pub use connector::{TlsClientFactory, TlsConnector, TlsConnectorBuilder};
 pub use error::TlsError;
-pub use ext::{tls_layer, LayerTlsExt, TlsConnectionExt};
+pub use ext::{tls_layer, TlsConnectionExt};
 pub use layer::TlsLayer;
-pub use mem_io::MemIo;
 pub use reload::ReloadSummary;
 pub use ticket_keys::DEFAULT_TICKET_KEY_ROTATION;

@@ -19,7 +19,7 @@ use net::Buffer;
 
 /// An in-memory, non-blocking transport: an inbound and an outbound [`Buffer`].
 #[derive(Debug, Default)]
-pub struct MemIo {
+pub(crate) struct MemIo {
     inbound: Buffer,
     outbound: Buffer,
     eof: bool,
@@ -61,11 +61,6 @@ impl MemIo {
     /// The inbound bytes not consumed yet.
     pub fn inbound(&self) -> &Buffer {
         &self.inbound
-    }
-
-    /// The outbound bytes written so far.
-    pub fn outbound(&self) -> &Buffer {
-        &self.outbound
     }
 }
 
@@ -124,6 +119,6 @@ mod tests {
         let mut out = Buffer::new();
         io.swap_outbound(&mut out);
         assert_eq!(out.readable_bytes(), 100_000);
-        assert!(io.outbound().is_empty());
+        assert!(io.outbound.is_empty());
     }
 }

@@ -31,11 +31,27 @@ impl ServerNames {
     /// The context for the name the client sent, if one is configured.
     pub(crate) fn find(&self, name: &str) -> Option<&SslContext> {
         let name = normalize(name);
-        self.exact.get(&name).or_else(|| {
-            let (_, parent) = name.split_once('.')?;
-            self.wildcard.get(parent)
-        })
+        self.exact
+            .get(&name)
+            .or_else(|| self.wildcard.get(wildcard_parent(&name)?))
     }
+}
+
+/// What a wildcard must name for `name` to match it: all but the first label, which
+/// must be a real host name label (not empty, not itself `*`).
+fn wildcard_parent(name: &str) -> Option<&str> {
+    match name.split_once('.') {
+        Some((first, parent)) if valid_label(first) && !parent.is_empty() => Some(parent),
+        _ => None,
+    }
+}
+
+fn valid_label(label: &str) -> bool {
+    !label.is_empty()
+        && label.len() <= 63
+        && label
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 /// Lower case, without a trailing dot (an absolute name is the same host).
@@ -47,9 +63,7 @@ pub(crate) fn normalize(name: &str) -> String {
 pub(crate) fn covered_by(patterns: &[String], name: &str) -> bool {
     let name = normalize(name);
     patterns.iter().any(|p| match p.strip_prefix("*.") {
-        Some(suffix) => name
-            .split_once('.')
-            .is_some_and(|(_, parent)| parent == suffix),
+        Some(suffix) => wildcard_parent(&name) == Some(suffix),
         None => *p == name,
     })
 }
@@ -78,6 +92,8 @@ mod tests {
         assert!(covered_by(&pats, "www.Example.com."));
         assert!(!covered_by(&pats, "example.com"));
         assert!(!covered_by(&pats, "a.b.example.com"));
+        assert!(!covered_by(&pats, ".example.com"));
+        assert!(!covered_by(&pats, "*.example.com"));
         assert!(covered_by(&pats, "LOCALHOST"));
         assert!(valid_pattern("*.example.com") && valid_pattern("api.example.com"));
         assert!(!valid_pattern("*") && !valid_pattern("a..b") && !valid_pattern("x.*.com"));

@@ -3,6 +3,7 @@
 
 use std::fmt::Write as _;
 
+use net::TlsInfo;
 use openssl::ssl::NameType;
 use openssl::x509::X509NameRef;
 
@@ -46,6 +47,20 @@ impl TlsLayer {
     /// Whether the handshake resumed an earlier session (no full handshake).
     pub fn session_reused(&self) -> bool {
         self.ssl().session_reused()
+    }
+
+    /// All of the above as net's library-neutral [`TlsInfo`], with the peer
+    /// certificate in DER.
+    pub fn session_info(&self) -> TlsInfo {
+        let mut info = TlsInfo::new(self.protocol_version(), self.cipher_name().unwrap_or(""));
+        info.alpn = self.alpn_protocol().map(<[u8]>::to_vec);
+        info.server_name = self.server_name().map(str::to_string);
+        info.resumed = self.session_reused();
+        if let Some(cert) = self.ssl().peer_certificate() {
+            info.peer_subject = Some(oneline(cert.subject_name()));
+            info.peer_certificate = cert.to_der().ok();
+        }
+        info
     }
 }
 

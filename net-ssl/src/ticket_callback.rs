@@ -101,6 +101,8 @@ unsafe extern "C" fn ticket_key_cb(
         let Ok(index) = store_index() else {
             return -1;
         };
+        // The SNI callback may have switched the context; every context Muon builds
+        // carries the same store, so whichever OpenSSL consults, the keys are the same.
         let Some(store) = ssl.ssl_context().ex_data(index) else {
             return -1;
         };
@@ -128,8 +130,9 @@ unsafe extern "C" fn ticket_key_cb(
                 })
                 .unwrap_or(-1)
         } else {
-            // SAFETY: when decrypting, OpenSSL passes the ticket's 16-byte key name
-            // and its IV (16 bytes for the AES-CBC keys we issue).
+            // SAFETY: when decrypting, OpenSSL passes pointers into the ticket: the key
+            // name, then the IV; tls_decrypt_ticket only calls us once the ticket holds
+            // at least TLSEXT_KEYNAME_LENGTH + EVP_MAX_IV_LENGTH (16 + 16) bytes.
             let (name, iv) = unsafe {
                 (
                     std::slice::from_raw_parts(key_name, KEY_NAME_LEN),

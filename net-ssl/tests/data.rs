@@ -167,14 +167,3 @@ fn eof_during_handshake_is_an_error() {
     let err = p.server.read(true).unwrap_err();
     assert!(err.to_string().contains("handshake failed"), "{err}");
 }
-
-#[test]
-fn release_buffers_keeps_working() {
-    let mut p = pair(TlsVersion::Tls13);
-    p.establish();
-    p.client.layer.release_buffers();
-    p.server.layer.release_buffers();
-    p.client.write(b"after release").unwrap();
-    assert!(p.pump());
-    assert_eq!(p.server.plain.peek(), b"after release");
-}

@@ -146,9 +146,6 @@ impl Layer for Plain {
     fn close(&mut self, _: &mut Buffer) -> std::io::Result<()> {
         Ok(())
     }
-    fn is_established(&self) -> bool {
-        true
-    }
     fn as_any(&self) -> &dyn std::any::Any {
         self
     }
@@ -156,11 +153,11 @@ impl Layer for Plain {
 
 #[test]
 fn tls_layer_downcast() {
-    use net_ssl::LayerTlsExt;
     let other: Box<dyn Layer> = Box::new(Plain);
     assert!(net_ssl::tls_layer(other.as_ref()).is_none());
     let acc = acceptor().build().unwrap();
     let tls = acc.new_layer(peer()).unwrap();
-    assert!(tls.tls().is_some_and(|t| !t.is_client()));
-    assert_eq!(tls.tls().and_then(|t| t.peer_addr()), Some(peer()));
+    let tls = net_ssl::tls_layer(tls.as_ref());
+    assert!(tls.is_some_and(|t| !t.is_client()));
+    assert_eq!(tls.and_then(|t| t.peer_addr()), Some(peer()));
 }

@@ -132,7 +132,7 @@ fn wrong_hostname_fails_verification() {
     assert!(text.contains("certificate verify failed"), "{text}");
     assert!(text.contains("hostname mismatch"), "{text}");
     assert!(text.contains("127.0.0.1:4433"), "{text}");
-    assert!(!p.client.layer.is_established());
+    assert!(p.client.layer.tls_info().is_none());
 }
 
 #[test]

@@ -19,8 +19,8 @@ use std::time::{Duration, Instant};
 use mio::net::TcpStream;
 use parking_lot::{Condvar, Mutex};
 
-use crate::connector::Connector;
-use crate::service::Service;
+use crate::connection::ConnService;
+use crate::connector::{Completion, Connector};
 use crate::slab::SlotId;
 use crate::{ConnHandle, LoopCtx, LoopHandle, RetryPolicy, TcpConnection, TimerId};
 
@@ -42,7 +42,7 @@ struct ClientState {
 
 pub(crate) struct ClientShared {
     pub(crate) name: String,
-    pub(crate) service: Arc<Service>,
+    pub(crate) service: Arc<ConnService>,
     pub(crate) addrs: Vec<SocketAddr>,
     pub(crate) policy: RetryPolicy,
     pub(crate) connect_timeout: Duration,
@@ -59,7 +59,7 @@ impl ClientShared {
     pub(crate) fn new(
         me: Weak<ClientShared>,
         name: String,
-        service: Arc<Service>,
+        service: Arc<ConnService>,
         addrs: Vec<SocketAddr>,
         policy: RetryPolicy,
         connect_timeout: Duration,
@@ -103,7 +103,11 @@ impl ClientShared {
             return;
         };
         log::debug!("{}: connecting to {addr}", self.name);
-        match Connector::start(ctx, addr, me) {
+        let done: Completion = Box::new(move |ctx, id, outcome| match outcome {
+            Ok((stream, peer)) => me.connected(ctx, id, stream, peer),
+            Err(e) => me.attempt_failed(Some(id), e),
+        });
+        match Connector::start(ctx, addr, done) {
             Ok(id) => {
                 let me = self.me.clone();
                 let timeout = self.connect_timeout;
@@ -146,19 +150,8 @@ impl ClientShared {
                 return;
             }
         }
-        if self.service.options.tcp_nodelay {
-            if let Err(e) = stream.set_nodelay(true) {
-                log::debug!("{}: TCP_NODELAY: {e}", self.name);
-            }
-        }
-        let layer = match self.service.layer.as_ref().map(|f| f.new_layer(peer)) {
-            None => None,
-            Some(Ok(layer)) => Some(layer),
-            Some(Err(e)) => return self.attempt_failed(None, e),
-        };
         self.service.opened();
-        if let Err(e) = ctx.add_connection(stream, peer, self.service.clone(), layer) {
-            self.service.closed();
+        if let Err(e) = ctx.adopt(stream, peer, self.service.clone(), None) {
             self.attempt_failed(None, e);
         }
     }
@@ -215,7 +208,7 @@ impl ClientShared {
     /// The connection was released: a failed handshake counts as a failed attempt; a
     /// connection that was up may be followed by a reconnect.
     pub(crate) fn released(&self, conn: &mut TcpConnection) {
-        if !conn.came_up() {
+        if !conn.came_up_once() {
             let e = match conn.error() {
                 Some(e) => io::Error::new(e.kind(), e.to_string()),
                 None => io::Error::new(
@@ -282,12 +275,6 @@ pub struct TcpClient {
 }
 
 impl TcpClient {
-    /// Starts configuring a client of `addr` ("host:port"; the host name is resolved
-    /// when connecting, on the calling thread).
-    pub fn builder(addr: &str) -> crate::TcpClientBuilder {
-        crate::TcpClientBuilder::new(addr)
-    }
-
     /// The connection, if it is up.
     pub fn connection(&self) -> Option<ConnHandle> {
         self.shared.state.lock().conn.clone()

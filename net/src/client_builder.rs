@@ -5,15 +5,18 @@ use std::net::ToSocketAddrs;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::callbacks::Callbacks;
 use crate::client::{ClientShared, RetryCallback};
-use crate::service::{Callbacks, ConnOptions, Service};
+use crate::connection::TcpConnection;
+use crate::options::ConnOptions;
+use crate::service::Service;
 use crate::{EventLoop, LayerFactory, LoopHandle, RetryPolicy, TcpClient};
 
 /// Configures a [`TcpClient`]; made by [`TcpClient::builder`].
 pub struct TcpClientBuilder {
     addr: String,
     name: String,
-    callbacks: Callbacks,
+    callbacks: Callbacks<TcpConnection>,
     options: ConnOptions,
     layer: Option<Arc<dyn LayerFactory>>,
     connect_timeout: Duration,
@@ -23,8 +26,16 @@ pub struct TcpClientBuilder {
     on_retry: Option<RetryCallback>,
 }
 
+impl TcpClient {
+    /// Starts configuring a client of `addr` ("host:port"; the host name is resolved
+    /// when connecting, on the calling thread).
+    pub fn builder(addr: &str) -> TcpClientBuilder {
+        TcpClientBuilder::new(addr)
+    }
+}
+
 impl TcpClientBuilder {
-    pub(crate) fn new(addr: &str) -> Self {
+    fn new(addr: &str) -> Self {
         TcpClientBuilder {
             addr: addr.to_string(),
             name: "client".into(),
@@ -51,7 +62,7 @@ impl TcpClientBuilder {
         self
     }
 
-    crate::service::connection_setters!();
+    crate::builder_setters::connection_setters!();
 
     /// How long one TCP connect attempt may take (default 5 s).
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {

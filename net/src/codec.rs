@@ -133,7 +133,7 @@ impl LengthHeaderCodec {
                 Ok(Some(len)) => {
                     on_frame(conn, &input.peek()[HEADER_LEN..HEADER_LEN + len]);
                     input.retrieve(HEADER_LEN + len);
-                    if conn.is_closing() {
+                    if conn.is_closed() {
                         return;
                     }
                 }

@@ -1,4 +1,5 @@
-//! `ConnHandle`: reaches a connection from any thread.
+//! Reaching connections: [`ConnHandle`] from any thread, and broadcasts
+//! ([`TcpConnection::for_each_sibling`], [`LoopCtx::for_each_connection`]).
 //!
 //! Ownership: a handle holds the loop's handle, the connection's id (slot + generation)
 //! and a flag the connection clears when it closes. Every operation is a task queued
@@ -9,7 +10,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::{ConnId, LoopHandle, TcpConnection};
+use crate::connection::ConnService;
+use crate::{ConnId, LoopCtx, LoopHandle, TcpConnection};
 
 /// A `Clone + Send` handle to a connection. See the module docs.
 ///
@@ -98,5 +100,87 @@ impl std::fmt::Debug for ConnHandle {
             .field("id", &self.id)
             .field("connected", &self.is_connected())
             .finish()
+    }
+}
+
+impl TcpConnection {
+    /// A handle for sending to or closing this connection from any thread.
+    pub fn handle(&mut self) -> ConnHandle {
+        let open = !self.is_closed();
+        let alive = self
+            .alive
+            .get_or_insert_with(|| Arc::new(AtomicBool::new(open)))
+            .clone();
+        ConnHandle::new(self.id, self.loop_handle(), alive)
+    }
+
+    /// A handle to the loop that owns this connection.
+    pub fn loop_handle(&self) -> LoopHandle {
+        LoopHandle {
+            shared: self.local.shared.clone(),
+        }
+    }
+
+    /// Runs `f` on every connection of the same server (or client) that is up, on
+    /// each connection's own loop: one task per loop, no lock. `f` also runs on this
+    /// connection. A chat server's broadcast is one call:
+    ///
+    /// ```no_run
+    /// # fn f(conn: &mut net::TcpConnection, frame: Vec<u8>) {
+    /// let frame = std::sync::Arc::new(frame);
+    /// conn.for_each_sibling(move |peer| {
+    ///     peer.send(&frame);
+    /// });
+    /// # }
+    /// ```
+    pub fn for_each_sibling<F>(&self, f: F)
+    where
+        F: Fn(&mut TcpConnection) + Send + Sync + 'static,
+    {
+        crate::service_broadcast::on_every_connection(
+            &self.service,
+            Arc::new(move |c: &mut TcpConnection| {
+                if c.life.delivers() {
+                    f(c)
+                }
+            }),
+        );
+    }
+
+    /// Whether this connection belongs to `service`.
+    pub(crate) fn belongs_to(&self, service: &Arc<ConnService>) -> bool {
+        Arc::ptr_eq(&self.service, service)
+    }
+}
+
+impl LoopCtx {
+    /// Runs `f` on every connection of this loop that is up (a broadcast visits each
+    /// loop with one task and sends from here, without any lock). Connections still in
+    /// their handshake are skipped: the application has not seen them yet.
+    pub fn for_each_connection(&mut self, mut f: impl FnMut(&mut TcpConnection)) {
+        self.visit_connections(|conn| conn.life.delivers(), &mut f);
+    }
+
+    /// Runs `f` on every connection of this loop for which `wanted` holds, up or still
+    /// in its handshake.
+    pub(crate) fn visit_connections(
+        &mut self,
+        wanted: impl Fn(&TcpConnection) -> bool,
+        mut f: impl FnMut(&mut TcpConnection),
+    ) {
+        // By index, without collecting ids: a broadcast allocates nothing here. `f`
+        // may close connections (their slots empty) but cannot add any.
+        for index in 0..self.slot_bound() {
+            let Some((_, conn)) = self.connection_at(index) else {
+                continue;
+            };
+            let Some(conn) = conn.as_any_mut().downcast_mut::<TcpConnection>() else {
+                continue;
+            };
+            if wanted(conn) {
+                let id = conn.id();
+                self.with_connection(id, &mut f);
+            }
+        }
     }
 }

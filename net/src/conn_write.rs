@@ -1,20 +1,19 @@
-//! The write path of a [`TcpConnection`] and its closing rules.
+//! The write path of a [`TcpConnection`]: application → (layer) → socket.
 //!
 //! Write: `send` writes straight to the socket when nothing is queued; the rest waits
 //! in the output buffer for a writable event. Every write uses `MSG_NOSIGNAL`: a peer
 //! that vanished is an `EPIPE` error on this connection, never a SIGPIPE.
 //!
-//! Deferred effects: what a callback asks for (close, shutdown) and the callbacks that
-//! follow from a write (write complete, high water) run in [`TcpConnection::settle`],
-//! after the running callback returns, so user code is never re-entered.
+//! The callbacks that follow from a write (write complete, high water) are noted here
+//! and run by `settle` (`conn_events.rs`) after the running callback returns, so user
+//! code is never re-entered. Crossing the high-water mark pauses reading (and draining
+//! to half of it resumes) through the state machine.
 
 use std::io;
 use std::time::Instant;
 
-use mio::Registry;
-
 use crate::conn_read::KEEP_CAPACITY;
-use crate::connection::ConnState;
+use crate::lifecycle::{Event, PauseBy};
 use crate::socket;
 use crate::TcpConnection;
 
@@ -44,7 +43,7 @@ impl TcpConnection {
                 }
             }
             if written == data.len() {
-                self.flags.write_complete_pending = true;
+                self.io.write_complete_pending = true;
                 self.touch();
                 return;
             }
@@ -74,7 +73,7 @@ impl TcpConnection {
         }
         self.touch();
         if buf.is_empty() {
-            self.flags.write_complete_pending = true;
+            self.io.write_complete_pending = true;
             return;
         }
         std::mem::swap(&mut self.output, buf);
@@ -84,11 +83,11 @@ impl TcpConnection {
     fn check_high_water(&mut self) {
         let queued = self.output.readable_bytes();
         let mark = self.service.options.high_water_mark;
-        if queued > mark && !self.flags.above_high_water {
-            self.flags.above_high_water = true;
-            self.flags.high_water_pending = Some(queued);
+        if queued > mark && !self.io.above_high_water {
+            self.io.above_high_water = true;
+            self.io.high_water_pending = Some(queued);
             if self.service.options.pause_reading_above_high_water {
-                self.flags.paused_by_high_water = true;
+                self.apply(Event::Pause(PauseBy::HighWater));
             }
         }
     }
@@ -114,15 +113,12 @@ impl TcpConnection {
         if left < had {
             self.touch();
         }
-        if self.flags.above_high_water && left <= self.service.options.high_water_mark / 2 {
-            self.flags.above_high_water = false;
-            if self.flags.paused_by_high_water {
-                self.flags.paused_by_high_water = false;
-                self.flags.read_again = true;
-            }
+        if self.io.above_high_water && left <= self.service.options.high_water_mark / 2 {
+            self.io.above_high_water = false;
+            self.apply(Event::Resume(PauseBy::HighWater));
         }
         if left == 0 && had > 0 {
-            self.flags.write_complete_pending = true;
+            self.io.write_complete_pending = true;
             if self.output.capacity() > KEEP_CAPACITY {
                 self.output.shrink(0);
             }
@@ -135,115 +131,5 @@ impl TcpConnection {
         if self.service.options.idle_timeout.is_some() {
             self.last_activity = Instant::now();
         }
-    }
-
-    /// Applies what callbacks asked for, and runs the callbacks that follow from it,
-    /// until nothing changes.
-    pub(crate) fn settle(&mut self) {
-        loop {
-            if self.flags.closed {
-                return;
-            }
-            if self.flags.close_requested {
-                self.close_now();
-                return;
-            }
-            if self.flags.write_complete_pending && self.output.is_empty() {
-                self.flags.write_complete_pending = false;
-                if let Some(cb) = self.callbacks().write_complete.as_ref() {
-                    if self.state != ConnState::Handshaking {
-                        self.call_user(|c| cb(c));
-                        continue;
-                    }
-                }
-            }
-            if let Some(queued) = self.flags.high_water_pending.take() {
-                if let Some(cb) = self.callbacks().high_water.as_ref() {
-                    self.call_user(|c| cb(c, queued));
-                    continue;
-                }
-            }
-            if self.flags.shutdown_requested && !self.flags.write_closed && self.output.is_empty() {
-                if !self.flags.layer_closed {
-                    self.flags.layer_closed = true;
-                    if let Some(layer) = self.layer.as_mut() {
-                        if let Err(e) = layer.close(&mut self.output) {
-                            log::debug!("{self}: close_notify not sent: {e}");
-                        }
-                        self.flush_output();
-                        continue;
-                    }
-                }
-                self.flags.write_closed = true;
-                if let Err(e) = self.stream.shutdown(std::net::Shutdown::Write) {
-                    log::debug!("{self}: shutdown(write): {e}");
-                }
-                self.arm_close_timer();
-            }
-            // Both directions are done: nothing more can happen on this connection.
-            if self.flags.write_closed && self.flags.peer_closed {
-                self.close_now();
-            }
-            return;
-        }
-    }
-
-    /// Records an I/O or layer failure and closes.
-    pub(crate) fn fail(&mut self, e: io::Error, what: &str) {
-        match e.kind() {
-            io::ErrorKind::ConnectionReset | io::ErrorKind::BrokenPipe => {
-                log::debug!("{self}: {what}: {e}")
-            }
-            // The layer's error already says "handshake failed" and why.
-            _ if what == "handshake" => log::warn!("{self}: {e}"),
-            _ => log::warn!("{self}: {what} failed: {e}"),
-        }
-        self.tally.close(crate::stats::CloseCause::Error);
-        self.error = Some(e);
-        self.close_now();
-    }
-
-    fn close_now(&mut self) {
-        if self.flags.closed {
-            return;
-        }
-        self.flags.closed = true;
-        self.flags.close_requested = true;
-        self.state = ConnState::Disconnected;
-        self.mark_dead();
-        let timers = std::mem::take(&mut self.timers);
-        for t in [timers.handshake, timers.close, timers.idle]
-            .into_iter()
-            .flatten()
-        {
-            self.cancel_timer(t);
-        }
-    }
-
-    pub(crate) fn deregister(&mut self, registry: &Registry) {
-        if let Err(e) = registry.deregister(&mut self.stream) {
-            log::debug!("{self}: deregister: {e}");
-        }
-    }
-
-    /// Whether the up callback ran (the handshake, if any, completed).
-    pub(crate) fn came_up(&self) -> bool {
-        self.flags.up_delivered
-    }
-
-    /// Runs the down callback (if the up callback ran) and releases the connection.
-    pub(crate) fn finish(&mut self) {
-        self.close_now();
-        if self.flags.up_delivered {
-            if let Some(cb) = self.callbacks().connection.as_ref() {
-                self.call_user(|c| cb(c));
-            }
-        }
-        let failed_handshake = self.layer.is_some() && !self.flags.up_delivered;
-        (self.service.stats).released(self.id.loop_index, &self.tally, failed_handshake);
-        if let Some(hook) = self.service.release_hook.clone() {
-            hook(self);
-        }
-        self.service.closed();
     }
 }

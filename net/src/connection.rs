@@ -2,33 +2,35 @@
 //!
 //! Thread rule: a connection lives in its loop's slab and is touched only on that
 //! loop's thread: callbacks, tasks and timers get `&mut TcpConnection` there. Other
-//! threads use a [`ConnHandle`], which queues work to the loop and can never reach a
-//! newer connection that reused the slot.
+//! threads use a [`crate::ConnHandle`], which queues work to the loop and can never
+//! reach a newer connection that reused the slot.
 //!
-//! Life: `Handshaking` (only with a layer) → `Connected` → `Disconnecting` (our
-//! shutdown requested) → `Disconnected`. The up callback fires on entering
-//! `Connected`, the down callback once on `Disconnected`, and only if the up callback
-//! fired. The read and write paths are in `conn_io.rs`.
+//! Life: decided by one state machine, [`Lifecycle`] (`lifecycle.rs`); this file holds
+//! the connection's data and its public API. The read path is `conn_read.rs`, the
+//! write path `conn_write.rs`, and `conn_events.rs` turns the machine's effects into
+//! actions (callbacks, timers, shutdown, release).
 
-use std::any::Any;
 use std::io;
 use std::net::SocketAddr;
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use mio::net::TcpStream;
 
-use crate::conn_handle::ConnHandle;
+use crate::callbacks::Callbacks;
 use crate::layer::Layer;
+use crate::lifecycle::{Event, Lifecycle, PauseBy, Phase, WriteSide};
 use crate::loop_ctx::LoopLocal;
 use crate::service::Service;
 use crate::slab::SlotId;
+use crate::stats::CloseCause;
 use crate::timer_queue::TimerId;
-use crate::util::panic_message;
-use crate::{Buffer, LoopHandle};
+use crate::{Buffer, Extensions, TlsInfo};
+
+/// What every connection of one server or client shares.
+pub(crate) type ConnService = Service<TcpConnection>;
 
 /// Identifies a connection: its loop and its slot (with the slot's generation).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -54,7 +56,7 @@ impl ConnId {
     }
 }
 
-/// Where a connection is in its life.
+/// Where a connection is in its life, as the application sees it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ConnState {
     /// The layer's handshake is in progress; the application has not seen it yet.
@@ -72,8 +74,11 @@ pub struct TcpConnection {
     pub(crate) id: ConnId,
     pub(crate) stream: TcpStream,
     pub(crate) peer: SocketAddr,
-    pub(crate) state: ConnState,
-    pub(crate) service: Arc<Service>,
+    pub(crate) life: Lifecycle,
+    pub(crate) service: Arc<ConnService>,
+    /// The service's callbacks, shared by this loop's connections of the service
+    /// (an `Rc`, so calling one costs no atomic operation: see `intake.rs`).
+    pub(crate) callbacks: Rc<Callbacks<TcpConnection>>,
     pub(crate) local: Rc<LoopLocal>,
     /// Plaintext read, waiting for the application.
     pub(crate) input: Buffer,
@@ -82,10 +87,10 @@ pub struct TcpConnection {
     /// Ciphertext read, waiting for the layer (used only with a layer).
     pub(crate) wire_in: Buffer,
     pub(crate) layer: Option<Box<dyn Layer>>,
-    context: Option<Box<dyn Any>>,
-    alive: Option<Arc<AtomicBool>>,
+    extensions: Extensions,
+    pub(crate) alive: Option<Arc<AtomicBool>>,
     pub(crate) error: Option<io::Error>,
-    pub(crate) flags: Flags,
+    pub(crate) io: IoFlags,
     pub(crate) timers: ConnTimers,
     pub(crate) last_activity: Instant,
     /// What closed this connection, for the server's counters.
@@ -94,23 +99,16 @@ pub struct TcpConnection {
     pub(crate) proxy: Option<Box<crate::ProxyInfo>>,
 }
 
+/// I/O bookkeeping (not the connection's life: that is `life`).
 #[derive(Default)]
-pub(crate) struct Flags {
-    pub(crate) up_delivered: bool,
-    pub(crate) peer_closed: bool,
+pub(crate) struct IoFlags {
     /// The event said the peer hung up: read on to EOF even after a short read.
     pub(crate) read_hup: bool,
-    pub(crate) shutdown_requested: bool,
-    pub(crate) layer_closed: bool,
-    pub(crate) write_closed: bool,
-    pub(crate) close_requested: bool,
-    pub(crate) closed: bool,
-    pub(crate) paused_by_user: bool,
-    pub(crate) paused_by_high_water: bool,
+    /// Read again later in this loop iteration (budget spent, or reading resumed).
+    pub(crate) read_again: bool,
     pub(crate) above_high_water: bool,
     pub(crate) high_water_pending: Option<usize>,
     pub(crate) write_complete_pending: bool,
-    pub(crate) read_again: bool,
 }
 
 #[derive(Default)]
@@ -125,25 +123,28 @@ impl TcpConnection {
         id: ConnId,
         stream: TcpStream,
         peer: SocketAddr,
-        service: Arc<Service>,
+        service: Arc<ConnService>,
+        callbacks: Rc<Callbacks<TcpConnection>>,
         layer: Option<Box<dyn Layer>>,
         local: Rc<LoopLocal>,
     ) -> Self {
+        let life = Lifecycle::new(layer.is_some(), callbacks.half_close.is_some());
         TcpConnection {
             id,
             stream,
             peer,
-            state: ConnState::Handshaking,
+            life,
             service,
+            callbacks,
             local,
             input: Buffer::new(),
             output: Buffer::new(),
             wire_in: Buffer::new(),
             layer,
-            context: None,
+            extensions: Extensions::default(),
             alive: None,
             error: None,
-            flags: Flags::default(),
+            io: IoFlags::default(),
             timers: ConnTimers::default(),
             last_activity: Instant::now(),
             tally: Default::default(),
@@ -173,18 +174,29 @@ impl TcpConnection {
 
     /// Where the connection is in its life.
     pub fn state(&self) -> ConnState {
-        self.state
+        match (self.life.phase(), self.life.write_side()) {
+            (Phase::Handshaking, _) => ConnState::Handshaking,
+            (Phase::Up, WriteSide::Open) => ConnState::Connected,
+            (Phase::Up, _) => ConnState::Disconnecting,
+            (Phase::Closed, _) => ConnState::Disconnected,
+        }
     }
 
-    /// Whether the connection is up (`Connected`). In the connection callback this
-    /// tells an up call (`true`) from a down call (`false`).
+    /// Whether the connection is up and our side open. In the connection callback
+    /// this tells an up call (`true`) from a down call (`false`).
     pub fn is_connected(&self) -> bool {
-        self.state == ConnState::Connected
+        self.state() == ConnState::Connected
     }
 
     /// Whether the peer has half-closed (EOF, or TLS close_notify).
     pub fn is_peer_closed(&self) -> bool {
-        self.flags.peer_closed
+        self.life.peer_closed()
+    }
+
+    /// Whether the connection has closed (it is released when the current callback
+    /// returns). Sends are dropped from then on.
+    pub fn is_closed(&self) -> bool {
+        self.life.is_closed()
     }
 
     /// Why the connection failed, if it did (an I/O error, or the layer's error: for
@@ -193,51 +205,26 @@ impl TcpConnection {
         self.error.as_ref()
     }
 
-    /// The connection's layer (TLS), if any; `net-ssl` reads TLS details through it.
+    /// The negotiated TLS session, if the connection has a TLS layer and its
+    /// handshake completed.
+    pub fn tls_info(&self) -> Option<TlsInfo> {
+        self.layer.as_ref()?.tls_info()
+    }
+
+    /// The connection's layer (TLS), if any: for a layer's own extension traits
+    /// (`net-ssl` reaches OpenSSL's session through it).
     pub fn layer(&self) -> Option<&dyn Layer> {
         self.layer.as_deref()
     }
 
-    /// A handle for sending to or closing this connection from any thread.
-    pub fn handle(&mut self) -> ConnHandle {
-        let alive = self
-            .alive
-            .get_or_insert_with(|| Arc::new(AtomicBool::new(self.state != ConnState::Disconnected)))
-            .clone();
-        ConnHandle::new(self.id, self.loop_handle(), alive)
+    /// Typed state attached to the connection (one value per type).
+    pub fn extensions(&self) -> &Extensions {
+        &self.extensions
     }
 
-    /// A handle to the loop that owns this connection.
-    pub fn loop_handle(&self) -> LoopHandle {
-        LoopHandle {
-            shared: self.local.shared.clone(),
-        }
-    }
-
-    /// Attaches typed user state to the connection, replacing any earlier one.
-    pub fn set_context<T: Any>(&mut self, context: T) {
-        self.context = Some(Box::new(context));
-    }
-
-    /// The user state, if it is a `T`.
-    pub fn context<T: Any>(&self) -> Option<&T> {
-        self.context.as_ref()?.downcast_ref()
-    }
-
-    /// The user state, mutable, if it is a `T`.
-    pub fn context_mut<T: Any>(&mut self) -> Option<&mut T> {
-        self.context.as_mut()?.downcast_mut()
-    }
-
-    /// Takes the user state out, if it is a `T`.
-    pub fn take_context<T: Any>(&mut self) -> Option<T> {
-        match self.context.take()?.downcast::<T>() {
-            Ok(b) => Some(*b),
-            Err(other) => {
-                self.context = Some(other);
-                None
-            }
-        }
+    /// Typed state attached to the connection, mutable.
+    pub fn extensions_mut(&mut self) -> &mut Extensions {
+        &mut self.extensions
     }
 
     /// Bytes waiting in the output buffer (ciphertext with TLS).
@@ -247,20 +234,17 @@ impl TcpConnection {
 
     /// Stops reading from the socket (backpressure); see [`TcpConnection::start_reading`].
     pub fn stop_reading(&mut self) {
-        self.flags.paused_by_user = true;
+        self.apply(Event::Pause(PauseBy::App));
     }
 
     /// Resumes reading, at once: bytes that arrived meanwhile are read now.
     pub fn start_reading(&mut self) {
-        if self.flags.paused_by_user {
-            self.flags.paused_by_user = false;
-            self.flags.read_again = true;
-        }
+        self.apply(Event::Resume(PauseBy::App));
     }
 
     /// Whether reading is paused (by the application or by the high-water policy).
     pub fn is_reading_paused(&self) -> bool {
-        self.flags.paused_by_user || self.flags.paused_by_high_water
+        self.life.is_paused()
     }
 
     /// Sends `data`. Written straight to the socket when nothing is queued, otherwise
@@ -294,8 +278,7 @@ impl TcpConnection {
     }
 
     fn can_send(&self, len: usize) -> bool {
-        let open = matches!(self.state, ConnState::Connected | ConnState::Handshaking)
-            && !self.flags.close_requested;
+        let open = self.life.accepts_sends();
         if !open {
             log::debug!("{self}: send of {len} bytes after close, dropped");
         }
@@ -304,110 +287,21 @@ impl TcpConnection {
 
     /// Half-closes our side once the output buffer is flushed (TLS: after sending
     /// close_notify). Reading goes on until the peer closes too, bounded by the close
-    /// delay. Sends after this are dropped.
+    /// delay. Sends after this are dropped. During the handshake: closes.
     pub fn shutdown(&mut self) {
-        match self.state {
-            // Nothing of the application's went out yet: just close.
-            ConnState::Handshaking => self.force_close(),
-            ConnState::Connected => {
-                self.tally.close(crate::stats::CloseCause::Shutdown);
-                self.state = ConnState::Disconnecting;
-                self.flags.shutdown_requested = true;
-            }
-            ConnState::Disconnecting | ConnState::Disconnected => {}
+        if self.state() == ConnState::Connected {
+            self.tally.close(CloseCause::Shutdown);
         }
+        self.apply(Event::Shutdown);
     }
 
     /// Closes now; pending output is discarded. The down callback runs once the
     /// current callback returns.
     pub fn force_close(&mut self) {
-        if self.state != ConnState::Disconnected {
-            self.tally.close(crate::stats::CloseCause::Forced);
-            self.flags.close_requested = true;
+        if !self.is_closed() {
+            self.tally.close(CloseCause::Forced);
         }
-    }
-
-    /// Closes after `delay` (unless it closed before).
-    pub fn force_close_with_delay(&mut self, delay: Duration) {
-        self.run_after(delay, |conn| conn.force_close());
-    }
-
-    /// Runs `callback` on this connection after `delay`, if it is still open then.
-    pub fn run_after<F>(&mut self, delay: Duration, mut callback: F) -> TimerId
-    where
-        F: FnMut(&mut TcpConnection) + 'static,
-    {
-        let id = self.id;
-        self.local.add_timer(
-            Instant::now() + delay,
-            None,
-            Box::new(move |ctx| {
-                ctx.with_connection(id, &mut callback);
-            }),
-        )
-    }
-
-    /// Cancels a timer set with [`TcpConnection::run_after`].
-    pub fn cancel_timer(&mut self, id: TimerId) -> bool {
-        self.local.cancel(id)
-    }
-
-    /// Whether the connection has closed (it is released when the current callback
-    /// returns).
-    pub fn is_closed(&self) -> bool {
-        self.flags.closed
-    }
-
-    /// Whether a close was asked for or happened: sends are dropped from here on.
-    pub fn is_closing(&self) -> bool {
-        self.flags.close_requested || self.flags.closed
-    }
-
-    /// Runs `f` on every open connection of the same server (or client), on each
-    /// connection's own loop: one task per loop, no lock. `f` also runs on this
-    /// connection. A chat server's broadcast is one call:
-    ///
-    /// ```no_run
-    /// # fn f(conn: &mut net::TcpConnection, frame: Vec<u8>) {
-    /// let frame = std::sync::Arc::new(frame);
-    /// conn.for_each_sibling(move |peer| {
-    ///     peer.send(&frame);
-    /// });
-    /// # }
-    /// ```
-    pub fn for_each_sibling<F>(&self, f: F)
-    where
-        F: Fn(&mut TcpConnection) + Send + Sync + 'static,
-    {
-        crate::service_broadcast::on_every_connection(&self.service, Arc::new(f));
-    }
-
-    /// The service's callbacks, borrowed apart from `self` so that one can be called
-    /// with `&mut self`. Saves cloning an `Arc` per message, whose reference count
-    /// would bounce between the cores of every loop serving the same server.
-    pub(crate) fn callbacks<'a>(&self) -> &'a crate::Callbacks {
-        // SAFETY: `self.service` is set when the connection is made and never
-        // replaced, and it is dropped only with the connection. Callers use the
-        // reference within one method call on `self` (the connection is alive then,
-        // and so is the `Service` its `Arc` keeps), and never store it.
-        unsafe { &(*Arc::as_ptr(&self.service)).callbacks }
-    }
-
-    /// Runs `f` with `self`, catching a panic: a panicking callback closes its
-    /// connection, with an error log, and the loop goes on.
-    pub(crate) fn call_user<R>(&mut self, f: impl FnOnce(&mut Self) -> R) -> Option<R> {
-        match catch_unwind(AssertUnwindSafe(|| f(self))) {
-            Ok(r) => Some(r),
-            Err(p) => {
-                log::error!(
-                    "{self}: callback panicked: {}; closing the connection",
-                    panic_message(&*p)
-                );
-                self.error = Some(io::Error::other("callback panicked"));
-                self.force_close();
-                None
-            }
-        }
+        self.apply(Event::Close);
     }
 
     pub(crate) fn mark_dead(&mut self) {
@@ -428,7 +322,7 @@ impl std::fmt::Debug for TcpConnection {
         f.debug_struct("TcpConnection")
             .field("id", &self.id)
             .field("peer", &self.peer)
-            .field("state", &self.state)
+            .field("life", &self.life)
             .field("input", &self.input)
             .field("output", &self.output)
             .finish()

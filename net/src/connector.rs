@@ -1,27 +1,30 @@
 //! `Connector`: one non-blocking connect attempt, as a handler on the client's loop.
 //!
-//! Ownership: owns the connecting socket until the attempt ends. On success it hands
-//! the socket to the loop as a connection of the client's service; on failure (error,
-//! refused, self-connect) it reports to the client, which decides about retrying. The
-//! connect timeout is a timer owned by the client (`client.rs`).
+//! Ownership: owns the connecting socket until the attempt ends, then hands the
+//! outcome (the connected socket, or the error: refused, self-connect, ...) to the
+//! completion its starter gave it; the client decides about adopting and retrying.
+//! The connect timeout is a timer owned by the client (`client.rs`).
 
 use std::io;
 use std::net::SocketAddr;
-use std::sync::Arc;
 
 use mio::event::Event;
 use mio::net::TcpStream;
 use mio::{Interest, Registry, Token};
 
-use crate::client::ClientShared;
 use crate::loop_ctx::IoHandler;
 use crate::slab::SlotId;
 use crate::LoopCtx;
 
+/// What happens with the outcome of an attempt: called once, on the loop, with the
+/// connector's slot id and the connected socket and its peer, or the error.
+pub(crate) type Completion =
+    Box<dyn FnOnce(&mut LoopCtx, SlotId, io::Result<(TcpStream, SocketAddr)>)>;
+
 pub(crate) struct Connector {
     stream: Option<TcpStream>,
     addr: SocketAddr,
-    client: Arc<ClientShared>,
+    done: Option<Completion>,
 }
 
 impl Connector {
@@ -29,7 +32,7 @@ impl Connector {
     pub(crate) fn start(
         ctx: &mut LoopCtx,
         addr: SocketAddr,
-        client: Arc<ClientShared>,
+        done: Completion,
     ) -> io::Result<SlotId> {
         let stream = TcpStream::connect(addr)?;
         ctx.add_handler(move |registry: &Registry, token: Token| {
@@ -38,7 +41,7 @@ impl Connector {
             Ok(Box::new(Connector {
                 stream: Some(stream),
                 addr,
-                client,
+                done: Some(done),
             }) as Box<dyn IoHandler>)
         })
     }
@@ -81,10 +84,8 @@ impl IoHandler for Connector {
             log::debug!("connector {}: deregister: {e}", self.addr);
         }
         ctx.remove_handler(id);
-        let client = self.client.clone();
-        match outcome {
-            Ok(peer) => client.connected(ctx, id, stream, peer),
-            Err(e) => client.attempt_failed(Some(id), e),
+        if let Some(done) = self.done.take() {
+            done(ctx, id, outcome.map(|peer| (stream, peer)));
         }
     }
 

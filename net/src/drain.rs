@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use parking_lot::{Condvar, Mutex};
 
-use crate::service::Service;
+use crate::connection::ConnService;
 use crate::service_broadcast::on_every_connection;
 use crate::slab::SlotId;
 use crate::{LoopCtx, LoopHandle};
@@ -31,7 +31,7 @@ const CONFIRM_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// What a server's handles and its running `run` share.
 pub(crate) struct ServerShared {
-    pub(crate) service: Arc<Service>,
+    pub(crate) service: Arc<ConnService>,
     /// The main loop (it accepts in the default mode and waits for quit in any mode).
     pub(crate) base: LoopHandle,
     /// The loops with acceptors: the main loop, or every worker in the per-loop mode.
@@ -54,7 +54,7 @@ fn loop_key(lp: &LoopHandle) -> usize {
 
 impl ServerShared {
     pub(crate) fn new(
-        service: Arc<Service>,
+        service: Arc<ConnService>,
         base: LoopHandle,
         accepting: Vec<LoopHandle>,
         listeners: Vec<TcpListener>,

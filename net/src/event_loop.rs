@@ -11,15 +11,14 @@
 //! were cut short to keep the loop fair.
 
 use std::io;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Instant;
 
 use crossbeam_channel::Receiver;
 use mio::{Events, Poll, Token};
 
-use crate::loop_ctx::LoopCtx;
-use crate::loop_handle::{LoopHandle, LoopShared, Task};
+use crate::loop_ctx::{LoopCtx, LoopShared, Task};
+use crate::loop_handle::LoopHandle;
 
 /// The token of the loop's waker; connections and handlers use slab indexes below it.
 pub(crate) const WAKER_TOKEN: Token = Token(usize::MAX);
@@ -104,7 +103,7 @@ impl EventLoop {
             }
             ctx.run_due_timers();
             ctx.maybe_release_memory();
-            ctx.shared().notified.store(false, Ordering::Release);
+            ctx.shared().wake.before_drain();
             ctx.run_tasks();
             ctx.continue_reads();
         }

@@ -17,7 +17,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use crate::Buffer;
+use crate::{Buffer, TlsInfo};
 
 /// What one call to [`Layer::read`] found.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -60,13 +60,14 @@ pub trait Layer: 'static {
     /// protocol state allows one. Called once, when the connection shuts down its side.
     fn close(&mut self, wire_out: &mut Buffer) -> io::Result<()>;
 
-    /// Whether the handshake has completed.
-    fn is_established(&self) -> bool;
+    /// The negotiated session, once the handshake completed (`None` before, and for
+    /// layers that are not TLS).
+    fn tls_info(&self) -> Option<TlsInfo> {
+        None
+    }
 
-    /// Gives memory back on an idle connection (TLS: release read/write buffers).
-    fn release_buffers(&mut self) {}
-
-    /// The concrete layer, for protocol-specific queries (see `net-ssl`'s extension trait).
+    /// The concrete layer, for a provider's own extension traits (`net-ssl` reaches
+    /// OpenSSL's session through it). Applications use [`Layer::tls_info`].
     fn as_any(&self) -> &dyn Any;
 }
 

@@ -17,13 +17,16 @@
 //! server.run()
 //! # ;Ok::<(), std::io::Error>(())
 //! ```
-#![warn(missing_docs)]
+#![deny(missing_docs)]
 
 mod acceptor;
 mod buffer;
+mod builder_setters;
+mod callbacks;
 mod client;
 mod client_builder;
 pub mod codec;
+mod conn_events;
 mod conn_handle;
 mod conn_read;
 mod conn_write;
@@ -31,14 +34,17 @@ mod connection;
 mod connector;
 mod drain;
 mod event_loop;
+mod extensions;
 pub mod handover;
 mod intake;
 mod layer;
+mod lifecycle;
 mod listen;
 pub mod logging;
 mod loop_ctx;
 mod loop_handle;
 mod loop_pool;
+mod options;
 pub mod proxy_protocol;
 mod retry;
 mod server;
@@ -49,7 +55,9 @@ mod slab;
 mod socket;
 mod stats;
 mod timer_queue;
+mod tls_info;
 mod util;
+mod wake_flag;
 
 pub use buffer::Buffer;
 pub use client::{RetryCallback, TcpClient};
@@ -57,6 +65,7 @@ pub use client_builder::TcpClientBuilder;
 pub use conn_handle::ConnHandle;
 pub use connection::{ConnId, ConnState, TcpConnection};
 pub use event_loop::EventLoop;
+pub use extensions::Extensions;
 pub use layer::{Layer, LayerFactory, LayerRead};
 pub use loop_ctx::LoopCtx;
 pub use loop_handle::LoopHandle;
@@ -65,6 +74,6 @@ pub use proxy_protocol::{Cidr, ProxyInfo, ProxyProtocol};
 pub use retry::RetryPolicy;
 pub use server::{ServerHandle, TcpServer};
 pub use server_builder::TcpServerBuilder;
-pub use service::{Callbacks, ConnOptions, ConnectionCallback, HighWaterCallback, MessageCallback};
 pub use stats::{CloseCounts, HandshakeFailures, ServerStats};
 pub use timer_queue::TimerId;
+pub use tls_info::TlsInfo;

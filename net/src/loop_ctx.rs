@@ -6,26 +6,62 @@
 //! with a generation, so an id kept after a connection closed never reaches the next
 //! connection to use the slot.
 
+use std::any::Any;
 use std::cell::RefCell;
 use std::io;
-use std::net::SocketAddr;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::rc::Rc;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
+use std::thread::ThreadId;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::Receiver;
+use crossbeam_channel::{Receiver, Sender};
 use mio::event::Event;
-use mio::net::TcpStream;
-use mio::{Interest, Registry, Token};
+use mio::{Registry, Token};
 
-use crate::connection::{ConnId, TcpConnection};
-use crate::layer::Layer;
-use crate::loop_handle::{LoopHandle, LoopShared, Task};
-use crate::service::Service;
 use crate::slab::{Slab, SlotId};
-use crate::timer_queue::{Timer, TimerCallback, TimerId, TimerQueue};
+use crate::timer_queue::{Timer, TimerId, TimerQueue};
 use crate::util::panic_message;
+use crate::wake_flag::WakeFlag;
+
+/// A unit of work queued to a loop.
+pub(crate) type Task = Box<dyn FnOnce(&mut LoopCtx) + Send>;
+
+/// A timer's callback on a loop.
+pub(crate) type TimerCallback = Box<dyn FnMut(&mut LoopCtx)>;
+
+/// What a loop shares with the handles that reach it from other threads.
+pub(crate) struct LoopShared {
+    pub(crate) name: String,
+    pub(crate) index: usize,
+    pub(crate) tx: Sender<Task>,
+    pub(crate) waker: mio::Waker,
+    /// Which producer wakes the loop (the first since the loop last drained).
+    pub(crate) wake: WakeFlag,
+    pub(crate) thread: OnceLock<ThreadId>,
+    next_timer: std::sync::atomic::AtomicU64,
+}
+
+impl LoopShared {
+    pub(crate) fn new(name: String, index: usize, tx: Sender<Task>, waker: mio::Waker) -> Self {
+        LoopShared {
+            name,
+            index,
+            tx,
+            waker,
+            wake: WakeFlag::default(),
+            thread: OnceLock::new(),
+            next_timer: std::sync::atomic::AtomicU64::new(1),
+        }
+    }
+
+    pub(crate) fn new_timer_id(&self) -> TimerId {
+        TimerId(
+            self.next_timer
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+        )
+    }
+}
 
 /// Something other than a connection that waits for readiness on a loop (the
 /// acceptor, a connector in progress).
@@ -37,18 +73,34 @@ pub(crate) trait IoHandler {
     fn deregister(&mut self, registry: &Registry);
 }
 
-// Connections are nearly every slot; boxing them would cost an allocation per
-// connection and a pointer chase per event to save space in the few handler slots.
-#[allow(clippy::large_enum_variant)]
-pub(crate) enum Slot {
-    Conn(TcpConnection),
+/// A connection as its loop sees it. The loop drives it without knowing its type, so
+/// the loop's code does not depend on the connection's (see docs/architecture.md).
+pub(crate) trait Pollable: Any {
+    /// Readiness on the connection's socket.
+    fn on_event(&mut self, event: &Event);
+    /// Continues a read cut short by the per-event budget, or resumed after a pause.
+    fn on_resume(&mut self);
+    /// Whether the connection asked to continue reading later in this iteration.
+    fn take_resume(&mut self) -> bool;
+    /// Whether the connection is closed (the loop then releases it).
+    fn is_closed(&self) -> bool;
+    /// Closes it now (the loop is ending).
+    fn close_now(&mut self);
+    /// Takes the socket off the poller and runs the down callback.
+    fn release(&mut self, registry: &Registry);
+    /// The connection itself, for code that knows its type.
+    fn as_any_mut(&mut self) -> &mut dyn Any;
+}
+
+enum Slot {
+    Conn(Box<dyn Pollable>),
     /// `None` while the handler is out running.
     Handler(Option<Box<dyn IoHandler>>),
 }
 
-/// The loop-thread state a connection keeps a reference to (timers, ids).
+/// The loop-thread state a connection keeps a reference to (its timers).
 pub(crate) struct LoopLocal {
-    pub(crate) timers: RefCell<TimerQueue>,
+    pub(crate) timers: RefCell<TimerQueue<TimerCallback>>,
     pub(crate) shared: Arc<LoopShared>,
 }
 
@@ -108,19 +160,12 @@ impl LoopCtx {
         }
     }
 
-    /// A handle to this loop, for other threads.
-    pub fn handle(&self) -> LoopHandle {
-        LoopHandle {
-            shared: self.shared.clone(),
-        }
-    }
-
     /// This loop's index in its pool.
     pub fn index(&self) -> usize {
         self.shared.index
     }
 
-    pub(crate) fn shared(&self) -> &LoopShared {
+    pub(crate) fn shared(&self) -> &Arc<LoopShared> {
         &self.shared
     }
 
@@ -194,84 +239,38 @@ impl LoopCtx {
         self.connections
     }
 
-    /// Runs `f` on the connection `id` if it is still open on this loop. A panic in
-    /// `f` closes that connection; state changes `f` makes (sends, closes) take effect
-    /// before this returns.
-    pub fn with_connection<R>(
-        &mut self,
-        id: ConnId,
-        f: impl FnOnce(&mut TcpConnection) -> R,
-    ) -> Option<R> {
-        if id.loop_index as usize != self.shared.index {
-            return None;
-        }
-        let slot = id.slot;
-        let Some(Slot::Conn(conn)) = self.slots.get_mut(slot) else {
-            return None;
-        };
-        let result = conn.call_user(f);
-        conn.settle();
-        self.after_conn(slot);
-        result
+    /// The next free slot: the token a new connection registers with.
+    pub(crate) fn next_slot(&self) -> SlotId {
+        self.slots.next_id()
     }
 
-    /// Runs `f` on every open connection of this loop (a broadcast visits each loop
-    /// with one task and sends from here, without any lock).
-    pub fn for_each_connection(&mut self, mut f: impl FnMut(&mut TcpConnection)) {
-        // By index, without collecting ids: a broadcast allocates nothing here. `f`
-        // may close connections (their slots empty) but cannot add any.
-        for index in 0..self.slots.index_bound() {
-            if let Some((_, Slot::Conn(conn))) = self.slots.get_by_index_mut(index) {
-                let id = conn.id();
-                self.with_connection(id, &mut f);
-            }
-        }
-    }
-
-    /// Takes ownership of a connected socket: registers it and starts the connection
-    /// (its handshake if it has a layer, else its up callback). The caller has counted
-    /// the connection in `service` (`Service::opened`); on error it uncounts it.
-    pub(crate) fn add_connection(
-        &mut self,
-        stream: TcpStream,
-        peer: SocketAddr,
-        service: Arc<Service>,
-        layer: Option<Box<dyn Layer>>,
-    ) -> io::Result<ConnId> {
-        self.add_connection_with(stream, peer, service, layer, None)
-    }
-
-    /// `add_connection` for a connection that came through the PROXY protocol.
-    pub(crate) fn add_connection_with(
-        &mut self,
-        mut stream: TcpStream,
-        peer: SocketAddr,
-        service: Arc<Service>,
-        layer: Option<Box<dyn Layer>>,
-        proxy: Option<Box<crate::ProxyInfo>>,
-    ) -> io::Result<ConnId> {
-        let slot = self.slots.next_id();
-        self.registry.register(
-            &mut stream,
-            Token(slot.index as usize),
-            Interest::READABLE | Interest::WRITABLE,
-        )?;
-        let id = ConnId {
-            loop_index: self.shared.index as u32,
-            slot,
-        };
-        let mut conn = TcpConnection::new(id, stream, peer, service, layer, self.local.clone());
-        conn.proxy = proxy;
-        let inserted = self.slots.insert(Slot::Conn(conn));
-        debug_assert_eq!(inserted, slot);
+    /// Takes in a registered connection at `slot` (from [`LoopCtx::next_slot`]).
+    pub(crate) fn insert_connection(&mut self, conn: Box<dyn Pollable>) -> SlotId {
         self.connections += 1;
         self.trim_at = None;
-        if let Some(Slot::Conn(conn)) = self.slots.get_mut(slot) {
-            conn.start();
-            conn.settle();
+        self.slots.insert(Slot::Conn(conn))
+    }
+
+    /// The connection in `slot`, if it is one and still there.
+    pub(crate) fn connection_mut(&mut self, slot: SlotId) -> Option<&mut dyn Pollable> {
+        match self.slots.get_mut(slot) {
+            Some(Slot::Conn(conn)) => Some(conn.as_mut()),
+            _ => None,
         }
-        self.after_conn(slot);
-        Ok(id)
+    }
+
+    /// The connection at slot index `index` (for visiting every connection without
+    /// collecting ids).
+    pub(crate) fn connection_at(&mut self, index: usize) -> Option<(SlotId, &mut dyn Pollable)> {
+        match self.slots.get_by_index_mut(index) {
+            Some((id, Slot::Conn(conn))) => Some((id, conn.as_mut())),
+            _ => None,
+        }
+    }
+
+    /// One past the highest slot index in use.
+    pub(crate) fn slot_bound(&self) -> usize {
+        self.slots.index_bound()
     }
 
     /// Registers a handler built by `make` with the token it will be woken with.
@@ -297,7 +296,7 @@ impl LoopCtx {
         };
         match slot {
             Slot::Conn(conn) => {
-                conn.handle_event(event);
+                conn.on_event(event);
                 self.after_conn(id);
             }
             Slot::Handler(_) => self.run_handler(id, Some(event)),
@@ -321,20 +320,19 @@ impl LoopCtx {
 
     /// After a connection ran: queue it for a fair continuation of its reads, or
     /// release it if it closed.
-    fn after_conn(&mut self, id: SlotId) {
+    pub(crate) fn after_conn(&mut self, id: SlotId) {
         let Some(Slot::Conn(conn)) = self.slots.get_mut(id) else {
             return;
         };
         if conn.is_closed() {
             if let Some(Slot::Conn(mut conn)) = self.slots.remove(id) {
                 self.connections -= 1;
-                conn.deregister(&self.registry);
-                conn.finish();
+                conn.release(&self.registry);
                 if self.connections == 0 {
                     self.trim_at = Some(Instant::now() + TRIM_AFTER_IDLE);
                 }
             }
-        } else if conn.take_read_again() {
+        } else if conn.take_resume() {
             self.pending_reads.push(id);
         }
     }
@@ -404,7 +402,7 @@ impl LoopCtx {
     pub(crate) fn continue_reads(&mut self) {
         for id in std::mem::take(&mut self.pending_reads) {
             if let Some(Slot::Conn(conn)) = self.slots.get_mut(id) {
-                conn.continue_read();
+                conn.on_resume();
                 self.after_conn(id);
             }
         }
@@ -415,9 +413,7 @@ impl LoopCtx {
         for id in self.slots.ids() {
             match self.slots.get_mut(id) {
                 Some(Slot::Conn(conn)) => {
-                    conn.tally.forced();
-                    conn.force_close();
-                    conn.settle();
+                    conn.close_now();
                     self.after_conn(id);
                 }
                 Some(Slot::Handler(_)) => self.remove_handler(id),

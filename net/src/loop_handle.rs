@@ -7,47 +7,12 @@
 //! since the loop last drained its queue, so a burst of N tasks costs one `write` on
 //! the loop's eventfd, not N.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock};
-use std::thread::ThreadId;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::Sender;
-
+use crate::loop_ctx::{LoopShared, Task};
 use crate::timer_queue::TimerId;
 use crate::LoopCtx;
-
-/// A unit of work queued to a loop.
-pub(crate) type Task = Box<dyn FnOnce(&mut LoopCtx) + Send>;
-
-pub(crate) struct LoopShared {
-    pub(crate) name: String,
-    pub(crate) index: usize,
-    pub(crate) tx: Sender<Task>,
-    pub(crate) waker: mio::Waker,
-    /// Set by the first producer after a drain; cleared by the loop before it drains.
-    pub(crate) notified: AtomicBool,
-    pub(crate) thread: OnceLock<ThreadId>,
-    next_timer: AtomicU64,
-}
-
-impl LoopShared {
-    pub(crate) fn new(name: String, index: usize, tx: Sender<Task>, waker: mio::Waker) -> Self {
-        LoopShared {
-            name,
-            index,
-            tx,
-            waker,
-            notified: AtomicBool::new(false),
-            thread: OnceLock::new(),
-            next_timer: AtomicU64::new(1),
-        }
-    }
-
-    pub(crate) fn new_timer_id(&self) -> TimerId {
-        TimerId(self.next_timer.fetch_add(1, Ordering::Relaxed))
-    }
-}
 
 /// A `Clone + Send` handle to an event loop: queue work to it, set timers on it, stop it.
 ///
@@ -78,22 +43,11 @@ impl LoopHandle {
         self.push(Box::new(task))
     }
 
-    /// Same as [`LoopHandle::queue_in_loop`]: from another thread it queues and wakes;
-    /// on the loop's thread it queues without waking, and the task runs before the
-    /// loop next polls. (A `&mut LoopCtx` is already borrowed by whoever runs on the
-    /// loop thread, so running "at once" there would alias it.)
-    pub fn run_in_loop<F>(&self, task: F) -> bool
-    where
-        F: FnOnce(&mut LoopCtx) + Send + 'static,
-    {
-        self.push(Box::new(task))
-    }
-
     pub(crate) fn push(&self, task: Task) -> bool {
         if self.shared.tx.send(task).is_err() {
             return false;
         }
-        if !self.is_in_loop_thread() && !self.shared.notified.swap(true, Ordering::AcqRel) {
+        if !self.is_in_loop_thread() && self.shared.wake.after_queue() {
             if let Err(e) = self.shared.waker.wake() {
                 log::error!("loop {}: wake failed: {e}", self.shared.name);
             }
@@ -165,5 +119,14 @@ impl LoopHandle {
 impl std::fmt::Debug for LoopHandle {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "LoopHandle({})", self.shared.name)
+    }
+}
+
+impl LoopCtx {
+    /// A handle to this loop, for other threads.
+    pub fn handle(&self) -> LoopHandle {
+        LoopHandle {
+            shared: self.shared().clone(),
+        }
     }
 }

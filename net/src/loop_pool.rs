@@ -1,8 +1,8 @@
 //! `LoopPool`: N worker event loops, each on its own named thread.
 //!
-//! Ownership: the pool owns the threads; callers get `LoopHandle`s. `next_loop` picks
-//! round-robin (called by the acceptor only, so a plain counter suffices). Dropping
-//! the pool (or `stop`) quits every loop and joins its thread.
+//! Ownership: the pool owns the threads; callers get `LoopHandle`s (the acceptor
+//! keeps its own round-robin cursor over them). Dropping the pool (or `stop`) quits
+//! every loop and joins its thread.
 
 use std::io;
 use std::thread::JoinHandle;
@@ -13,7 +13,6 @@ use crate::{EventLoop, LoopHandle};
 pub struct LoopPool {
     handles: Vec<LoopHandle>,
     threads: Vec<JoinHandle<()>>,
-    next: usize,
 }
 
 impl LoopPool {
@@ -22,7 +21,6 @@ impl LoopPool {
         let mut pool = LoopPool {
             handles: Vec::new(),
             threads: Vec::new(),
-            next: 0,
         };
         for i in 0..threads.max(1) {
             let thread_name = format!("{name}-{i}");
@@ -45,18 +43,7 @@ impl LoopPool {
         LoopPool {
             handles: Vec::new(),
             threads: Vec::new(),
-            next: 0,
         }
-    }
-
-    /// The next loop, round-robin.
-    ///
-    /// # Panics
-    /// If the pool has no loops.
-    pub fn next_loop(&mut self) -> &LoopHandle {
-        let i = self.next;
-        self.next = (self.next + 1) % self.handles.len();
-        &self.handles[i]
     }
 
     /// Every loop's handle, in index order.

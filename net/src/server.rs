@@ -2,7 +2,7 @@
 //!
 //! Thread rule: `run` turns the calling thread into the main reactor. In the default
 //! mode it owns the listener and only accepts, handing each connection round-robin to
-//! a worker (muduo); in the per-loop mode ([`TcpServerBuilder::accept_per_loop`]) each
+//! a worker (muduo); in the per-loop mode ([`crate::TcpServerBuilder::accept_per_loop`]) each
 //! worker accepts on its own `SO_REUSEPORT` listener and the main loop only waits for
 //! the stop. Each connection belongs to the loop that took it in. A [`ServerHandle`]
 //! stops the server from any thread (see `drain.rs`: stop accepting, grace, shut down,
@@ -15,83 +15,22 @@ use std::sync::Arc;
 use crate::acceptor::{Acceptor, Handoff};
 use crate::drain::ServerShared;
 use crate::intake::Intake;
-use crate::service::Service;
-use crate::{EventLoop, LoopCtx, LoopHandle, LoopPool, ServerStats, TcpServerBuilder};
+use crate::{EventLoop, LoopCtx, LoopHandle, LoopPool, ServerStats};
 
-/// A TCP server. See the module docs; configure with [`TcpServer::builder`].
+/// A TCP server. See the module docs; configure with [`TcpServer::builder`]
+/// (`server_builder.rs`).
 pub struct TcpServer {
-    listeners: Vec<std::net::TcpListener>,
-    local_addr: SocketAddr,
-    intake: Arc<Intake>,
-    pool: LoopPool,
-    base: EventLoop,
-    max_connections: usize,
-    accept_per_loop: bool,
-    shared: Arc<ServerShared>,
+    pub(crate) listeners: Vec<std::net::TcpListener>,
+    pub(crate) local_addr: SocketAddr,
+    pub(crate) intake: Arc<Intake>,
+    pub(crate) pool: LoopPool,
+    pub(crate) base: EventLoop,
+    pub(crate) max_connections: usize,
+    pub(crate) accept_per_loop: bool,
+    pub(crate) shared: Arc<ServerShared>,
 }
 
 impl TcpServer {
-    /// Starts configuring a server listening on `addr` (IPv4 or IPv6; port 0 picks a
-    /// free port, see [`TcpServer::local_addr`]).
-    pub fn builder(addr: impl std::net::ToSocketAddrs) -> TcpServerBuilder {
-        TcpServerBuilder::new(addr)
-    }
-
-    pub(crate) fn from_builder(b: TcpServerBuilder) -> io::Result<TcpServer> {
-        let loops = b.threads.max(1);
-        let listeners = if b.inherited.is_empty() {
-            let count = if b.accept_per_loop { loops } else { 1 };
-            crate::listen::bind(b.addr?, count, b.reuse_port, b.backlog)?
-        } else {
-            crate::listen::adopt(b.inherited)?
-        };
-        let local_addr = listeners[0].local_addr()?;
-        let service = Arc::new(Service::new(
-            b.name.clone(),
-            b.callbacks,
-            b.options,
-            b.layer,
-        ));
-        let base = EventLoop::new(&format!("{}-main", b.name))?;
-        let pool = if b.threads == 0 {
-            LoopPool::none()
-        } else {
-            LoopPool::start(&b.name, b.threads)?
-        };
-        let workers = worker_loops(&pool, &base);
-        let _ = service.loops.set(workers.clone());
-        let accepting = if b.accept_per_loop {
-            workers
-        } else {
-            vec![base.handle()]
-        };
-        let copies = listeners
-            .iter()
-            .map(std::net::TcpListener::try_clone)
-            .collect::<io::Result<_>>()?;
-        let shared = Arc::new(ServerShared::new(
-            service.clone(),
-            base.handle(),
-            accepting,
-            copies,
-            b.stop_timeout,
-            b.drain_grace,
-        ));
-        Ok(TcpServer {
-            listeners,
-            local_addr,
-            intake: Arc::new(Intake {
-                service,
-                proxy: b.proxy.map(Arc::new),
-            }),
-            pool,
-            base,
-            max_connections: b.max_connections,
-            accept_per_loop: b.accept_per_loop,
-            shared,
-        })
-    }
-
     /// The address the server is bound to (with the real port when 0 was asked).
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
@@ -259,7 +198,7 @@ impl ServerHandle {
 }
 
 /// The loops that own connections: the workers, or the main loop when there are none.
-fn worker_loops(pool: &LoopPool, base: &EventLoop) -> Vec<LoopHandle> {
+pub(crate) fn worker_loops(pool: &LoopPool, base: &EventLoop) -> Vec<LoopHandle> {
     if pool.loops().is_empty() {
         vec![base.handle()]
     } else {

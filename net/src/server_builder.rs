@@ -5,8 +5,14 @@ use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::service::{Callbacks, ConnOptions};
-use crate::{LayerFactory, TcpServer};
+use crate::callbacks::Callbacks;
+use crate::connection::TcpConnection;
+use crate::drain::ServerShared;
+use crate::intake::Intake;
+use crate::options::ConnOptions;
+use crate::server::worker_loops;
+use crate::service::Service;
+use crate::{EventLoop, LayerFactory, LoopPool, TcpServer};
 
 /// Configures a [`TcpServer`]; made by [`TcpServer::builder`].
 ///
@@ -26,7 +32,7 @@ pub struct TcpServerBuilder {
     pub(crate) addr: io::Result<SocketAddr>,
     pub(crate) name: String,
     pub(crate) threads: usize,
-    pub(crate) callbacks: Callbacks,
+    pub(crate) callbacks: Callbacks<TcpConnection>,
     pub(crate) options: ConnOptions,
     pub(crate) layer: Option<Arc<dyn LayerFactory>>,
     pub(crate) max_connections: usize,
@@ -40,7 +46,7 @@ pub struct TcpServerBuilder {
 }
 
 impl TcpServerBuilder {
-    pub(crate) fn new(addr: impl ToSocketAddrs) -> Self {
+    fn new(addr: impl ToSocketAddrs) -> Self {
         let addr = addr.to_socket_addrs().and_then(|mut a| {
             a.next().ok_or_else(|| {
                 io::Error::new(io::ErrorKind::InvalidInput, "address resolved to nothing")
@@ -78,7 +84,7 @@ impl TcpServerBuilder {
         self
     }
 
-    crate::service::connection_setters!();
+    crate::builder_setters::connection_setters!();
 
     /// At most this many live connections (default: no limit). A connection beyond
     /// it is accepted and closed at once: its client sees an EOF (or a reset) instead
@@ -147,5 +153,68 @@ impl TcpServerBuilder {
     /// Binds the listener and starts the worker loops.
     pub fn build(self) -> io::Result<TcpServer> {
         TcpServer::from_builder(self)
+    }
+}
+
+impl TcpServer {
+    /// Starts configuring a server listening on `addr` (IPv4 or IPv6; port 0 picks a
+    /// free port, see [`TcpServer::local_addr`]).
+    pub fn builder(addr: impl std::net::ToSocketAddrs) -> TcpServerBuilder {
+        TcpServerBuilder::new(addr)
+    }
+
+    fn from_builder(b: TcpServerBuilder) -> io::Result<TcpServer> {
+        let loops = b.threads.max(1);
+        let listeners = if b.inherited.is_empty() {
+            let count = if b.accept_per_loop { loops } else { 1 };
+            crate::listen::bind(b.addr?, count, b.reuse_port, b.backlog)?
+        } else {
+            crate::listen::adopt(b.inherited)?
+        };
+        let local_addr = listeners[0].local_addr()?;
+        let service = Arc::new(Service::new(
+            b.name.clone(),
+            b.callbacks,
+            b.options,
+            b.layer,
+        ));
+        let base = EventLoop::new(&format!("{}-main", b.name))?;
+        let pool = if b.threads == 0 {
+            LoopPool::none()
+        } else {
+            LoopPool::start(&b.name, b.threads)?
+        };
+        let workers = worker_loops(&pool, &base);
+        let _ = service.loops.set(workers.clone());
+        let accepting = if b.accept_per_loop {
+            workers
+        } else {
+            vec![base.handle()]
+        };
+        let copies = listeners
+            .iter()
+            .map(std::net::TcpListener::try_clone)
+            .collect::<io::Result<_>>()?;
+        let shared = Arc::new(ServerShared::new(
+            service.clone(),
+            base.handle(),
+            accepting,
+            copies,
+            b.stop_timeout,
+            b.drain_grace,
+        ));
+        Ok(TcpServer {
+            listeners,
+            local_addr,
+            intake: Arc::new(Intake {
+                service,
+                proxy: b.proxy.map(Arc::new),
+            }),
+            pool,
+            base,
+            max_connections: b.max_connections,
+            accept_per_loop: b.accept_per_loop,
+            shared,
+        })
     }
 }

@@ -5,28 +5,28 @@
 
 use std::sync::Arc;
 
-use crate::service::Service;
+use crate::connection::ConnService;
 use crate::TcpConnection;
 
 /// Queues `f` to every loop of `service`; each loop runs it on its own connections of
 /// that service. Returns how many loops took the task (a loop that ended drops it).
 pub(crate) fn on_every_connection(
-    service: &Arc<Service>,
+    service: &Arc<ConnService>,
     f: Arc<dyn Fn(&mut TcpConnection) + Send + Sync>,
 ) -> usize {
-    // Compared by address: the connections hold clones of the same `Arc`.
-    let key = Arc::as_ptr(service) as usize;
+    let service_of_f = Arc::downgrade(service);
     service
         .loops()
         .iter()
         .filter(|lp| {
-            let f = f.clone();
+            let (f, service) = (f.clone(), service_of_f.clone());
             lp.queue_in_loop(move |ctx| {
-                ctx.for_each_connection(|c| {
-                    if Arc::as_ptr(&c.service) as usize == key {
-                        f(c)
-                    }
-                })
+                let Some(service) = service.upgrade() else {
+                    return;
+                };
+                // Every connection, also those still in their handshake (a stop must
+                // reach them too).
+                ctx.visit_connections(|c| c.belongs_to(&service), |c| f(c))
             })
         })
         .count()

@@ -11,29 +11,37 @@ use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 use std::time::{Duration, Instant};
 
-use crate::LoopCtx;
-
-/// Identifies a timer for [`LoopCtx::cancel`] and [`crate::LoopHandle::cancel`].
+/// Identifies a timer for `LoopCtx::cancel`, `LoopHandle::cancel` and
+/// `TcpConnection::cancel_timer`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct TimerId(pub(crate) u64);
 
-pub(crate) type TimerCallback = Box<dyn FnMut(&mut LoopCtx)>;
-
-pub(crate) struct Timer {
-    pub(crate) callback: TimerCallback,
+/// A timer's callback (`C`: what the loop runs it with) and its repeat interval.
+pub(crate) struct Timer<C> {
+    pub(crate) callback: C,
     pub(crate) interval: Option<Duration>,
 }
 
-#[derive(Default)]
-pub(crate) struct TimerQueue {
+/// The queue; generic over the callback so that it knows nothing of the loop.
+pub(crate) struct TimerQueue<C> {
     heap: BinaryHeap<Reverse<(Instant, u64)>>,
-    timers: HashMap<u64, (Instant, Timer)>,
+    timers: HashMap<u64, (Instant, Timer<C>)>,
     /// The timer whose callback is running now, and whether it was cancelled meanwhile.
     firing: Option<(u64, bool)>,
 }
 
-impl TimerQueue {
-    pub(crate) fn insert(&mut self, id: TimerId, when: Instant, timer: Timer) {
+impl<C> Default for TimerQueue<C> {
+    fn default() -> Self {
+        TimerQueue {
+            heap: BinaryHeap::new(),
+            timers: HashMap::new(),
+            firing: None,
+        }
+    }
+}
+
+impl<C> TimerQueue<C> {
+    pub(crate) fn insert(&mut self, id: TimerId, when: Instant, timer: Timer<C>) {
         self.heap.push(Reverse((when, id.0)));
         self.timers.insert(id.0, (when, timer));
     }
@@ -66,7 +74,7 @@ impl TimerQueue {
     }
 
     /// Takes out one timer due at `now`, marking it as firing.
-    pub(crate) fn pop_due(&mut self, now: Instant) -> Option<(TimerId, Timer)> {
+    pub(crate) fn pop_due(&mut self, now: Instant) -> Option<(TimerId, Timer<C>)> {
         let when = self.next_deadline()?;
         if when > now {
             return None;
@@ -78,7 +86,7 @@ impl TimerQueue {
     }
 
     /// Ends the firing of `id`; a repeating timer that was not cancelled is re-armed.
-    pub(crate) fn finish(&mut self, id: TimerId, timer: Timer, now: Instant) {
+    pub(crate) fn finish(&mut self, id: TimerId, timer: Timer<C>, now: Instant) {
         let cancelled = matches!(self.firing.take(), Some((_, true)));
         if let (Some(interval), false) = (timer.interval, cancelled) {
             self.insert(id, now + interval, timer);

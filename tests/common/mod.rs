@@ -179,6 +179,8 @@ pub fn recv_exactly(rx: &crossbeam_channel::Receiver<Vec<u8>>, len: usize) -> Ve
 
 pub mod child;
 pub mod echo_child;
+pub mod example;
+pub mod http;
 pub mod tls;
 pub mod tls_tools;
 

@@ -7,6 +7,7 @@ use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
+use super::tls::cert;
 use super::IO_TIMEOUT;
 
 /// An example binary built by `cargo test` next to the integration tests.
@@ -38,7 +39,13 @@ impl EchoProcess {
 
     /// Starts `echo --tls` with `args`; `Err` with its log if it exits instead of listening.
     pub fn try_start(args: &[&str]) -> Result<EchoProcess, String> {
-        let mut child = Command::new(example("echo"))
+        EchoProcess::try_start_example("echo", args)
+    }
+
+    /// Starts the example `name` (a TLS server taking the shared TLS flags) with
+    /// `--tls` and `args`; `Err` with its log if it exits instead of listening.
+    pub fn try_start_example(name: &str, args: &[&str]) -> Result<EchoProcess, String> {
+        let mut child = Command::new(example(name))
             .args(["--tls", "--addr", "127.0.0.1:0", "--threads", "2"])
             .args(args)
             .stdout(Stdio::null())
@@ -147,7 +154,8 @@ pub fn s_client(addr: &str, args: &[&str]) -> SClient {
     while open_streams > 0 {
         match rx.recv_timeout(IO_TIMEOUT) {
             Ok(Some(l)) => {
-                echoed |= l.trim() == line;
+                // s_client's own buffered lines may run into the echo on one line.
+                echoed |= l.trim_end().ends_with(line);
                 out.push_str(&l);
                 out.push('\n');
                 if echoed {
@@ -205,4 +213,46 @@ pub fn write_file(dest: impl AsRef<Path>, bytes: &[u8]) {
 /// Counts PEM certificates in s_client's `-showcerts` output.
 pub fn certificates_shown(out: &str) -> usize {
     out.matches("-----BEGIN CERTIFICATE-----").count()
+}
+
+/// Makes a real OCSP response for `chain.crt` signed by the intermediate CA, with
+/// `status` "V" (good) or "R" (revoked), using `openssl ocsp` as a responder.
+pub fn ocsp_response(dir: &TempDir, status: &str) -> String {
+    let serial = Command::new("openssl")
+        .args(["x509", "-noout", "-serial", "-in", &cert("chain.crt")])
+        .output()
+        .unwrap();
+    let serial = String::from_utf8(serial.stdout).unwrap();
+    let serial = serial.trim().trim_start_matches("serial=");
+    // index.txt: status, expiry, revocation date, serial, file, subject (tab separated).
+    let revoked = if status == "R" { "250101000000Z" } else { "" };
+    let index = format!("{status}\t991231235959Z\t{revoked}\t{serial}\tunknown\t/CN=localhost\n");
+    std::fs::write(dir.path("index.txt"), index).unwrap();
+    let resp = dir.path(&format!("ocsp-{status}.der"));
+    let out = Command::new("openssl")
+        .args(["ocsp", "-index", &dir.path("index.txt")])
+        .args([
+            "-rsigner",
+            &cert("intermediate-ca.crt"),
+            "-rkey",
+            &cert("intermediate-ca.key"),
+        ])
+        .args([
+            "-CA",
+            &cert("intermediate-ca.crt"),
+            "-issuer",
+            &cert("intermediate-ca.crt"),
+        ])
+        .args([
+            "-cert",
+            &cert("chain.crt"),
+            "-respout",
+            &resp,
+            "-ndays",
+            "7",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "openssl ocsp: {out:?}");
+    resp
 }

@@ -20,8 +20,8 @@ use mio::{Interest, Registry};
 
 use super::parse::{parse, Header};
 use super::{ProxyInfo, ProxyProtocol};
+use crate::connection::ConnService;
 use crate::loop_ctx::IoHandler;
-use crate::service::Service;
 use crate::slab::SlotId;
 use crate::stats::{CloseCause, HandshakeFailure};
 use crate::LoopCtx;
@@ -30,7 +30,7 @@ pub(crate) struct HeaderReader {
     /// `None` once handed on (or closed).
     stream: Option<TcpStream>,
     peer: SocketAddr,
-    service: Arc<Service>,
+    service: Arc<ConnService>,
     loop_index: u32,
     max_len: usize,
     deadline: Instant,
@@ -43,7 +43,7 @@ impl HeaderReader {
     /// loop. Every outcome is counted and the count undone if it fails.
     pub(crate) fn start(
         ctx: &mut LoopCtx,
-        service: Arc<Service>,
+        service: Arc<ConnService>,
         mut stream: TcpStream,
         peer: SocketAddr,
         policy: &ProxyProtocol,
@@ -177,7 +177,13 @@ impl HeaderReader {
             info.version,
             self.peer
         );
-        crate::intake::start_connection(ctx, &self.service, stream, client, Some(Box::new(info)));
+        let info = Some(Box::new(info));
+        if let Err(e) = ctx.adopt(stream, client, self.service.clone(), info) {
+            log::warn!(
+                "{}: {client}: cannot take the connection in: {e}",
+                self.service.name
+            );
+        }
     }
 }
 

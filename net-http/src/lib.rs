@@ -1,0 +1,56 @@
+//! HTTP/1.1 and WebSocket for Muon, as a codec over [`net::TcpServer`]: `net` stays
+//! free of HTTP, and TLS comes from the server's layer (`net_ssl::TlsAcceptor`, ALPN
+//! [`ALPN_HTTP11`]).
+//!
+//! - [`Router`] maps method + path to a [`Handler`] that runs on the connection's
+//!   loop and answers at once ([`Reply::Now`]) or later, from any thread, through a
+//!   [`Responder`]; responses always go out in request order (pipelining).
+//! - Keep-alive, `Content-Length` and chunked bodies both ways, `HEAD`,
+//!   `Expect: 100-continue`, a cached `Date`, streamed bodies with backpressure.
+//! - [`Limits`] bound every buffer and wait; RFC 9112's smuggling rules refuse
+//!   ambiguous framing with 400 and close.
+//! - [`ws`]: RFC 6455 WebSocket endpoints ([`Router::websocket`]).
+//! - [`Metrics`]: counters in the Prometheus text format for `/metrics`.
+//!
+//! ```no_run
+//! use net_http::{HttpService, Reply, Response, Router};
+//! let router = Router::new()
+//!     .get("/", |_req, _ctx| Response::text("hello\n").into())
+//!     .post("/echo", |mut req, _ctx| Response::new(200).body(req.take_body()).into());
+//! let server = HttpService::new(router)
+//!     .install(net::TcpServer::builder("127.0.0.1:8080").threads(2))
+//!     .build()?;
+//! server.run()
+//! # ;Ok::<(), std::io::Error>(())
+//! ```
+#![warn(missing_docs)]
+
+mod chunked;
+mod conn;
+mod date;
+mod error;
+mod handler;
+mod head;
+mod limits;
+pub mod metrics;
+mod request;
+mod response;
+mod router;
+mod server_metrics;
+mod service;
+pub mod ws;
+
+pub use date::format_imf_fixdate;
+pub use error::HttpError;
+pub use handler::{Ctx, Reply, Responder};
+pub use limits::{Limits, MAX_HEADERS};
+pub use metrics::Metrics;
+pub use request::Request;
+pub use response::{reason_phrase, Body, BodySource, Response};
+pub use router::{Handler, Router};
+pub use server_metrics::write_server_stats;
+pub use service::HttpService;
+pub use ws::{Message, WsConn, WsHandle, WsHandler};
+
+/// The ALPN protocol id of HTTP/1.1, for `TlsAcceptorBuilder::alpn_protocols`.
+pub const ALPN_HTTP11: &str = "http/1.1";

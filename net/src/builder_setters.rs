@@ -1,0 +1,99 @@
+//! The setters that server and client builders share (callbacks, connection options,
+//! the layer), written once as a macro expanded into each builder.
+
+/// The setters that server and client builders share: callbacks, connection options
+/// and the layer. Expects `callbacks: Callbacks<TcpConnection>`, `options: ConnOptions` and
+/// `layer: Option<Arc<dyn LayerFactory>>` fields on the builder.
+macro_rules! connection_setters {
+    () => {
+        /// Called when a connection comes up (after the handshake, with TLS) and when
+        /// it goes down; `conn.is_connected()` tells which.
+        pub fn on_connection<F>(mut self, f: F) -> Self
+        where
+            F: Fn(&mut $crate::TcpConnection) + Send + Sync + 'static,
+        {
+            self.callbacks.connection = Some(std::sync::Arc::new(f));
+            self
+        }
+
+        /// Called with the connection's input buffer when bytes arrive.
+        pub fn on_message<F>(mut self, f: F) -> Self
+        where
+            F: Fn(&mut $crate::TcpConnection, &mut $crate::Buffer) + Send + Sync + 'static,
+        {
+            self.callbacks.message = Some(std::sync::Arc::new(f));
+            self
+        }
+
+        /// Called when everything sent so far has been handed to the kernel.
+        pub fn on_write_complete<F>(mut self, f: F) -> Self
+        where
+            F: Fn(&mut $crate::TcpConnection) + Send + Sync + 'static,
+        {
+            self.callbacks.write_complete = Some(std::sync::Arc::new(f));
+            self
+        }
+
+        /// Called when a connection's output buffer grows past `mark` bytes, with its
+        /// size.
+        pub fn on_high_water<F>(mut self, mark: usize, f: F) -> Self
+        where
+            F: Fn(&mut $crate::TcpConnection, usize) + Send + Sync + 'static,
+        {
+            self.options.high_water_mark = mark;
+            self.callbacks.high_water = Some(std::sync::Arc::new(f));
+            self
+        }
+
+        /// Called when the peer half-closes. Without it, the connection shuts down as
+        /// soon as its pending output is flushed; with it, the application decides
+        /// (reply, then `shutdown`), and the close delay bounds how long it may take.
+        pub fn on_half_close<F>(mut self, f: F) -> Self
+        where
+            F: Fn(&mut $crate::TcpConnection) + Send + Sync + 'static,
+        {
+            self.callbacks.half_close = Some(std::sync::Arc::new(f));
+            self
+        }
+
+        /// Output bytes above which the high-water policy applies (default 64 KiB).
+        pub fn high_water_mark(mut self, mark: usize) -> Self {
+            self.options.high_water_mark = mark;
+            self
+        }
+
+        /// Whether reading pauses while the output is above the high-water mark
+        /// (default on for servers, off for clients).
+        pub fn pause_reading_above_high_water(mut self, on: bool) -> Self {
+            self.options.pause_reading_above_high_water = on;
+            self
+        }
+
+        /// How long a half-closed connection may stay open (default 5 s).
+        pub fn close_delay(mut self, delay: std::time::Duration) -> Self {
+            self.options.close_delay = delay;
+            self
+        }
+
+        /// Closes connections idle (no byte read or written) for `timeout`.
+        pub fn idle_timeout(mut self, timeout: std::time::Duration) -> Self {
+            self.options.idle_timeout = Some(timeout);
+            self
+        }
+
+        /// TCP_NODELAY on every connection (default on).
+        pub fn tcp_nodelay(mut self, on: bool) -> Self {
+            self.options.tcp_nodelay = on;
+            self
+        }
+
+        /// Puts a layer in every connection's read/write path: TLS with
+        /// `muon::ssl::TlsAcceptor` on a server, a `muon::ssl::TlsConnector` on a
+        /// client.
+        pub fn tls<L: $crate::LayerFactory>(mut self, layer: L) -> Self {
+            self.layer = Some(std::sync::Arc::new(layer));
+            self
+        }
+    };
+}
+pub(crate) use connection_setters;

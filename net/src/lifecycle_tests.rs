@@ -1,0 +1,227 @@
+//! The lifecycle on its own: the transition table, every event in every reachable
+//! state, and random event sequences against the callback invariants.
+
+use super::*;
+use proptest::prelude::*;
+
+const EVENTS: [Event; 10] = [
+    Event::HandshakeDone,
+    Event::PeerClosed,
+    Event::Shutdown,
+    Event::OutputDrained,
+    Event::Close,
+    Event::Failed,
+    Event::Pause(PauseBy::App),
+    Event::Pause(PauseBy::HighWater),
+    Event::Resume(PauseBy::App),
+    Event::Resume(PauseBy::HighWater),
+];
+
+fn up(has_layer: bool, half_close: bool) -> Lifecycle {
+    let mut life = Lifecycle::new(has_layer, half_close);
+    assert_eq!(life.apply(Event::HandshakeDone), Effects::UP);
+    life
+}
+
+/// What a journal of effects must satisfy after any sequence of events.
+#[derive(Default)]
+struct Journal {
+    ups: usize,
+    releases: usize,
+    half_closes: usize,
+    shut: bool,
+    peer_closed: bool,
+    any_after_release: bool,
+}
+
+impl Journal {
+    fn record(&mut self, life: &Lifecycle, event: Event, effects: Effects) {
+        if self.releases > 0 && effects != Effects::NONE {
+            self.any_after_release = true;
+        }
+        if event == Event::PeerClosed {
+            self.peer_closed = true;
+        }
+        if effects.contains(Effects::UP) {
+            self.ups += 1;
+        }
+        if effects.contains(Effects::HALF_CLOSE) {
+            assert!(
+                self.peer_closed,
+                "half-close callback before the peer closed"
+            );
+            self.half_closes += 1;
+        }
+        for e in [Effects::SHUT_WRITE, Effects::CLOSE_LAYER] {
+            if effects.contains(e) {
+                // The connection reports OutputDrained only with an empty output
+                // buffer: shutting on any other event could cut pending output.
+                assert_eq!(event, Event::OutputDrained, "{e:?} on {event:?}");
+            }
+        }
+        if effects.contains(Effects::SHUT_WRITE) {
+            self.shut = true;
+        }
+        if effects.contains(Effects::RELEASE) {
+            self.releases += 1;
+            assert!(life.is_closed() && !life.delivers());
+            assert_eq!(life.came_up(), self.ups == 1, "down owed iff up ran");
+            let orderly = !matches!(event, Event::Close | Event::Failed);
+            if orderly && life.came_up() {
+                assert!(
+                    self.shut && self.peer_closed,
+                    "orderly close before both sides ended"
+                );
+            }
+        }
+    }
+
+    fn check(&self) {
+        assert!(self.ups <= 1, "up {} times", self.ups);
+        assert!(self.releases <= 1, "released {} times", self.releases);
+        assert!(
+            self.half_closes <= 1,
+            "half-close {} times",
+            self.half_closes
+        );
+        assert!(!self.any_after_release, "an effect after release");
+    }
+}
+
+#[test]
+fn table_from_handshaking() {
+    for event in [
+        Event::PeerClosed,
+        Event::Shutdown,
+        Event::Close,
+        Event::Failed,
+    ] {
+        let mut life = Lifecycle::new(true, false);
+        assert_eq!(life.apply(event), Effects::RELEASE, "{event:?}");
+        assert!(!life.came_up(), "no down owed for a connection never up");
+    }
+    let mut life = Lifecycle::new(true, false);
+    assert_eq!(life.apply(Event::OutputDrained), Effects::NONE);
+    assert!(
+        life.accepts_sends(),
+        "sends during the handshake are kept by the layer"
+    );
+    assert!(!life.delivers());
+    assert_eq!(life.apply(Event::HandshakeDone), Effects::UP);
+    assert!(life.delivers());
+}
+
+#[test]
+fn orderly_shutdown_with_a_layer_notifies_then_shuts() {
+    let mut life = up(true, false);
+    assert_eq!(life.apply(Event::Shutdown), Effects::NONE);
+    assert!(!life.accepts_sends());
+    assert_eq!(life.write_side(), WriteSide::Flushing);
+    assert_eq!(life.apply(Event::OutputDrained), Effects::CLOSE_LAYER);
+    let shut = life.apply(Event::OutputDrained);
+    assert!(shut.contains(Effects::SHUT_WRITE) && shut.contains(Effects::ARM_CLOSE_TIMER));
+    assert!(
+        !shut.contains(Effects::RELEASE),
+        "still reading until the peer's EOF"
+    );
+    assert!(life.reads());
+    assert_eq!(life.apply(Event::PeerClosed), Effects::RELEASE);
+    assert!(life.came_up());
+}
+
+#[test]
+fn peer_half_close_without_a_callback_shuts_after_flushing() {
+    let mut life = up(false, false);
+    assert_eq!(life.apply(Event::PeerClosed), Effects::ARM_CLOSE_TIMER);
+    assert!(life.peer_closed() && !life.reads());
+    assert_eq!(life.write_side(), WriteSide::Flushing);
+    let last = life.apply(Event::OutputDrained);
+    assert!(last.contains(Effects::SHUT_WRITE) && last.contains(Effects::RELEASE));
+}
+
+#[test]
+fn peer_half_close_with_a_callback_lets_the_application_reply() {
+    let mut life = up(false, true);
+    let effects = life.apply(Event::PeerClosed);
+    assert!(effects.contains(Effects::HALF_CLOSE) && effects.contains(Effects::ARM_CLOSE_TIMER));
+    assert!(life.accepts_sends(), "the application may still reply");
+    assert_eq!(life.apply(Event::OutputDrained), Effects::NONE);
+    assert_eq!(life.apply(Event::Shutdown), Effects::NONE);
+    assert!(life.apply(Event::OutputDrained).contains(Effects::RELEASE));
+}
+
+#[test]
+fn pauses_stack_and_resume_reads_once_both_lift() {
+    let mut life = up(false, false);
+    life.apply(Event::Pause(PauseBy::App));
+    life.apply(Event::Pause(PauseBy::HighWater));
+    assert!(life.is_paused() && life.paused_by_high_water() && !life.reads());
+    assert_eq!(life.apply(Event::Resume(PauseBy::HighWater)), Effects::NONE);
+    assert!(!life.paused_by_high_water() && life.is_paused());
+    assert_eq!(
+        life.apply(Event::Resume(PauseBy::App)),
+        Effects::RESUME_READ
+    );
+    assert!(life.reads());
+    assert_eq!(life.apply(Event::Resume(PauseBy::App)), Effects::NONE);
+}
+
+#[test]
+fn closed_ignores_everything() {
+    let mut life = up(true, true);
+    assert_eq!(life.apply(Event::Failed), Effects::RELEASE);
+    for event in EVENTS {
+        assert_eq!(life.apply(event), Effects::NONE, "{event:?}");
+    }
+    assert!(!life.accepts_sends() && !life.reads() && !life.delivers());
+}
+
+/// Every event applied to every state reachable from the start (both configurations
+/// of layer and half-close handling) keeps the journal's invariants.
+#[test]
+fn every_event_in_every_reachable_state() {
+    for has_layer in [false, true] {
+        for half_close in [false, true] {
+            // Breadth-first over event paths; states are few, so paths of length 5
+            // reach all of them (and the table is small enough to run in full).
+            let mut frontier = vec![Vec::<Event>::new()];
+            for _ in 0..5 {
+                let mut next = Vec::new();
+                for path in &frontier {
+                    for event in EVENTS {
+                        let mut path = path.clone();
+                        path.push(event);
+                        run(has_layer, half_close, &path);
+                        next.push(path);
+                    }
+                }
+                frontier = next;
+            }
+        }
+    }
+}
+
+fn run(has_layer: bool, half_close: bool, events: &[Event]) {
+    let mut life = Lifecycle::new(has_layer, half_close);
+    let mut journal = Journal::default();
+    for &event in events {
+        let effects = life.apply(event);
+        journal.record(&life, event, effects);
+    }
+    journal.check();
+}
+
+fn any_event() -> impl Strategy<Value = Event> {
+    proptest::sample::select(EVENTS.to_vec())
+}
+
+proptest! {
+    #[test]
+    fn random_sequences_keep_the_callback_rules(
+        has_layer: bool,
+        half_close: bool,
+        events in proptest::collection::vec(any_event(), 0..40),
+    ) {
+        run(has_layer, half_close, &events);
+    }
+}
