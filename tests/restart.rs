@@ -148,7 +148,7 @@ fn restarts_under_churn_lose_no_connection() {
 }
 
 #[test]
-fn restarts_of_a_tls_free_reuse_port_group_lose_no_connection() {
+fn restarts_of_a_reuse_port_per_loop_process_lose_no_connection() {
     restart_under_churn(2, &["--accept-per-loop", "--reuse-port"], &["--reuse-port"]);
 }
 
@@ -234,4 +234,38 @@ fn sigterm_with_handover_closes_the_listener_while_draining() {
     drop(c);
     assert!(echo.exits_0());
     let _ = std::fs::remove_dir_all(path.parent().unwrap());
+}
+
+/// The chat server takes the same flags and drains the same way.
+#[test]
+fn chat_server_with_scale_out_flags_drains_on_sigterm_and_exits_0() {
+    let mut chat = Echo::start_example(
+        "chat_server",
+        &[
+            "--addr",
+            "127.0.0.1:0",
+            "--accept-per-loop",
+            "--reuse-port",
+            "--max-conns",
+            "2",
+        ],
+    );
+    let addr = chat.addr();
+    let mut members: Vec<_> = (0..2).map(|_| connect(addr)).collect();
+    assert!(wait_until(IO_TIMEOUT, || chat.count("joined") == 2));
+    // A third is over --max-conns 2: closed at once.
+    let mut third = connect(addr);
+    let mut b = [0; 1];
+    assert!(
+        matches!(third.read(&mut b), Ok(0) | Err(_)),
+        "the third was closed"
+    );
+    chat.wait_line("connection limit 2 reached");
+    chat.sigterm();
+    for mut m in members.drain(..) {
+        assert!(read_to_eof(&mut m).unwrap().is_empty(), "an orderly EOF");
+        // Closing answers the server's FIN: the drain ends without its close delay.
+    }
+    assert!(chat.exits_0());
+    drop(third);
 }
