@@ -13,14 +13,34 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use openssl::ssl::SslConnector;
+
 use common::echo_child::Echo;
+use common::tls::client_config;
 use common::*;
 
 /// One churn connection: connect, echo a message in two writes, half-close, read to EOF.
-fn one_exchange(addr: SocketAddr, seed: u64) -> Result<(), String> {
+fn one_exchange(addr: SocketAddr, seed: u64, tls: Option<&SslConnector>) -> Result<(), String> {
     let mut c = std::net::TcpStream::connect(addr).map_err(|e| format!("connect: {e}"))?;
     c.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
     let data = payload(2000, seed);
+    if let Some(config) = tls {
+        // A full TLS handshake, the echo, close_notify.
+        let mut s = config
+            .connect("localhost", c)
+            .map_err(|e| format!("handshake: {e}"))?;
+        s.write_all(&data).map_err(|e| format!("tls write: {e}"))?;
+        let mut back = vec![0; data.len()];
+        s.read_exact(&mut back)
+            .map_err(|e| format!("tls read: {e}"))?;
+        if back != data {
+            return Err("TLS echo differs".into());
+        }
+        return s
+            .shutdown()
+            .map(|_| ())
+            .map_err(|e| format!("close_notify: {e}"));
+    }
     c.write_all(&data[..1000])
         .map_err(|e| format!("write: {e}"))?;
     c.write_all(&data[1000..])
@@ -46,19 +66,20 @@ struct Churn {
 }
 
 /// `clients` threads doing exchanges until stopped (or `max_each` each).
-fn churn(addr: SocketAddr, clients: usize, max_each: usize) -> Churn {
+fn churn(addr: SocketAddr, clients: usize, max_each: usize, tls: bool) -> Churn {
     let stop = Arc::new(AtomicBool::new(false));
     let ok = Arc::new(AtomicUsize::new(0));
     let threads = (0..clients)
         .map(|t| {
             let (stop, ok) = (stop.clone(), ok.clone());
+            let config = tls.then(|| client_config(None));
             std::thread::spawn(move || {
                 let mut failures = Vec::new();
                 for i in 0..max_each {
                     if stop.load(Ordering::Relaxed) {
                         break;
                     }
-                    match one_exchange(addr, (t * max_each + i) as u64) {
+                    match one_exchange(addr, (t * max_each + i) as u64, config.as_ref()) {
                         Ok(()) => ok.fetch_add(1, Ordering::Relaxed),
                         Err(e) => {
                             failures.push(e);
@@ -79,15 +100,16 @@ fn handover_path(name: &str) -> PathBuf {
     dir.join("handover.sock")
 }
 
-fn restart_under_churn(restarts: usize, first_args: &[&str], next_args: &[&str]) {
-    let path = handover_path(&format!("restart-{}", first_args.len()));
+fn restart_under_churn(name: &str, restarts: usize, first_args: &[&str], next_args: &[&str]) {
+    let tls = first_args.contains(&"--tls");
+    let path = handover_path(&format!("restart-{name}"));
     let path_s = path.to_str().unwrap().to_string();
     let mut common_args = vec!["--handover", path_s.as_str(), "--drain-grace-ms", "5000"];
     common_args.extend_from_slice(first_args);
     let mut current = Echo::start(&[&["--addr", "127.0.0.1:0"], common_args.as_slice()].concat());
     let addr = current.addr();
     wait_for_socket(&path);
-    let load = churn(addr, 4, 100_000);
+    let load = churn(addr, 4, 100_000, tls);
     let addr_s = addr.to_string();
     for r in 0..restarts {
         // Let the current process serve some of the churn first.
@@ -144,12 +166,22 @@ fn wait_for_socket(path: &Path) {
 
 #[test]
 fn restarts_under_churn_lose_no_connection() {
-    restart_under_churn(6, &[], &["--accept-per-loop"]);
+    restart_under_churn("plain", 6, &[], &["--accept-per-loop"]);
 }
 
 #[test]
 fn restarts_of_a_reuse_port_per_loop_process_lose_no_connection() {
-    restart_under_churn(2, &["--accept-per-loop", "--reuse-port"], &["--reuse-port"]);
+    restart_under_churn(
+        "reuse-port",
+        2,
+        &["--accept-per-loop", "--reuse-port"],
+        &["--reuse-port"],
+    );
+}
+
+#[test]
+fn restarts_under_a_tls_handshake_churn_lose_no_connection() {
+    restart_under_churn("tls", 4, &["--tls"], &["--tls", "--accept-per-loop"]);
 }
 
 #[test]
