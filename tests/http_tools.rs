@@ -59,7 +59,12 @@ fn curl_session(base: &str, extra: &[&str]) {
     );
     assert_eq!(body, "hello from curl");
     // A chunked upload of 200 KB, with Expect: 100-continue.
-    let file = std::env::temp_dir().join(format!("muon-http-upload-{}", std::process::id()));
+    // One file per session: the plain and HTTPS tests run at once, and a shared file
+    // removed by one while the other's curl still reads it truncated the upload (the
+    // server then waited for the rest and answered 408).
+    let scheme = base.split(':').next().unwrap_or("http");
+    let file =
+        std::env::temp_dir().join(format!("muon-http-upload-{}-{scheme}", std::process::id()));
     let data = common::payload(200_000, 7)
         .iter()
         .map(|b| b'a' + b % 26)

@@ -13,14 +13,34 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use openssl::ssl::SslConnector;
+
 use common::echo_child::Echo;
+use common::tls::client_config;
 use common::*;
 
 /// One churn connection: connect, echo a message in two writes, half-close, read to EOF.
-fn one_exchange(addr: SocketAddr, seed: u64) -> Result<(), String> {
+fn one_exchange(addr: SocketAddr, seed: u64, tls: Option<&SslConnector>) -> Result<(), String> {
     let mut c = std::net::TcpStream::connect(addr).map_err(|e| format!("connect: {e}"))?;
     c.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
     let data = payload(2000, seed);
+    if let Some(config) = tls {
+        // A full TLS handshake, the echo, close_notify.
+        let mut s = config
+            .connect("localhost", c)
+            .map_err(|e| format!("handshake: {e}"))?;
+        s.write_all(&data).map_err(|e| format!("tls write: {e}"))?;
+        let mut back = vec![0; data.len()];
+        s.read_exact(&mut back)
+            .map_err(|e| format!("tls read: {e}"))?;
+        if back != data {
+            return Err("TLS echo differs".into());
+        }
+        return s
+            .shutdown()
+            .map(|_| ())
+            .map_err(|e| format!("close_notify: {e}"));
+    }
     c.write_all(&data[..1000])
         .map_err(|e| format!("write: {e}"))?;
     c.write_all(&data[1000..])
@@ -46,19 +66,20 @@ struct Churn {
 }
 
 /// `clients` threads doing exchanges until stopped (or `max_each` each).
-fn churn(addr: SocketAddr, clients: usize, max_each: usize) -> Churn {
+fn churn(addr: SocketAddr, clients: usize, max_each: usize, tls: bool) -> Churn {
     let stop = Arc::new(AtomicBool::new(false));
     let ok = Arc::new(AtomicUsize::new(0));
     let threads = (0..clients)
         .map(|t| {
             let (stop, ok) = (stop.clone(), ok.clone());
+            let config = tls.then(|| client_config(None));
             std::thread::spawn(move || {
                 let mut failures = Vec::new();
                 for i in 0..max_each {
                     if stop.load(Ordering::Relaxed) {
                         break;
                     }
-                    match one_exchange(addr, (t * max_each + i) as u64) {
+                    match one_exchange(addr, (t * max_each + i) as u64, config.as_ref()) {
                         Ok(()) => ok.fetch_add(1, Ordering::Relaxed),
                         Err(e) => {
                             failures.push(e);
@@ -79,15 +100,16 @@ fn handover_path(name: &str) -> PathBuf {
     dir.join("handover.sock")
 }
 
-fn restart_under_churn(restarts: usize, first_args: &[&str], next_args: &[&str]) {
-    let path = handover_path(&format!("restart-{}", first_args.len()));
+fn restart_under_churn(name: &str, restarts: usize, first_args: &[&str], next_args: &[&str]) {
+    let tls = first_args.contains(&"--tls");
+    let path = handover_path(&format!("restart-{name}"));
     let path_s = path.to_str().unwrap().to_string();
     let mut common_args = vec!["--handover", path_s.as_str(), "--drain-grace-ms", "5000"];
     common_args.extend_from_slice(first_args);
     let mut current = Echo::start(&[&["--addr", "127.0.0.1:0"], common_args.as_slice()].concat());
     let addr = current.addr();
     wait_for_socket(&path);
-    let load = churn(addr, 4, 100_000);
+    let load = churn(addr, 4, 100_000, tls);
     let addr_s = addr.to_string();
     for r in 0..restarts {
         // Let the current process serve some of the churn first.
@@ -144,12 +166,22 @@ fn wait_for_socket(path: &Path) {
 
 #[test]
 fn restarts_under_churn_lose_no_connection() {
-    restart_under_churn(6, &[], &["--accept-per-loop"]);
+    restart_under_churn("plain", 6, &[], &["--accept-per-loop"]);
 }
 
 #[test]
-fn restarts_of_a_tls_free_reuse_port_group_lose_no_connection() {
-    restart_under_churn(2, &["--accept-per-loop", "--reuse-port"], &["--reuse-port"]);
+fn restarts_of_a_reuse_port_per_loop_process_lose_no_connection() {
+    restart_under_churn(
+        "reuse-port",
+        2,
+        &["--accept-per-loop", "--reuse-port"],
+        &["--reuse-port"],
+    );
+}
+
+#[test]
+fn restarts_under_a_tls_handshake_churn_lose_no_connection() {
+    restart_under_churn("tls", 4, &["--tls"], &["--tls", "--accept-per-loop"]);
 }
 
 #[test]
@@ -202,4 +234,70 @@ fn plain_reuse_port_resets_what_was_queued_on_a_closing_listener() {
     // 2^-40 accident.
     assert!(reset > 0, "no queued connection was reset");
     println!("plain SO_REUSEPORT: {reset} of 40 queued connections reset by the close");
+}
+
+/// A process offering its listeners for a hand-over keeps no copy of them: once a
+/// SIGTERM stops it accepting, the port refuses new connections at once (they are not
+/// queued on a socket nobody will accept from), while it still drains the old ones.
+#[test]
+fn sigterm_with_handover_closes_the_listener_while_draining() {
+    let path = handover_path("sigterm-handover");
+    let path_s = path.to_str().unwrap();
+    let mut echo = Echo::start(&[
+        "--addr",
+        "127.0.0.1:0",
+        "--handover",
+        path_s,
+        "--drain-grace-ms",
+        "20000",
+    ]);
+    let addr = echo.addr();
+    wait_for_socket(&path);
+    let c = connect(addr);
+    assert_eq!(echo_round_trip(&c, b"held"), b"held");
+    echo.sigterm();
+    echo.wait_line("SIGTERM: draining");
+    assert!(
+        wait_until(IO_TIMEOUT, || std::net::TcpStream::connect(addr).is_err()),
+        "the listener closed while the process drains"
+    );
+    // Still draining: the held connection is served until its client leaves.
+    assert_eq!(echo_round_trip(&c, b"still"), b"still");
+    drop(c);
+    assert!(echo.exits_0());
+    let _ = std::fs::remove_dir_all(path.parent().unwrap());
+}
+
+/// The chat server takes the same flags and drains the same way.
+#[test]
+fn chat_server_with_scale_out_flags_drains_on_sigterm_and_exits_0() {
+    let mut chat = Echo::start_example(
+        "chat_server",
+        &[
+            "--addr",
+            "127.0.0.1:0",
+            "--accept-per-loop",
+            "--reuse-port",
+            "--max-conns",
+            "2",
+        ],
+    );
+    let addr = chat.addr();
+    let mut members: Vec<_> = (0..2).map(|_| connect(addr)).collect();
+    assert!(wait_until(IO_TIMEOUT, || chat.count("joined") == 2));
+    // A third is over --max-conns 2: closed at once.
+    let mut third = connect(addr);
+    let mut b = [0; 1];
+    assert!(
+        matches!(third.read(&mut b), Ok(0) | Err(_)),
+        "the third was closed"
+    );
+    chat.wait_line("connection limit 2 reached");
+    chat.sigterm();
+    for mut m in members.drain(..) {
+        assert!(read_to_eof(&mut m).unwrap().is_empty(), "an orderly EOF");
+        // Closing answers the server's FIN: the drain ends without its close delay.
+    }
+    assert!(chat.exits_0());
+    drop(third);
 }

@@ -102,9 +102,14 @@ pub fn serve(server: TcpServer, handover: Handover) -> std::io::Result<()> {
     }
     if let Some(path) = &handover.path {
         let tx = stop_tx.clone();
-        muon::handover::offer(path, handle.listeners()?, move || {
-            let _ = tx.send("hand-over");
-        })?;
+        let server = handle.clone();
+        muon::handover::offer(
+            path,
+            move || server.listeners(),
+            move || {
+                let _ = tx.send("hand-over");
+            },
+        )?;
     }
     let why = stop_rx.recv().unwrap_or("channel closed");
     log::info!("{why}: draining");

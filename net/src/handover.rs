@@ -69,16 +69,19 @@ pub fn take(path: &Path) -> io::Result<Option<(Vec<TcpListener>, Taken)>> {
     Ok(Some((listeners, Taken { stream })))
 }
 
-/// Offers `listeners` (copies of a running server's, from
-/// [`crate::ServerHandle::listeners`]) at `path`, replacing whatever is there. Runs on
-/// a thread of its own: each process that connects gets copies; once one says it is
-/// ready, `on_taken` runs (the caller stops its server there) and the thread ends.
-pub fn offer<F>(
+/// Offers listening sockets at `path`, replacing whatever is there. Runs on a thread of
+/// its own: each process that connects gets copies made by `listeners` at that moment
+/// (give it `move || handle.listeners()`, see [`crate::ServerHandle::listeners`]); once
+/// one says it is ready, `on_taken` runs (the caller stops its server there) and the
+/// thread ends. No copy is kept in between: a server that stops accepting closes its
+/// listeners for real (an error from `listeners` then refuses the hand-over).
+pub fn offer<L, F>(
     path: &Path,
-    listeners: Vec<TcpListener>,
+    listeners: L,
     on_taken: F,
 ) -> io::Result<std::thread::JoinHandle<()>>
 where
+    L: Fn() -> io::Result<Vec<TcpListener>> + Send + 'static,
     F: FnOnce() + Send + 'static,
 {
     match std::fs::remove_file(path) {
@@ -98,7 +101,7 @@ where
                         continue;
                     }
                 };
-                match hand_over(&mut stream, &listeners) {
+                match listeners().and_then(|l| hand_over(&mut stream, &l)) {
                     Ok(()) => {
                         log::info!("handover: the new process took the listeners; stopping");
                         on_taken();
@@ -235,7 +238,9 @@ mod tests {
         let b = TcpListener::bind("[::1]:0").unwrap();
         let addrs = [a.local_addr().unwrap(), b.local_addr().unwrap()];
         let (tx, rx) = std::sync::mpsc::channel();
-        let t = offer(&path, vec![a, b], move || tx.send(()).unwrap()).unwrap();
+        let copies =
+            move || -> io::Result<Vec<TcpListener>> { Ok(vec![a.try_clone()?, b.try_clone()?]) };
+        let t = offer(&path, copies, move || tx.send(()).unwrap()).unwrap();
         let (got, taken) = take(&path).unwrap().expect("someone offers");
         assert_eq!(got.len(), 2);
         for (l, addr) in got.iter().zip(addrs) {

@@ -39,7 +39,12 @@ pub struct Echo {
 
 impl Echo {
     pub fn start(args: &[&str]) -> Echo {
-        let mut child = Command::new(example("echo"))
+        Echo::start_example("echo", args)
+    }
+
+    /// Starts another server example (`chat_server`) the same way.
+    pub fn start_example(name: &str, args: &[&str]) -> Echo {
+        let mut child = Command::new(example(name))
             .args(["--threads", "2", "--log", "info"])
             .args(args)
             .stdout(Stdio::null())
