@@ -56,7 +56,7 @@ impl LoopShared {
     }
 
     pub(crate) fn new_timer_id(&self) -> TimerId {
-        TimerId(
+        TimerId::from_count(
             self.next_timer
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed),
         )

@@ -9,12 +9,20 @@
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
+use std::num::NonZeroU64;
 use std::time::{Duration, Instant};
 
 /// Identifies a timer for `LoopCtx::cancel`, `LoopHandle::cancel` and
 /// `TcpConnection::cancel_timer`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct TimerId(pub(crate) u64);
+pub struct TimerId(pub(crate) NonZeroU64);
+
+impl TimerId {
+    /// The id numbered `n` (ids count from 1; 0 never occurs before 2^64 timers).
+    pub(crate) fn from_count(n: u64) -> TimerId {
+        TimerId(NonZeroU64::new(n).unwrap_or(NonZeroU64::MIN))
+    }
+}
 
 /// A timer's callback (`C`: what the loop runs it with) and its repeat interval.
 pub(crate) struct Timer<C> {
@@ -42,18 +50,18 @@ impl<C> Default for TimerQueue<C> {
 
 impl<C> TimerQueue<C> {
     pub(crate) fn insert(&mut self, id: TimerId, when: Instant, timer: Timer<C>) {
-        self.heap.push(Reverse((when, id.0)));
-        self.timers.insert(id.0, (when, timer));
+        self.heap.push(Reverse((when, id.0.get())));
+        self.timers.insert(id.0.get(), (when, timer));
     }
 
     pub(crate) fn cancel(&mut self, id: TimerId) -> bool {
         if let Some((firing, cancelled)) = &mut self.firing {
-            if *firing == id.0 {
+            if *firing == id.0.get() {
                 *cancelled = true;
                 return true;
             }
         }
-        self.timers.remove(&id.0).is_some()
+        self.timers.remove(&id.0.get()).is_some()
     }
 
     pub(crate) fn len(&self) -> usize {
@@ -82,7 +90,7 @@ impl<C> TimerQueue<C> {
         let Reverse((_, id)) = self.heap.pop()?;
         let (_, timer) = self.timers.remove(&id)?;
         self.firing = Some((id, false));
-        Some((TimerId(id), timer))
+        Some((TimerId::from_count(id), timer))
     }
 
     /// Ends the firing of `id`; a repeating timer that was not cancelled is re-armed.
