@@ -3,64 +3,15 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::io::{Read, Write};
+use std::process::{Command, Stdio};
 
+use common::example::{example_path as example, start_example, Killed};
 use common::tls::cert;
-use common::IO_TIMEOUT;
-
-fn example(name: &str) -> PathBuf {
-    // <target>/<profile>/deps/<this test> -> <target>/<profile>/examples/<name>
-    let exe = std::env::current_exe().unwrap();
-    let path = exe
-        .parent()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .join("examples")
-        .join(name);
-    assert!(
-        path.exists(),
-        "{} is missing: run the whole `cargo test` (it builds the examples first)",
-        path.display()
-    );
-    path
-}
-
-/// A child process that is killed when the test ends, passing or failing.
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 /// Starts `echo` with `args` on a free port; returns it and the address it logged.
 fn start_echo(args: &[&str]) -> (Killed, String) {
-    let mut child = Command::new(example("echo"))
-        .args(["--addr", "127.0.0.1:0", "--threads", "1"])
-        .args(args)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut err = BufReader::new(child.stderr.take().unwrap());
-    let (tx, rx) = crossbeam_channel::unbounded();
-    std::thread::spawn(move || {
-        let mut line = String::new();
-        while err.read_line(&mut line).map(|n| n > 0).unwrap_or(false) {
-            if let Some((_, addr)) = line.trim().split_once("listening on ") {
-                let _ = tx.send(addr.to_string());
-            }
-            line.clear();
-        }
-    });
-    let child = Killed(child);
-    let addr = rx.recv_timeout(IO_TIMEOUT).expect("echo logs its address");
-    (child, addr)
+    start_example("echo", &[&["--threads", "1"], args].concat())
 }
 
 fn run_client(args: &[&str], input: &str) -> (bool, String, String) {

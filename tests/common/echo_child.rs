@@ -4,7 +4,6 @@
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -13,22 +12,7 @@ use crossbeam_channel::Receiver;
 
 use super::IO_TIMEOUT;
 
-pub fn example(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let path = exe
-        .parent()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .join("examples")
-        .join(name);
-    assert!(
-        path.exists(),
-        "{} is missing: build the examples",
-        path.display()
-    );
-    path
-}
+pub use super::example::example_path as example;
 
 /// An echo example process; its log lines arrive on `lines`. Killed on drop.
 pub struct Echo {
