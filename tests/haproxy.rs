@@ -17,8 +17,11 @@ use common::tls::*;
 use common::tls_tools::{s_client, TempDir};
 use common::*;
 
-/// The tested configuration: FRONT, A and B are the three loopback ports.
-fn haproxy_config(front: u16, a: u16, b: u16) -> String {
+/// The tested configuration (docs/deployment.md). The frontend binds `FRONT`: in the
+/// tests, `fd@N`, a listening socket the test made and HAProxy inherits, so no other
+/// process can take the port between choosing it and HAProxy binding it (tests run in
+/// parallel, and a released port 0 is soon handed out again).
+fn haproxy_config(front: &str, a: u16, b: u16) -> String {
     format!(
         "global
     maxconn 4096
@@ -32,7 +35,7 @@ defaults
     option redispatch
 
 frontend muon_front
-    bind 127.0.0.1:{front}
+    bind {front}
     default_backend muon_echo
 
 backend muon_echo
@@ -52,12 +55,19 @@ impl Drop for HaProxy {
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+/// A listening socket on a free loopback port that a child process inherits (its
+/// descriptor stays open across exec).
+fn inheritable_listener() -> std::net::TcpListener {
+    use std::os::fd::AsRawFd;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let fd = listener.as_raw_fd();
+    // SAFETY: F_GETFD/F_SETFD on a descriptor this function owns; no memory is involved.
+    let cleared = unsafe {
+        let flags = libc::fcntl(fd, libc::F_GETFD);
+        flags >= 0 && libc::fcntl(fd, libc::F_SETFD, flags & !libc::FD_CLOEXEC) == 0
+    };
+    assert!(cleared, "clearing FD_CLOEXEC on the frontend socket");
+    listener
 }
 
 /// Two TLS echo backends sharing `key`, PROXY protocol on, and HAProxy in front.
@@ -79,9 +89,10 @@ fn setup(dir: &TempDir) -> Option<(Echo, Echo, HaProxy, SocketAddr)> {
     };
     let (a, b) = (backend(), backend());
     let (pa, pb) = (a.addr().port(), b.addr().port());
-    let front = free_port();
+    let front = inheritable_listener();
     let cfg = dir.path("haproxy.cfg");
-    std::fs::write(&cfg, haproxy_config(front, pa, pb)).unwrap();
+    let bind = format!("fd@{}", std::os::fd::AsRawFd::as_raw_fd(&front));
+    std::fs::write(&cfg, haproxy_config(&bind, pa, pb)).unwrap();
     let child = Command::new(haproxy)
         .args(["-f", &cfg, "-db"])
         .stdout(Stdio::null())
@@ -89,7 +100,9 @@ fn setup(dir: &TempDir) -> Option<(Echo, Echo, HaProxy, SocketAddr)> {
         .spawn()
         .expect("start haproxy");
     let proxy = HaProxy(child);
-    let addr: SocketAddr = format!("127.0.0.1:{front}").parse().unwrap();
+    let addr = front.local_addr().unwrap();
+    // HAProxy has its own copy of the socket now.
+    drop(front);
     assert!(
         wait_until(IO_TIMEOUT, || TcpStream::connect(addr).is_ok()),
         "haproxy listens"
