@@ -107,7 +107,36 @@ fn setup(dir: &TempDir) -> Option<(Echo, Echo, HaProxy, SocketAddr)> {
         wait_until(IO_TIMEOUT, || TcpStream::connect(addr).is_ok()),
         "haproxy listens"
     );
+    // Ready when one TLS echo has gone through HAProxy to each backend: its start-up
+    // (listener up, health checks started) once reset CI's very first connection.
+    let mut reached = (false, false);
+    assert!(
+        wait_until(IO_TIMEOUT, || {
+            if let Some(client) = try_through(addr) {
+                match served_by(&a, &b, client) {
+                    'a' => reached.0 = true,
+                    _ => reached.1 = true,
+                }
+            }
+            reached.0 && reached.1
+        }),
+        "a TLS echo through haproxy to both backends"
+    );
     Some((a, b, proxy, addr))
+}
+
+/// One TLS echo through the proxy, closed again; its client-side address, or `None` if
+/// it failed.
+fn try_through(addr: SocketAddr) -> Option<SocketAddr> {
+    let tcp = TcpStream::connect(addr).ok()?;
+    tcp.set_read_timeout(Some(IO_TIMEOUT)).ok()?;
+    let local = tcp.local_addr().ok()?;
+    let mut s = client_config(None).connect("localhost", tcp).ok()?;
+    s.write_all(b"ready?").ok()?;
+    let mut back = [0; 6];
+    s.read_exact(&mut back).ok()?;
+    let _ = s.shutdown();
+    (&back == b"ready?").then_some(local)
 }
 
 /// A TLS connection through the proxy: returns it and its client-side address.
