@@ -2,17 +2,14 @@
 //! signals, and servers behind a real load balancer.
 #![allow(dead_code)]
 
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::Receiver;
 
 use super::IO_TIMEOUT;
-
-pub use super::example::example_path as example;
 
 /// An echo example process; its log lines arrive on `lines`. Killed on drop.
 pub struct Echo {
@@ -28,22 +25,11 @@ impl Echo {
 
     /// Starts another server example (`chat_server`) the same way.
     pub fn start_example(name: &str, args: &[&str]) -> Echo {
-        let mut child = Command::new(example(name))
-            .args(["--threads", "2", "--log", "info"])
-            .args(args)
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let err = BufReader::new(child.stderr.take().unwrap());
-        let (tx, lines) = crossbeam_channel::unbounded();
         let log: Arc<Mutex<Vec<String>>> = Arc::default();
         let keep = log.clone();
-        std::thread::spawn(move || {
-            for l in err.lines().map_while(Result::ok) {
-                keep.lock().unwrap().push(l.clone());
-                let _ = tx.send(l);
-            }
+        let all = [&["--threads", "2", "--log", "info"], args].concat();
+        let (child, lines) = super::example::spawn_logging(name, &all, move |l| {
+            keep.lock().unwrap().push(l.to_string())
         });
         Echo { child, lines, log }
     }

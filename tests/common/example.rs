@@ -64,3 +64,29 @@ pub fn start_example(name: &str, args: &[&str]) -> (Killed, String) {
         .expect("the example logs its address");
     (child, addr)
 }
+
+/// Spawns example `name` with `args`: stdout discarded, stderr (its log) read line by
+/// line on a thread, each line passed to `tee` and then sent on the returned channel.
+pub fn spawn_logging(
+    name: &str,
+    args: &[&str],
+    mut tee: impl FnMut(&str) + Send + 'static,
+) -> (Child, crossbeam_channel::Receiver<String>) {
+    let mut child = Command::new(example_path(name))
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let err = BufReader::new(child.stderr.take().unwrap());
+    let (tx, lines) = crossbeam_channel::unbounded();
+    std::thread::spawn(move || {
+        for l in err.lines().map_while(Result::ok) {
+            tee(&l);
+            if tx.send(l).is_err() {
+                break;
+            }
+        }
+    });
+    (child, lines)
+}

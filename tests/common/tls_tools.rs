@@ -10,19 +10,8 @@ use std::process::{Child, Command, Stdio};
 use super::tls::cert;
 use super::IO_TIMEOUT;
 
-/// An example binary built by `cargo test` next to the integration tests.
-pub fn example(name: &str) -> PathBuf {
-    // <target>/<profile>/deps/<this test> -> <target>/<profile>/examples/<name>
-    let exe = std::env::current_exe().unwrap();
-    let dir = exe.parent().unwrap().parent().unwrap();
-    let path = dir.join("examples").join(name);
-    assert!(
-        path.exists(),
-        "{} is missing: run `cargo test` (it builds the examples first)",
-        path.display()
-    );
-    path
-}
+#[allow(unused_imports)] // used by some of the test binaries that include this module
+pub use super::example::example_path as example;
 
 /// The `echo` example running as a child process, killed when dropped.
 pub struct EchoProcess {
@@ -45,22 +34,8 @@ impl EchoProcess {
     /// Starts the example `name` (a TLS server taking the shared TLS flags) with
     /// `--tls` and `args`; `Err` with its log if it exits instead of listening.
     pub fn try_start_example(name: &str, args: &[&str]) -> Result<EchoProcess, String> {
-        let mut child = Command::new(example(name))
-            .args(["--tls", "--addr", "127.0.0.1:0", "--threads", "2"])
-            .args(args)
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let err = BufReader::new(child.stderr.take().unwrap());
-        let (tx, lines) = crossbeam_channel::unbounded();
-        std::thread::spawn(move || {
-            for l in err.lines().map_while(Result::ok) {
-                if tx.send(l).is_err() {
-                    break;
-                }
-            }
-        });
+        let all = [&["--tls", "--addr", "127.0.0.1:0", "--threads", "2"], args].concat();
+        let (mut child, lines) = super::example::spawn_logging(name, &all, |_| {});
         let mut log = String::new();
         loop {
             match lines.recv_timeout(IO_TIMEOUT) {
