@@ -23,7 +23,7 @@ use crate::callbacks::Callbacks;
 use crate::layer::Layer;
 use crate::lifecycle::{Event, Lifecycle, PauseBy, Phase, WriteSide};
 use crate::loop_ctx::LoopLocal;
-use crate::service::Service;
+use crate::service::{LivePlace, Service};
 use crate::slab::SlotId;
 use crate::stats::CloseCause;
 use crate::timer_queue::TimerId;
@@ -97,6 +97,9 @@ pub struct TcpConnection {
     pub(crate) tally: crate::stats::ConnTally,
     /// What the PROXY protocol header said, if there was one (see `proxy_protocol`).
     pub(crate) proxy: Option<Box<crate::ProxyInfo>>,
+    /// Its place in the service's live count, given back at release (or, if the
+    /// connection is dropped unreleased, by a panic, on drop).
+    pub(crate) place: Option<LivePlace<TcpConnection>>,
 }
 
 /// I/O bookkeeping (not the connection's life: that is `life`).
@@ -123,11 +126,12 @@ impl TcpConnection {
         id: ConnId,
         stream: TcpStream,
         peer: SocketAddr,
-        service: Arc<ConnService>,
         callbacks: Rc<Callbacks<TcpConnection>>,
         layer: Option<Box<dyn Layer>>,
         local: Rc<LoopLocal>,
+        place: LivePlace<TcpConnection>,
     ) -> Self {
+        let service = place.service().clone();
         let life = Lifecycle::new(layer.is_some(), callbacks.half_close.is_some());
         TcpConnection {
             id,
@@ -149,6 +153,7 @@ impl TcpConnection {
             last_activity: Instant::now(),
             tally: Default::default(),
             proxy: None,
+            place: Some(place),
         }
     }
 

@@ -18,6 +18,8 @@ use std::collections::{BinaryHeap, HashMap};
 use std::num::NonZeroU64;
 use std::time::{Duration, Instant};
 
+use crate::deadline::deadline_after;
+
 /// Identifies a timer for `LoopCtx::cancel`, `LoopHandle::cancel` and
 /// `TcpConnection::cancel_timer`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -134,7 +136,7 @@ impl<C> TimerQueue<C> {
     pub(crate) fn finish(&mut self, id: TimerId, timer: Timer<C>, now: Instant) {
         let cancelled = matches!(self.firing.take(), Some((_, true)));
         if let (Some(interval), false) = (timer.interval, cancelled) {
-            self.insert(id, now + interval, timer);
+            self.insert(id, deadline_after(now, interval), timer);
         }
     }
 }

@@ -37,17 +37,20 @@ impl HttpConn {
             return None;
         }
         if let Some(t) = self.head_started {
-            return Some(t + limits.header_read_timeout);
+            return Some(net::deadline_after(t, limits.header_read_timeout));
         }
         if self.body.is_some() {
-            return Some(self.last_rx + limits.header_read_timeout);
+            return Some(net::deadline_after(
+                self.last_rx,
+                limits.header_read_timeout,
+            ));
         }
         let idle = if self.served == 0 {
             limits.header_read_timeout
         } else {
             limits.keep_alive_timeout
         };
-        self.idle_since.map(|t| t + idle)
+        self.idle_since.map(|t| net::deadline_after(t, idle))
     }
 
     /// Makes sure a timer fires no later than the current deadline. One timer per
