@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use crate::Buffer;
+use crate::buffer::Buffer;
 
 /// Called with the connection (up, down, write complete, half-close).
 pub(crate) type ConnectionCallback<C> = Arc<dyn Fn(&mut C) + Send + Sync>;

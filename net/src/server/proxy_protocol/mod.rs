@@ -1,7 +1,7 @@
 //! The PROXY protocol (HAProxy's, versions 1 and 2): a load balancer in TCP mode tells
 //! the server who the client really is in a short header before the client's bytes.
 //!
-//! Opt-in per server ([`crate::TcpServerBuilder::proxy_protocol`]). Then every
+//! Opt-in per server ([`crate::server::builder::TcpServerBuilder::proxy_protocol`]). Then every
 //! connection must start with a header, which is read before anything else (before
 //! the TLS layer), bounded in size ([`ProxyProtocol::max_header_len`]) and in time
 //! ([`ProxyProtocol::header_timeout`]), and only from a trusted source network
@@ -10,8 +10,8 @@
 //! a malformed, oversized, truncated or slow header, is closed with a warning that says
 //! why; the server goes on. It counts as a failed handshake (`proxy_header`).
 //!
-//! Afterwards [`crate::TcpConnection::peer_addr`] is the original client's address and
-//! [`crate::TcpConnection::proxy_addr`] the proxy's. A LOCAL header (a health check
+//! Afterwards [`crate::conn::connection::TcpConnection::peer_addr`] is the original client's address and
+//! [`crate::conn::connection::TcpConnection::proxy_addr`] the proxy's. A LOCAL header (a health check
 //! from the proxy itself) or an UNKNOWN one keeps the proxy's address as the peer.
 
 mod cidr;
@@ -78,7 +78,7 @@ impl ProxyProtocol {
 }
 
 /// What a connection's PROXY protocol header said; see
-/// [`crate::TcpConnection::proxy_info`].
+/// [`crate::conn::connection::TcpConnection::proxy_info`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProxyInfo {
     /// The address the connection really came from: the proxy.

@@ -2,12 +2,12 @@
 //!
 //! Thread rule: a connection lives in its loop's slab and is touched only on that
 //! loop's thread: callbacks, tasks and timers get `&mut TcpConnection` there. Other
-//! threads use a [`crate::ConnHandle`], which queues work to the loop and can never
+//! threads use a [`crate::conn::handle::ConnHandle`], which queues work to the loop and can never
 //! reach a newer connection that reused the slot.
 //!
 //! Life: decided by one state machine, [`Lifecycle`] (`lifecycle.rs`); this file holds
-//! the connection's data and its public API. The read path is `conn_read.rs`, the
-//! write path `conn_write.rs`, and `conn_events.rs` turns the machine's effects into
+//! the connection's data and its public API. The read path is `read.rs`, the
+//! write path `write.rs`, and `events.rs` turns the machine's effects into
 //! actions (callbacks, timers, shutdown, release).
 
 use std::io;
@@ -19,15 +19,17 @@ use std::time::Instant;
 
 use mio::net::TcpStream;
 
-use crate::callbacks::Callbacks;
+use crate::buffer::Buffer;
+use crate::conn::callbacks::Callbacks;
+use crate::conn::extensions::Extensions;
+use crate::conn::lifecycle::{Event, Lifecycle, PauseBy, Phase, WriteSide};
+use crate::conn::service::Service;
+use crate::layer::tls_info::TlsInfo;
 use crate::layer::Layer;
-use crate::lifecycle::{Event, Lifecycle, PauseBy, Phase, WriteSide};
-use crate::loop_ctx::LoopLocal;
-use crate::service::Service;
-use crate::slab::SlotId;
+use crate::reactor::loop_ctx::LoopLocal;
+use crate::reactor::slab::SlotId;
+use crate::reactor::timer_queue::TimerId;
 use crate::stats::CloseCause;
-use crate::timer_queue::TimerId;
-use crate::{Buffer, Extensions, TlsInfo};
 
 /// What every connection of one server or client shares.
 pub(crate) type ConnService = Service<TcpConnection>;
@@ -77,7 +79,7 @@ pub struct TcpConnection {
     pub(crate) life: Lifecycle,
     pub(crate) service: Arc<ConnService>,
     /// The service's callbacks, shared by this loop's connections of the service
-    /// (an `Rc`, so calling one costs no atomic operation: see `intake.rs`).
+    /// (an `Rc`, so calling one costs no atomic operation: see `server/intake.rs`).
     pub(crate) callbacks: Rc<Callbacks<TcpConnection>>,
     pub(crate) local: Rc<LoopLocal>,
     /// Plaintext read, waiting for the application.
@@ -96,7 +98,7 @@ pub struct TcpConnection {
     /// What closed this connection, for the server's counters.
     pub(crate) tally: crate::stats::ConnTally,
     /// What the PROXY protocol header said, if there was one (see `proxy_protocol`).
-    pub(crate) proxy: Option<Box<crate::ProxyInfo>>,
+    pub(crate) proxy: Option<Box<crate::server::proxy_protocol::ProxyInfo>>,
 }
 
 /// I/O bookkeeping (not the connection's life: that is `life`).

@@ -5,17 +5,17 @@
 //! that vanished is an `EPIPE` error on this connection, never a SIGPIPE.
 //!
 //! The callbacks that follow from a write (write complete, high water) are noted here
-//! and run by `settle` (`conn_events.rs`) after the running callback returns, so user
+//! and run by `settle` (`events.rs`) after the running callback returns, so user
 //! code is never re-entered. Crossing the high-water mark pauses reading (and draining
 //! to half of it resumes) through the state machine.
 
 use std::io;
 use std::time::Instant;
 
-use crate::conn_read::KEEP_CAPACITY;
-use crate::lifecycle::{Event, PauseBy};
+use crate::conn::connection::TcpConnection;
+use crate::conn::lifecycle::{Event, PauseBy};
+use crate::conn::read::KEEP_CAPACITY;
 use crate::socket;
-use crate::TcpConnection;
 
 impl TcpConnection {
     /// Encodes (with a layer) and queues or writes `data`.
@@ -56,7 +56,7 @@ impl TcpConnection {
 
     /// Plain connection, nothing queued: writes `buf` straight to the socket and, if
     /// the socket is full, adopts `buf`'s storage as the output buffer.
-    pub(crate) fn write_buffer(&mut self, buf: &mut crate::Buffer) {
+    pub(crate) fn write_buffer(&mut self, buf: &mut crate::buffer::Buffer) {
         while !buf.is_empty() {
             match socket::send(&self.stream, buf.peek()) {
                 Ok(n) => {

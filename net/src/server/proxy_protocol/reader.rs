@@ -20,11 +20,11 @@ use mio::{Interest, Registry};
 
 use super::parse::{parse, Header};
 use super::{ProxyInfo, ProxyProtocol};
-use crate::connection::ConnService;
-use crate::loop_ctx::IoHandler;
-use crate::slab::SlotId;
+use crate::conn::connection::ConnService;
+use crate::reactor::loop_ctx::IoHandler;
+use crate::reactor::loop_ctx::LoopCtx;
+use crate::reactor::slab::SlotId;
 use crate::stats::{CloseCause, HandshakeFailure};
-use crate::LoopCtx;
 
 pub(crate) struct HeaderReader {
     /// `None` once handed on (or closed).

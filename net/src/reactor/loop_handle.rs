@@ -10,9 +10,9 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::loop_ctx::{LoopShared, Task};
-use crate::timer_queue::TimerId;
-use crate::LoopCtx;
+use crate::reactor::loop_ctx::LoopCtx;
+use crate::reactor::loop_ctx::{LoopShared, Task};
+use crate::reactor::timer_queue::TimerId;
 
 /// A `Clone + Send` handle to an event loop: queue work to it, set timers on it, stop it.
 ///

@@ -13,9 +13,9 @@ use std::os::fd::AsRawFd;
 use std::time::Instant;
 
 use crate::buffer::SPILL;
-use crate::lifecycle::Event;
+use crate::conn::connection::TcpConnection;
+use crate::conn::lifecycle::Event;
 use crate::stats::{CloseCause, HandshakeFailure};
-use crate::TcpConnection;
 
 /// Bytes one readiness event may read before the loop serves other connections.
 const READ_BUDGET: usize = 256 * 1024;

@@ -17,8 +17,8 @@ use std::time::Instant;
 use crossbeam_channel::Receiver;
 use mio::{Events, Poll, Token};
 
-use crate::loop_ctx::{LoopCtx, LoopShared, Task};
-use crate::loop_handle::LoopHandle;
+use crate::reactor::loop_ctx::{LoopCtx, LoopShared, Task};
+use crate::reactor::loop_handle::LoopHandle;
 
 /// The token of the loop's waker; connections and handlers use slab indexes below it.
 pub(crate) const WAKER_TOKEN: Token = Token(usize::MAX);

@@ -7,7 +7,8 @@
 use std::io;
 use std::thread::JoinHandle;
 
-use crate::{EventLoop, LoopHandle};
+use crate::reactor::event_loop::EventLoop;
+use crate::reactor::loop_handle::LoopHandle;
 
 /// A pool of worker event loops. See the module docs.
 pub struct LoopPool {

@@ -23,11 +23,11 @@ use std::sync::{Arc, Weak};
 use mio::net::TcpStream;
 use mio::{Interest, Token};
 
-use crate::callbacks::Callbacks;
-use crate::connection::{ConnId, ConnService, TcpConnection};
-use crate::proxy_protocol::{HeaderReader, ProxyInfo, ProxyProtocol};
+use crate::conn::callbacks::Callbacks;
+use crate::conn::connection::{ConnId, ConnService, TcpConnection};
+use crate::reactor::loop_ctx::LoopCtx;
+use crate::server::proxy_protocol::{HeaderReader, ProxyInfo, ProxyProtocol};
 use crate::stats::{CloseCause, HandshakeFailure};
-use crate::LoopCtx;
 
 /// What every accepted connection of one server goes through. Shared by its acceptors.
 pub(crate) struct Intake {

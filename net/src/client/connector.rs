@@ -3,7 +3,7 @@
 //! Ownership: owns the connecting socket until the attempt ends, then hands the
 //! outcome (the connected socket, or the error: refused, self-connect, ...) to the
 //! completion its starter gave it; the client decides about adopting and retrying.
-//! The connect timeout is a timer owned by the client (`client.rs`).
+//! The connect timeout is a timer owned by the client (`tcp_client.rs`).
 
 use std::io;
 use std::net::SocketAddr;
@@ -12,9 +12,9 @@ use mio::event::Event;
 use mio::net::TcpStream;
 use mio::{Interest, Registry, Token};
 
-use crate::loop_ctx::IoHandler;
-use crate::slab::SlotId;
-use crate::LoopCtx;
+use crate::reactor::loop_ctx::IoHandler;
+use crate::reactor::loop_ctx::LoopCtx;
+use crate::reactor::slab::SlotId;
 
 /// What happens with the outcome of an attempt: called once, on the loop, with the
 /// connector's slot id and the connected socket and its peer, or the error.

@@ -2,7 +2,7 @@
 //!
 //! Thread rule: `run` turns the calling thread into the main reactor. In the default
 //! mode it owns the listener and only accepts, handing each connection round-robin to
-//! a worker (muduo); in the per-loop mode ([`crate::TcpServerBuilder::accept_per_loop`]) each
+//! a worker (muduo); in the per-loop mode ([`crate::server::builder::TcpServerBuilder::accept_per_loop`]) each
 //! worker accepts on its own `SO_REUSEPORT` listener and the main loop only waits for
 //! the stop. Each connection belongs to the loop that took it in. A [`ServerHandle`]
 //! stops the server from any thread (see `drain.rs`: stop accepting, grace, shut down,
@@ -12,13 +12,17 @@ use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use crate::acceptor::{Acceptor, Handoff};
-use crate::drain::ServerShared;
-use crate::intake::Intake;
-use crate::{EventLoop, LoopCtx, LoopHandle, LoopPool, ServerStats};
+use crate::reactor::event_loop::EventLoop;
+use crate::reactor::loop_ctx::LoopCtx;
+use crate::reactor::loop_handle::LoopHandle;
+use crate::reactor::loop_pool::LoopPool;
+use crate::server::acceptor::{Acceptor, Handoff};
+use crate::server::drain::ServerShared;
+use crate::server::intake::Intake;
+use crate::stats::ServerStats;
 
 /// A TCP server. See the module docs; configure with [`TcpServer::builder`]
-/// (`server_builder.rs`).
+/// (`builder.rs`).
 pub struct TcpServer {
     pub(crate) listeners: Vec<std::net::TcpListener>,
     pub(crate) local_addr: SocketAddr,

@@ -1,5 +1,5 @@
 //! Where a connection's events meet its state machine: [`TcpConnection::apply`]
-//! feeds an event to the [`Lifecycle`](crate::lifecycle) and carries out the effects
+//! feeds an event to the [`Lifecycle`](crate::conn::lifecycle) and carries out the effects
 //! it returns (callbacks, timers, the layer's close, `shutdown(SHUT_WR)`, release);
 //! [`TcpConnection::settle`] runs after every piece of user code so that what a
 //! callback asked for (a shutdown, a write that completed) takes effect without
@@ -16,13 +16,13 @@ use std::time::{Duration, Instant};
 use mio::event::Event as Readiness;
 use mio::Registry;
 
-use crate::connection::{ConnId, TcpConnection};
-use crate::lifecycle::{Effects, Event};
-use crate::loop_ctx::Pollable;
+use crate::conn::connection::{ConnId, TcpConnection};
+use crate::conn::lifecycle::{Effects, Event};
+use crate::reactor::loop_ctx::LoopCtx;
+use crate::reactor::loop_ctx::Pollable;
+use crate::reactor::timer_queue::TimerId;
 use crate::stats::CloseCause;
-use crate::timer_queue::TimerId;
 use crate::util::panic_message;
-use crate::LoopCtx;
 
 impl TcpConnection {
     /// Feeds `event` to the state machine and carries out what it says.

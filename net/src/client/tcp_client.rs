@@ -19,10 +19,15 @@ use std::time::{Duration, Instant};
 use mio::net::TcpStream;
 use parking_lot::{Condvar, Mutex};
 
-use crate::connection::ConnService;
-use crate::connector::{Completion, Connector};
-use crate::slab::SlotId;
-use crate::{ConnHandle, LoopCtx, LoopHandle, RetryPolicy, TcpConnection, TimerId};
+use crate::client::connector::{Completion, Connector};
+use crate::client::retry::RetryPolicy;
+use crate::conn::connection::ConnService;
+use crate::conn::connection::TcpConnection;
+use crate::conn::handle::ConnHandle;
+use crate::reactor::loop_ctx::LoopCtx;
+use crate::reactor::loop_handle::LoopHandle;
+use crate::reactor::slab::SlotId;
+use crate::reactor::timer_queue::TimerId;
 
 /// Called before each retry with the number of consecutive failures, the delay chosen
 /// and the last error.

@@ -5,14 +5,17 @@ use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::callbacks::Callbacks;
-use crate::connection::TcpConnection;
-use crate::drain::ServerShared;
-use crate::intake::Intake;
-use crate::options::ConnOptions;
-use crate::server::worker_loops;
-use crate::service::Service;
-use crate::{EventLoop, LayerFactory, LoopPool, TcpServer};
+use crate::conn::callbacks::Callbacks;
+use crate::conn::connection::TcpConnection;
+use crate::conn::options::ConnOptions;
+use crate::conn::service::Service;
+use crate::layer::LayerFactory;
+use crate::reactor::event_loop::EventLoop;
+use crate::reactor::loop_pool::LoopPool;
+use crate::server::drain::ServerShared;
+use crate::server::intake::Intake;
+use crate::server::tcp_server::worker_loops;
+use crate::server::tcp_server::TcpServer;
 
 /// Configures a [`TcpServer`]; made by [`TcpServer::builder`].
 ///
@@ -42,7 +45,7 @@ pub struct TcpServerBuilder {
     pub(crate) drain_grace: Duration,
     pub(crate) accept_per_loop: bool,
     pub(crate) inherited: Vec<std::net::TcpListener>,
-    pub(crate) proxy: Option<crate::ProxyProtocol>,
+    pub(crate) proxy: Option<crate::server::proxy_protocol::ProxyProtocol>,
 }
 
 impl TcpServerBuilder {
@@ -89,7 +92,7 @@ impl TcpServerBuilder {
     /// At most this many live connections (default: no limit). A connection beyond
     /// it is accepted and closed at once: its client sees an EOF (or a reset) instead
     /// of waiting in the backlog, its descriptor is freed at once, it is counted in
-    /// [`crate::CloseCounts::limit`], and a warning is logged at most once a second.
+    /// [`crate::stats::CloseCounts::limit`], and a warning is logged at most once a second.
     pub fn max_connections(mut self, max: usize) -> Self {
         self.max_connections = max;
         self
@@ -123,8 +126,8 @@ impl TcpServerBuilder {
 
     /// Expects a PROXY protocol header (v1 or v2) before anything else on every
     /// connection, from the trusted sources configured in `proxy` (default: loopback
-    /// only). See [`crate::ProxyProtocol`].
-    pub fn proxy_protocol(mut self, proxy: crate::ProxyProtocol) -> Self {
+    /// only). See [`crate::server::proxy_protocol::ProxyProtocol`].
+    pub fn proxy_protocol(mut self, proxy: crate::server::proxy_protocol::ProxyProtocol) -> Self {
         self.proxy = Some(proxy);
         self
     }
@@ -167,9 +170,9 @@ impl TcpServer {
         let loops = b.threads.max(1);
         let listeners = if b.inherited.is_empty() {
             let count = if b.accept_per_loop { loops } else { 1 };
-            crate::listen::bind(b.addr?, count, b.reuse_port, b.backlog)?
+            crate::server::listen::bind(b.addr?, count, b.reuse_port, b.backlog)?
         } else {
-            crate::listen::adopt(b.inherited)?
+            crate::server::listen::adopt(b.inherited)?
         };
         let local_addr = listeners[0].local_addr()?;
         let service = Arc::new(Service::new(

@@ -20,10 +20,11 @@ use std::time::{Duration, Instant};
 
 use parking_lot::{Condvar, Mutex};
 
-use crate::connection::ConnService;
-use crate::service_broadcast::on_every_connection;
-use crate::slab::SlotId;
-use crate::{LoopCtx, LoopHandle};
+use crate::conn::broadcast::on_every_connection;
+use crate::conn::connection::ConnService;
+use crate::reactor::loop_ctx::LoopCtx;
+use crate::reactor::loop_handle::LoopHandle;
+use crate::reactor::slab::SlotId;
 
 /// How long the loops get to confirm that they stopped accepting, and to release
 /// force-closed connections.

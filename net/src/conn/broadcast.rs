@@ -1,12 +1,12 @@
 //! The one way to act on every connection of a service (a server or a client) on
 //! every loop it has connections on: one task per loop, no lock. Used by a graceful
 //! stop (shut every connection down, then force the stragglers) and by
-//! [`crate::TcpConnection::for_each_sibling`] (a chat broadcast).
+//! [`crate::conn::connection::TcpConnection::for_each_sibling`] (a chat broadcast).
 
 use std::sync::Arc;
 
-use crate::connection::ConnService;
-use crate::TcpConnection;
+use crate::conn::connection::ConnService;
+use crate::conn::connection::TcpConnection;
 
 /// Queues `f` to every loop of `service`; each loop runs it on its own connections of
 /// that service. Returns how many loops took the task (a loop that ended drops it).

@@ -11,9 +11,10 @@ use std::time::Instant;
 
 use parking_lot::{Condvar, Mutex};
 
-use crate::callbacks::{Callbacks, ConnectionCallback};
-use crate::options::ConnOptions;
-use crate::{LayerFactory, LoopHandle};
+use crate::conn::callbacks::{Callbacks, ConnectionCallback};
+use crate::conn::options::ConnOptions;
+use crate::layer::LayerFactory;
+use crate::reactor::loop_handle::LoopHandle;
 
 pub(crate) struct Service<C> {
     pub(crate) name: String,
@@ -51,7 +52,7 @@ impl<C> Service<C> {
         }
     }
 
-    pub(crate) fn loops(&self) -> &[crate::LoopHandle] {
+    pub(crate) fn loops(&self) -> &[crate::reactor::loop_handle::LoopHandle] {
         self.loops.get().map(Vec::as_slice).unwrap_or_default()
     }
 

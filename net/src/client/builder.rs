@@ -5,12 +5,16 @@ use std::net::ToSocketAddrs;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::callbacks::Callbacks;
-use crate::client::{ClientShared, RetryCallback};
-use crate::connection::TcpConnection;
-use crate::options::ConnOptions;
-use crate::service::Service;
-use crate::{EventLoop, LayerFactory, LoopHandle, RetryPolicy, TcpClient};
+use crate::client::retry::RetryPolicy;
+use crate::client::tcp_client::TcpClient;
+use crate::client::tcp_client::{ClientShared, RetryCallback};
+use crate::conn::callbacks::Callbacks;
+use crate::conn::connection::TcpConnection;
+use crate::conn::options::ConnOptions;
+use crate::conn::service::Service;
+use crate::layer::LayerFactory;
+use crate::reactor::event_loop::EventLoop;
+use crate::reactor::loop_handle::LoopHandle;
 
 /// Configures a [`TcpClient`]; made by [`TcpClient::builder`].
 pub struct TcpClientBuilder {

@@ -10,8 +10,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::connection::ConnService;
-use crate::{ConnId, LoopCtx, LoopHandle, TcpConnection};
+use crate::conn::connection::ConnService;
+use crate::conn::connection::{ConnId, TcpConnection};
+use crate::reactor::loop_ctx::LoopCtx;
+use crate::reactor::loop_handle::LoopHandle;
 
 /// A `Clone + Send` handle to a connection. See the module docs.
 ///
@@ -137,7 +139,7 @@ impl TcpConnection {
     where
         F: Fn(&mut TcpConnection) + Send + Sync + 'static,
     {
-        crate::service_broadcast::on_every_connection(
+        crate::conn::broadcast::on_every_connection(
             &self.service,
             Arc::new(move |c: &mut TcpConnection| {
                 if c.life.delivers() {

@@ -1,5 +1,5 @@
 //! The server's listening sockets: bound here, or inherited from a process that hands
-//! its listeners over (see `handover.rs`).
+//! its listeners over (see `handover.rs` beside this file).
 //!
 //! One listener serves the main-reactor mode; the per-loop mode binds one listener per
 //! worker loop, all with `SO_REUSEPORT` on the same address, so the kernel spreads new

@@ -27,11 +27,12 @@ use mio::event::Event;
 use mio::net::{TcpListener, TcpStream};
 use mio::{Interest, Registry, Token};
 
-use crate::intake::Intake;
-use crate::loop_ctx::IoHandler;
-use crate::slab::SlotId;
+use crate::reactor::loop_ctx::IoHandler;
+use crate::reactor::loop_ctx::LoopCtx;
+use crate::reactor::loop_handle::LoopHandle;
+use crate::reactor::slab::SlotId;
+use crate::server::intake::Intake;
 use crate::stats::{CloseCause, HandshakeFailure::Other};
-use crate::{LoopCtx, LoopHandle};
 
 /// How long accepting pauses when no descriptor can be freed.
 const ACCEPT_PAUSE: Duration = Duration::from_millis(100);

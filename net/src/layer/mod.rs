@@ -12,12 +12,15 @@
 //!
 //! Thread rule: a layer lives on its connection's loop thread and is only called there.
 
+pub(crate) mod tls_info;
+
 use std::any::Any;
 use std::io;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use crate::{Buffer, TlsInfo};
+use crate::buffer::Buffer;
+use crate::layer::tls_info::TlsInfo;
 
 /// What one call to [`Layer::read`] found.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]

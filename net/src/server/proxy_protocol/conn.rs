@@ -3,7 +3,7 @@
 use std::net::SocketAddr;
 
 use super::ProxyInfo;
-use crate::TcpConnection;
+use crate::conn::connection::TcpConnection;
 
 impl TcpConnection {
     /// The proxy's address, when the connection came through the PROXY protocol (then

@@ -1,7 +1,7 @@
 //! `LoopCtx`: what code running on a loop's thread gets — its connections, timers,
 //! handlers and task queue.
 //!
-//! Ownership: created by [`crate::EventLoop::run`] on the loop thread and lent by
+//! Ownership: created by [`crate::reactor::event_loop::EventLoop::run`] on the loop thread and lent by
 //! `&mut` to tasks and timers. Connections live in a slab keyed by token, each slot
 //! with a generation, so an id kept after a connection closed never reaches the next
 //! connection to use the slot.
@@ -19,10 +19,10 @@ use crossbeam_channel::{Receiver, Sender};
 use mio::event::Event;
 use mio::{Registry, Token};
 
-use crate::slab::{Slab, SlotId};
-use crate::timer_queue::{Timer, TimerId, TimerQueue};
+use crate::reactor::slab::{Slab, SlotId};
+use crate::reactor::timer_queue::{Timer, TimerId, TimerQueue};
+use crate::reactor::wake_flag::WakeFlag;
 use crate::util::panic_message;
-use crate::wake_flag::WakeFlag;
 
 /// A unit of work queued to a loop.
 pub(crate) type Task = Box<dyn FnOnce(&mut LoopCtx) + Send>;
