@@ -220,7 +220,7 @@ impl Counters {
     }
 }
 
-/// A snapshot of one server's counters, from [`crate::server::tcp_server::ServerHandle::stats`].
+/// A snapshot of one server's counters, from [`crate::ServerHandle::stats`].
 ///
 /// Every field but `active` only grows (a Prometheus "counter"); `active` goes up and
 /// down (a "gauge"). Each count is summed over the server's loops when the snapshot is

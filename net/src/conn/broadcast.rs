@@ -1,7 +1,7 @@
 //! The one way to act on every connection of a service (a server or a client) on
 //! every loop it has connections on: one task per loop, no lock. Used by a graceful
 //! stop (shut every connection down, then force the stragglers) and by
-//! [`crate::conn::connection::TcpConnection::for_each_sibling`] (a chat broadcast).
+//! [`crate::TcpConnection::for_each_sibling`] (a chat broadcast).
 
 use std::sync::Arc;
 

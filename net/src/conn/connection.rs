@@ -2,7 +2,7 @@
 //!
 //! Thread rule: a connection lives in its loop's slab and is touched only on that
 //! loop's thread: callbacks, tasks and timers get `&mut TcpConnection` there. Other
-//! threads use a [`crate::conn::handle::ConnHandle`], which queues work to the loop and can never
+//! threads use a [`crate::ConnHandle`], which queues work to the loop and can never
 //! reach a newer connection that reused the slot.
 //!
 //! Life: decided by one state machine, [`Lifecycle`] (`lifecycle.rs`); this file holds
@@ -98,7 +98,7 @@ pub struct TcpConnection {
     /// What closed this connection, for the server's counters.
     pub(crate) tally: crate::stats::ConnTally,
     /// What the PROXY protocol header said, if there was one (see `proxy_protocol`).
-    pub(crate) proxy: Option<Box<crate::server::proxy_protocol::ProxyInfo>>,
+    pub(crate) proxy: Option<Box<crate::server::proxy_protocol::info::ProxyInfo>>,
 }
 
 /// I/O bookkeeping (not the connection's life: that is `life`).

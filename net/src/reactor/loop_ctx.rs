@@ -1,7 +1,7 @@
 //! `LoopCtx`: what code running on a loop's thread gets — its connections, timers,
 //! handlers and task queue.
 //!
-//! Ownership: created by [`crate::reactor::event_loop::EventLoop::run`] on the loop thread and lent by
+//! Ownership: created by [`crate::EventLoop::run`] on the loop thread and lent by
 //! `&mut` to tasks and timers. Connections live in a slab keyed by token, each slot
 //! with a generation, so an id kept after a connection closed never reaches the next
 //! connection to use the slot.

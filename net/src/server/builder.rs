@@ -45,7 +45,7 @@ pub struct TcpServerBuilder {
     pub(crate) drain_grace: Duration,
     pub(crate) accept_per_loop: bool,
     pub(crate) inherited: Vec<std::net::TcpListener>,
-    pub(crate) proxy: Option<crate::server::proxy_protocol::ProxyProtocol>,
+    pub(crate) proxy: Option<crate::server::proxy_protocol::policy::ProxyProtocol>,
 }
 
 impl TcpServerBuilder {
@@ -92,7 +92,7 @@ impl TcpServerBuilder {
     /// At most this many live connections (default: no limit). A connection beyond
     /// it is accepted and closed at once: its client sees an EOF (or a reset) instead
     /// of waiting in the backlog, its descriptor is freed at once, it is counted in
-    /// [`crate::stats::CloseCounts::limit`], and a warning is logged at most once a second.
+    /// [`crate::CloseCounts::limit`], and a warning is logged at most once a second.
     pub fn max_connections(mut self, max: usize) -> Self {
         self.max_connections = max;
         self
@@ -126,8 +126,11 @@ impl TcpServerBuilder {
 
     /// Expects a PROXY protocol header (v1 or v2) before anything else on every
     /// connection, from the trusted sources configured in `proxy` (default: loopback
-    /// only). See [`crate::server::proxy_protocol::ProxyProtocol`].
-    pub fn proxy_protocol(mut self, proxy: crate::server::proxy_protocol::ProxyProtocol) -> Self {
+    /// only). See [`crate::ProxyProtocol`].
+    pub fn proxy_protocol(
+        mut self,
+        proxy: crate::server::proxy_protocol::policy::ProxyProtocol,
+    ) -> Self {
         self.proxy = Some(proxy);
         self
     }

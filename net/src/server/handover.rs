@@ -14,7 +14,7 @@
 //! 1. The new process calls [`take`]: it connects to the old one at `path` and receives
 //!    copies of its listeners (or `None` when nobody is there: a first start, which
 //!    binds as usual).
-//! 2. It builds its server on them ([`crate::server::builder::TcpServerBuilder::listeners`]), starts
+//! 2. It builds its server on them ([`crate::TcpServerBuilder::listeners`]), starts
 //!    it, and calls [`Taken::ready`].
 //! 3. The old process, told "ready", stops gracefully (stop accepting, drain) and
 //!    exits. If the new process dies before it says ready, the old one keeps serving.
@@ -71,7 +71,7 @@ pub fn take(path: &Path) -> io::Result<Option<(Vec<TcpListener>, Taken)>> {
 
 /// Offers listening sockets at `path`, replacing whatever is there. Runs on a thread of
 /// its own: each process that connects gets copies made by `listeners` at that moment
-/// (give it `move || handle.listeners()`, see [`crate::server::tcp_server::ServerHandle::listeners`]); once
+/// (give it `move || handle.listeners()`, see [`crate::ServerHandle::listeners`]); once
 /// one says it is ready, `on_taken` runs (the caller stops its server there) and the
 /// thread ends. No copy is kept in between: a server that stops accepting closes its
 /// listeners for real (an error from `listeners` then refuses the hand-over).

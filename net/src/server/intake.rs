@@ -26,7 +26,9 @@ use mio::{Interest, Token};
 use crate::conn::callbacks::Callbacks;
 use crate::conn::connection::{ConnId, ConnService, TcpConnection};
 use crate::reactor::loop_ctx::LoopCtx;
-use crate::server::proxy_protocol::{HeaderReader, ProxyInfo, ProxyProtocol};
+use crate::server::proxy_protocol::info::ProxyInfo;
+use crate::server::proxy_protocol::policy::ProxyProtocol;
+use crate::server::proxy_protocol::reader::HeaderReader;
 use crate::stats::{CloseCause, HandshakeFailure};
 
 /// What every accepted connection of one server goes through. Shared by its acceptors.

@@ -2,7 +2,7 @@
 //!
 //! Thread rule: `run` turns the calling thread into the main reactor. In the default
 //! mode it owns the listener and only accepts, handing each connection round-robin to
-//! a worker (muduo); in the per-loop mode ([`crate::server::builder::TcpServerBuilder::accept_per_loop`]) each
+//! a worker (muduo); in the per-loop mode ([`crate::TcpServerBuilder::accept_per_loop`]) each
 //! worker accepts on its own `SO_REUSEPORT` listener and the main loop only waits for
 //! the stop. Each connection belongs to the loop that took it in. A [`ServerHandle`]
 //! stops the server from any thread (see `drain.rs`: stop accepting, grace, shut down,

@@ -2,7 +2,7 @@
 
 use std::net::SocketAddr;
 
-use super::ProxyInfo;
+use super::info::ProxyInfo;
 use crate::conn::connection::TcpConnection;
 
 impl TcpConnection {

@@ -18,8 +18,9 @@ use mio::event::Event;
 use mio::net::TcpStream;
 use mio::{Interest, Registry};
 
+use super::info::ProxyInfo;
 use super::parse::{parse, Header};
-use super::{ProxyInfo, ProxyProtocol};
+use super::policy::ProxyProtocol;
 use crate::conn::connection::ConnService;
 use crate::reactor::loop_ctx::IoHandler;
 use crate::reactor::loop_ctx::LoopCtx;

@@ -11,9 +11,10 @@ use crate::chunked::ChunkedDecoder;
 use crate::error::HttpError;
 use crate::handler::{Ctx, Reply};
 use crate::head::{parse_head, Framing, Head};
+use crate::request::Request;
+use crate::response::Response;
 use crate::router::Route;
 use crate::ws;
-use crate::{Request, Response};
 
 impl HttpConn {
     /// Parses and dispatches requests from `buf` until it runs out, parsing must
@@ -24,7 +25,7 @@ impl HttpConn {
                 buf.retrieve_all();
                 return;
             }
-            if self.ws.is_some() {
+            if self.upgraded {
                 return;
             }
             if self.body.is_some() {
@@ -90,11 +91,7 @@ impl HttpConn {
     /// Parses what the stash holds (after a pause, or a partial request in it).
     pub(super) fn drain_stash(&mut self, conn: &mut TcpConnection) {
         let mut stash = std::mem::take(&mut self.stash);
-        if self.ws.is_some() {
-            self.ws_input(conn, &mut stash);
-        } else {
-            self.parse(conn, &mut stash, true);
-        }
+        self.parse(conn, &mut stash, true);
         debug_assert!(self.stash.is_empty());
         self.stash = stash;
     }
@@ -198,6 +195,7 @@ impl HttpConn {
                     conn,
                     seq,
                     responder_taken: false,
+                    deliver: super::deliver,
                 };
                 match catch_unwind(AssertUnwindSafe(|| h(request, &mut ctx))) {
                     Ok(Reply::Now(r)) => r,

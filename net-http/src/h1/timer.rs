@@ -33,7 +33,7 @@ impl HttpConn {
     /// The time by which something must have happened, if anything must.
     pub(super) fn deadline(&self) -> Option<Instant> {
         let limits = &self.app.limits;
-        if self.ws.is_some() {
+        if self.upgraded {
             return None;
         }
         if let Some(t) = self.head_started {

@@ -1,8 +1,8 @@
 //! The per-connection HTTP/1.1 codec: parses requests from the input buffer, runs
-//! handlers, writes responses in request order, and hands an upgraded connection to
-//! the WebSocket codec.
+//! handlers, writes responses in request order, and hands an upgraded connection over
+//! to the WebSocket codec (`ws::take_over`), after which its HTTP state is dropped.
 //!
-//! Ownership: the state lives in the connection's context (`ConnSlot`); every entry
+//! Ownership: the state lives in the connection's extensions (`ConnSlot`); every entry
 //! point (message, write-complete, half-close, timer, a responder's task) takes it out,
 //! works with `&mut TcpConnection` beside it, and puts it back. All on the loop.
 //!
@@ -11,21 +11,19 @@
 //! what was read waits in `stash`), a streamed body by the high-water mark.
 
 use std::collections::VecDeque;
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 use std::time::Instant;
 
 use net::{Buffer, TcpConnection, TimerId};
 
+use crate::app::App;
 use crate::chunked::ChunkedDecoder;
-use crate::response::{BodySource, OutFraming};
-use crate::service::App;
-use crate::ws::{self, WsState};
-use crate::{Request, Response};
+use crate::request::Request;
+use crate::response::{BodySource, OutFraming, Response};
+use crate::ws;
 
 mod parse;
 mod timer;
-mod websocket;
 mod write;
 
 /// The connection context holding the codec (taken out while it works).
@@ -87,7 +85,8 @@ pub(crate) struct HttpConn {
     served: u64,
     tick: Option<(TimerId, Instant)>,
     scratch: Vec<u8>,
-    ws: Option<WsState>,
+    /// Handed over to the WebSocket codec: nothing more for HTTP to do.
+    upgraded: bool,
 }
 
 /// Runs `f` with the codec state and the connection, if this is an HTTP connection.
@@ -97,26 +96,12 @@ fn with_state<R>(
 ) -> Option<R> {
     let mut st = conn.extensions_mut().get_mut::<ConnSlot>()?.0.take()?;
     let r = f(&mut st, conn);
-    if let Some(slot) = conn.extensions_mut().get_mut::<ConnSlot>() {
+    if st.upgraded {
+        conn.extensions_mut().remove::<ConnSlot>();
+    } else if let Some(slot) = conn.extensions_mut().get_mut::<ConnSlot>() {
         slot.0 = Some(st);
     }
     Some(r)
-}
-
-/// Sends `frame` if `conn` is a WebSocket of ours that may still be sent to (and is
-/// reading: see [`ws::send_bounded`]); whether it was sent.
-pub(crate) fn send_to_websocket(conn: &mut TcpConnection, frame: &[u8]) -> bool {
-    let max_queued = conn
-        .extensions()
-        .get::<ConnSlot>()
-        .and_then(|s| s.0.as_ref())
-        .and_then(|st| st.ws.as_ref())
-        .filter(|ws| !ws.close_sent)
-        .map(|ws| ws.max_queued);
-    match max_queued {
-        Some(max) => ws::send_bounded(conn, max, frame),
-        None => false,
-    }
 }
 
 pub(crate) fn on_up(conn: &mut TcpConnection, app: &Arc<App>) {
@@ -142,31 +127,13 @@ pub(crate) fn on_up(conn: &mut TcpConnection, app: &Arc<App>) {
         served: 0,
         tick: None,
         scratch: Vec::new(),
-        ws: None,
+        upgraded: false,
     })));
     with_state(conn, |st, conn| st.ensure_tick(conn));
 }
 
 pub(crate) fn on_down(conn: &mut TcpConnection) {
-    with_state(conn, |st, conn| {
-        if let Some(ws) = st.ws.as_mut() {
-            st.app.metrics.ws_opened(-1);
-            if !ws.close_notified {
-                ws.close_notified = true;
-                ws.close_sent = true;
-                let handler = ws.handler.clone();
-                let metrics = st.app.metrics.clone();
-                let mut wc = ws::WsConn {
-                    conn,
-                    state: ws,
-                    metrics: &metrics,
-                };
-                let _ = catch_unwind(AssertUnwindSafe(|| handler.on_close(&mut wc, None)));
-            }
-        } else {
-            st.app.metrics.http_opened(-1);
-        }
-    });
+    with_state(conn, |st, _| st.app.metrics.http_opened(-1));
     conn.extensions_mut().remove::<ConnSlot>();
 }
 
@@ -179,8 +146,6 @@ pub(crate) fn on_message(conn: &mut TcpConnection, input: &mut Buffer) {
             if !st.hold {
                 st.drain_stash(conn);
             }
-        } else if st.ws.is_some() {
-            st.ws_input(conn, input);
         } else {
             st.parse(conn, input, false);
         }
@@ -202,11 +167,6 @@ pub(crate) fn on_write_complete(conn: &mut TcpConnection) {
 pub(crate) fn on_half_close(conn: &mut TcpConnection) {
     with_state(conn, |st, conn| {
         st.peer_done = true;
-        if st.ws.is_some() {
-            // A WebSocket peer that ends its stream without a close frame.
-            conn.shutdown();
-            return;
-        }
         // pump answers what is complete and drops a request still arriving.
         st.pump(conn);
     });

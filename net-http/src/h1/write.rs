@@ -9,16 +9,16 @@ use net::TcpConnection;
 
 use super::{HttpConn, Outgoing, Slot, Streaming};
 use crate::chunked::{encode_chunk, LAST_CHUNK};
+use crate::response::Response;
 use crate::response::{bodiless, write_head, Body, OutFraming};
-use crate::ws::{self, WsState};
-use crate::Response;
+use crate::ws;
 
 impl HttpConn {
     /// Writes what can go out in order, resumes paused parsing, and settles timers.
     pub(super) fn pump(&mut self, conn: &mut TcpConnection) {
         loop {
             self.write_ready(conn);
-            if conn.is_closed() {
+            if conn.is_closed() || self.upgraded {
                 return;
             }
             if self.hold
@@ -32,7 +32,7 @@ impl HttpConn {
             }
             break;
         }
-        if self.peer_done && !self.hold && self.ws.is_none() {
+        if self.peer_done && !self.hold {
             // No more bytes will come: a request still arriving can never complete.
             if let Some(b) = self.body.take() {
                 if b.seq.checked_sub(self.send_seq).map(|i| i + 1) == Some(self.slots.len() as u64)
@@ -43,7 +43,7 @@ impl HttpConn {
             }
             self.head_started = None;
         }
-        if self.slots.is_empty() && self.streaming.is_none() && self.ws.is_none() && !self.hold {
+        if self.slots.is_empty() && self.streaming.is_none() && !self.hold {
             if self.last_request_seen || self.peer_done {
                 conn.shutdown();
                 return;
@@ -194,6 +194,8 @@ impl HttpConn {
         false
     }
 
+    /// Answers 101 and hands the connection over to the WebSocket codec, with the
+    /// bytes that followed the upgrade request.
     pub(super) fn upgrade(
         &mut self,
         conn: &mut TcpConnection,
@@ -205,26 +207,18 @@ impl HttpConn {
         );
         self.app.metrics.response(101);
         conn.send(head.as_bytes());
+        self.upgraded = true;
         self.upgrade_pending = false;
         self.slots.clear();
-        self.idle_since = None;
-        self.head_started = None;
-        self.app.metrics.http_opened(-1);
-        self.app.metrics.ws_opened(1);
-        let mut state = WsState::new(handler.clone(), &self.app.limits);
-        let metrics = self.app.metrics.clone();
-        let mut wc = ws::WsConn {
-            conn,
-            state: &mut state,
-            metrics: &metrics,
-        };
-        if catch_unwind(AssertUnwindSafe(|| handler.on_open(&mut wc))).is_err() {
-            log::error!("{conn}: WebSocket on_open panicked; closing");
-            conn.force_close();
-        }
-        self.ws = Some(state);
         if let Some((id, _)) = self.tick.take() {
             conn.cancel_timer(id);
         }
+        if std::mem::take(&mut self.hold) {
+            conn.start_reading();
+        }
+        self.app.metrics.http_opened(-1);
+        let mut leftover = std::mem::take(&mut self.stash);
+        let metrics = self.app.metrics.clone();
+        ws::take_over(conn, handler, &self.app.limits, metrics, &mut leftover);
     }
 }
