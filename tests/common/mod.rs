@@ -182,6 +182,7 @@ pub mod closed;
 pub mod echo_child;
 pub mod example;
 pub mod http;
+pub mod process;
 pub mod tls;
 pub mod tls_tools;
 
