@@ -104,6 +104,9 @@ impl Journal {
         }
         if effects.contains(Effects::RELEASE) {
             self.releases += 1;
+        }
+        assert_eq!(life.is_closed(), self.releases > 0, "closed iff released");
+        if effects.contains(Effects::RELEASE) {
             assert!(life.is_closed() && !life.delivers());
             assert_eq!(life.came_up(), self.ups == 1, "down owed iff up ran");
             let orderly = !matches!(event, Event::Close | Event::Failed);
@@ -133,6 +136,32 @@ impl Journal {
     }
 }
 
+/// The effects are a set of distinct flags: each one bit, none shared, and `with` a
+/// union (the connection code tests each flag on its own with `contains`).
+#[test]
+fn effects_are_distinct_flags_and_with_is_a_union() {
+    let all = [
+        Effects::UP,
+        Effects::HALF_CLOSE,
+        Effects::ARM_CLOSE_TIMER,
+        Effects::CLOSE_LAYER,
+        Effects::SHUT_WRITE,
+        Effects::RELEASE,
+        Effects::RESUME_READ,
+    ];
+    for (i, a) in all.iter().enumerate() {
+        assert_eq!(a.0.count_ones(), 1, "{a:?} is not one flag");
+        assert!(!Effects::NONE.contains(*a));
+        assert_eq!(a.with(*a), *a, "a union with itself changes nothing");
+        for b in &all[i + 1..] {
+            assert_ne!(a, b);
+            let both = a.with(*b);
+            assert!(both.contains(*a) && both.contains(*b) && both.contains(both));
+            assert!(!a.contains(both));
+        }
+    }
+}
+
 #[test]
 fn table_from_handshaking() {
     for event in [
@@ -146,6 +175,7 @@ fn table_from_handshaking() {
         assert!(!life.came_up(), "no down owed for a connection never up");
     }
     let mut life = Lifecycle::new(true, false);
+    assert!(!life.is_closed() && !life.peer_closed() && !life.is_paused() && life.reads());
     assert_eq!(life.apply(Event::OutputDrained), Effects::NONE);
     assert!(
         life.accepts_sends(),
@@ -207,7 +237,7 @@ fn pauses_stack_and_resume_reads_once_both_lift() {
         life.apply(Event::Resume(PauseBy::App)),
         Effects::RESUME_READ
     );
-    assert!(life.reads());
+    assert!(life.reads() && !life.is_paused());
     assert_eq!(life.apply(Event::Resume(PauseBy::App)), Effects::NONE);
 }
 
