@@ -18,11 +18,11 @@ use mio::event::Event;
 use mio::net::TcpStream;
 use mio::{Interest, Registry};
 
-use super::info::ProxyInfo;
 use super::parse::{parse, Header};
 use super::policy::ProxyProtocol;
 use crate::conn::connection::ConnService;
 use crate::conn::connection::TcpConnection;
+use crate::conn::proxy_info::ProxyInfo;
 use crate::conn::service::LivePlace;
 use crate::reactor::deadline::deadline_in;
 use crate::reactor::loop_ctx::IoHandler;
