@@ -219,7 +219,13 @@ fn stop_undoes_what_each_state_owns() {
         assert_eq!(m.delivers_down(&5), up_before, "{path:?}");
         assert!(!m.delivers_down(&6));
         assert!(m.is_stopped() && m.settled_down() && m.up().is_none());
+        // A second stop (drop after stop) changes nothing, not even whose down is owed.
         assert_eq!(m.apply(E::Stop), A::None);
+        assert_eq!(
+            m.delivers_down(&5),
+            up_before,
+            "{path:?} after a second stop"
+        );
     }
     // Late reports after a stop during the handshake: the "up" is withheld and the
     // connection closed; a late connector is cancelled; nothing starts again.
@@ -245,11 +251,11 @@ struct Journal {
     delivered: Vec<u8>,
     stopped: bool,
     gave_up: bool,
-    max_failures_seen: u32,
 }
 
 impl Journal {
-    fn record(&mut self, m: &M, event: &E, action: &A, max_attempts: Option<u32>) {
+    /// `before`: the failure count before the event.
+    fn record(&mut self, m: &M, event: &E, action: &A, max_attempts: Option<u32>, before: u32) {
         // What the event ended.
         match event {
             E::Due(t) => self.timers.retain(|x| x != t),
@@ -257,6 +263,19 @@ impl Journal {
             E::Connected { attempt, .. } => self.attempts.retain(|x| x != attempt),
             E::Released { conn, .. } => self.conns.retain(|x| x != conn),
             E::Stop => self.stopped = true,
+            // A connection that comes up must be delivered, or else closed by the
+            // shell (an "up" nobody waits for would stay open): only a repeated report
+            // for the connection that is up already needs neither.
+            E::Up { conn, .. } => {
+                let repeated = self.delivered.contains(conn) && m.up() == Some(conn);
+                if !repeated && *action != A::Deliver {
+                    assert_eq!(
+                        *action,
+                        A::Close(*conn),
+                        "up of {conn} neither delivered nor closed"
+                    );
+                }
+            }
             _ => {}
         }
         // What the action starts or ends.
@@ -270,6 +289,7 @@ impl Journal {
             }
             A::Deliver => {
                 assert!(!self.stopped, "up delivered after stop");
+                assert_eq!(m.failures(), 0, "up keeps counting failures");
                 if let E::Up { conn, .. } = event {
                     assert!(!self.delivered.contains(conn), "up delivered twice");
                     assert!(
@@ -285,7 +305,7 @@ impl Journal {
             A::Retry { timer, failures } => {
                 assert!(!self.stopped);
                 assert!(max_attempts.is_none_or(|max| *failures < max));
-                self.max_failures_seen = self.max_failures_seen.max(*failures);
+                assert_eq!(*failures, before + 1, "a failure counted other than once");
                 self.timers.push(*timer);
             }
             A::Reconnect { timer } => {
@@ -294,6 +314,7 @@ impl Journal {
             }
             A::GiveUp { failures } => {
                 assert_eq!(Some(*failures), max_attempts, "gave up off the limit");
+                assert_eq!(*failures, before + 1, "a failure counted other than once");
                 self.gave_up = true;
             }
             A::None => {}
@@ -306,6 +327,8 @@ impl Journal {
         // At most one thing in flight, and it is the one the state carries.
         let in_flight = self.attempts.len() + self.conns.len() + self.timers.len();
         assert!(in_flight <= 1, "{self:?} in {:?}", m.state());
+        // The shell finds the attempt in flight through `attempt()`.
+        assert_eq!(m.attempt(), self.attempts.first());
         match m.state() {
             State::Connecting { attempt, .. } => assert_eq!(self.attempts, [*attempt]),
             State::Handshaking { conn, .. } | State::Up { conn, .. } => {
@@ -329,8 +352,15 @@ fn run(max_attempts: Option<u32>, reconnect: bool, events: &[Ev]) -> M {
     let mut fresh = 0;
     for &ev in events {
         let event = concrete(&m, ev, &mut fresh);
+        let before = m.failures();
         let action = m.apply(event.clone());
-        journal.record(&m, &event, &action, max_attempts);
+        journal.record(&m, &event, &action, max_attempts, before);
+        // Whatever happened, the failure count only moves by one step or back to 0.
+        let after = m.failures();
+        assert!(
+            after == before || after == before + 1 || after == 0,
+            "{before} -> {after}"
+        );
     }
     m
 }
