@@ -360,7 +360,7 @@ impl ClientShared {
     pub(crate) fn released(&self, conn: &mut TcpConnection) {
         let error = match conn.error() {
             Some(e) => Some(io::Error::new(e.kind(), e.to_string())),
-            None if !conn.came_up_once() => Some(io::Error::new(
+            None if !conn.was_connected() => Some(io::Error::new(
                 io::ErrorKind::ConnectionAborted,
                 "closed during the handshake",
             )),
