@@ -310,3 +310,31 @@ fn stop_after_a_disconnect_without_reconnect() {
     no_callback_after(&journal, &at_stop, &lp);
     stop_when_idle(&server);
 }
+
+#[test]
+fn stop_in_the_middle_of_traffic() {
+    init_logging();
+    let lp = UserLoop::new();
+    // A server that pours 32 MiB into every connection.
+    let server = muon::TcpServer::builder("127.0.0.1:0")
+        .threads(1)
+        .on_connection(|conn| {
+            if conn.is_connected() {
+                let chunk = vec![7u8; 1 << 20];
+                for _ in 0..32 {
+                    conn.send(&chunk);
+                }
+            }
+        })
+        .started();
+    let (b, journal) = journaled(&server.local_addr().to_string(), &lp);
+    let client = b.connect().unwrap();
+    // Data is flowing: a few messages arrived.
+    assert!(wait_until(IO_TIMEOUT, || journal.lock().unwrap().len() >= 4));
+    let at_stop = stop_and_check(client, &lp, &journal);
+    assert_eq!(at_stop.first().map(String::as_str), Some("up"));
+    assert_eq!(at_stop.last().map(String::as_str), Some("down"));
+    no_callback_after(&journal, &at_stop, &lp);
+    // The server sees the client gone and releases its side.
+    stop_when_idle(&server);
+}
