@@ -56,6 +56,7 @@ mod socket;
 mod stats;
 mod timer_queue;
 mod tls_info;
+pub mod udp;
 mod util;
 mod wake_flag;
 

@@ -1,0 +1,311 @@
+//! `Endpoint`: one loop's UDP socket, registered on that loop as an I/O handler.
+//!
+//! On a readable edge it receives with `recvmmsg` until the socket is empty or the
+//! read budget is spent (then it yields to the loop's other work and continues in the
+//! same iteration's task step), runs the callback on each datagram, and flushes the
+//! replies with `sendmmsg`. Sends from other threads arrive through a bounded inbox
+//! and a poke (one task per burst). Its life is a small machine ([`Phase`]): serving,
+//! draining (after a stop: answer what is already queued on the socket, flush, within
+//! the stop timeout), closed.
+
+use std::net::SocketAddr;
+use std::os::fd::{AsRawFd, RawFd};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::Instant;
+
+use crossbeam_channel::{Receiver, Sender};
+use mio::event::Event;
+use mio::{Interest, Registry, Token};
+
+use super::batch::RecvBatch;
+use super::ctx::UdpCtx;
+use super::outbox::{Flushed, OutDatagram, Outbox};
+use super::server::UdpShared;
+use super::stats::DropCause;
+use crate::loop_ctx::IoHandler;
+use crate::slab::SlotId;
+use crate::util::panic_message;
+use crate::{LoopCtx, LoopHandle};
+
+/// What the server's handles know of one loop's endpoint.
+pub(crate) struct Link {
+    pub(crate) index: usize,
+    pub(crate) lp: LoopHandle,
+    pub(crate) inbox: Sender<OutDatagram>,
+    pub(crate) slot: OnceLock<SlotId>,
+    /// Set by the first sender since the endpoint last emptied its inbox: only that
+    /// one queues a task to the loop.
+    poked: AtomicBool,
+}
+
+impl Link {
+    pub(crate) fn new(index: usize, lp: LoopHandle, inbox: Sender<OutDatagram>) -> Self {
+        Link {
+            index,
+            lp,
+            inbox,
+            slot: OnceLock::new(),
+            poked: AtomicBool::new(false),
+        }
+    }
+
+    /// Makes the endpoint look at its inbox (and at the stop flag) soon.
+    pub(crate) fn poke(&self) {
+        // AcqRel on both sides: the endpoint's swap(false) either reads this `true`
+        // (and so sees the datagram queued before it) or comes first (and this swap
+        // reads `false` and queues a task).
+        if self.poked.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        match self.slot.get() {
+            Some(&slot) => {
+                self.lp
+                    .queue_in_loop(move |ctx| ctx.run_handler(slot, None));
+            }
+            None => self.poked.store(false, Ordering::Release),
+        }
+    }
+}
+
+/// An endpoint's life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Serving,
+    /// Stopping: no more reads; what is queued leaves until the deadline.
+    Draining {
+        deadline: Instant,
+    },
+    Closed,
+}
+
+/// One loop's UDP socket. See the module docs.
+pub(crate) struct Endpoint {
+    socket: mio::net::UdpSocket,
+    fd: RawFd,
+    local: SocketAddr,
+    recv: RecvBatch,
+    out: Outbox,
+    inbox: Receiver<OutDatagram>,
+    shared: Arc<UdpShared>,
+    link: Arc<Link>,
+    budget: usize,
+    phase: Phase,
+    resume_read: bool,
+}
+
+/// How an endpoint is made (from the server's settings).
+pub(crate) struct EndpointConfig {
+    pub(crate) batch: usize,
+    pub(crate) slot_size: usize,
+    pub(crate) budget: usize,
+    pub(crate) queue_limit: usize,
+    pub(crate) gso: bool,
+    pub(crate) gro: bool,
+}
+
+impl Endpoint {
+    pub(crate) fn new(
+        socket: std::net::UdpSocket,
+        inbox: Receiver<OutDatagram>,
+        shared: Arc<UdpShared>,
+        link: Arc<Link>,
+        cfg: &EndpointConfig,
+    ) -> std::io::Result<Self> {
+        let local = socket.local_addr()?;
+        // A GRO batch can be 64 KiB; with smaller slots it would arrive truncated.
+        let offload = super::bind::offload(&socket, cfg.gso, cfg.gro && cfg.slot_size >= 65_535);
+        log::debug!(
+            "{}: UDP socket on {local}: GSO {}, GRO {}",
+            shared.name,
+            offload.gso,
+            offload.gro
+        );
+        let fd = socket.as_raw_fd();
+        let out = Outbox::new(
+            fd,
+            local.is_ipv6(),
+            cfg.queue_limit,
+            offload.gso,
+            shared.counters.clone(),
+            link.index,
+        );
+        Ok(Endpoint {
+            socket: mio::net::UdpSocket::from_std(socket),
+            fd,
+            local,
+            recv: RecvBatch::new(cfg.batch, cfg.slot_size),
+            out,
+            inbox,
+            shared,
+            link,
+            budget: cfg.budget.max(1),
+            phase: Phase::Serving,
+            resume_read: false,
+        })
+    }
+
+    pub(crate) fn register(
+        mut self,
+        registry: &Registry,
+        token: Token,
+    ) -> std::io::Result<Box<Self>> {
+        registry.register(
+            &mut self.socket,
+            token,
+            Interest::READABLE | Interest::WRITABLE,
+        )?;
+        Ok(Box::new(self))
+    }
+
+    /// Receives until the socket is empty or the budget is spent.
+    fn read(&mut self, ctx: &mut LoopCtx, id: SlotId) {
+        let mut left = self.budget;
+        while left > 0 {
+            let want = left.min(self.recv.slots());
+            let n = match self.recv.recv(self.fd, want) {
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    log::warn!("{}: UDP receive on {}: {e}", self.shared.name, self.local);
+                    return;
+                }
+            };
+            self.deliver(ctx, n);
+            left = left.saturating_sub(n.max(1));
+            if n < want {
+                return;
+            }
+            // Replies leave between batches, so the outbox stays one batch deep.
+            self.out.flush();
+        }
+        // Budget spent: let the loop's other sockets and tasks run, then continue.
+        self.resume_read = true;
+        ctx.handle()
+            .queue_in_loop(move |ctx| ctx.run_handler(id, None));
+    }
+
+    /// Runs the callback on the `n` datagrams of the last receive.
+    fn deliver(&mut self, ctx: &mut LoopCtx, n: usize) {
+        let Endpoint {
+            recv,
+            out,
+            shared,
+            link,
+            local,
+            ..
+        } = self;
+        let lp = link.index;
+        for i in 0..n {
+            let r = recv.get(i);
+            if r.truncated {
+                shared.counters.dropped(lp, DropCause::Truncated, 1);
+                continue;
+            }
+            let Some(peer) = r.peer else { continue };
+            let at = SocketAddr::new(r.local_ip.unwrap_or(local.ip()), local.port());
+            match r.segment {
+                Some(seg) if seg < r.data.len() => {
+                    shared.counters.gro(lp);
+                    for d in r.data.chunks(seg) {
+                        deliver_one(ctx, out, shared, lp, peer, at, d);
+                    }
+                }
+                _ => deliver_one(ctx, out, shared, lp, peer, at, r.data),
+            }
+        }
+    }
+
+    /// Moves what other threads queued into the outbox.
+    fn take_inbox(&mut self) {
+        while let Ok(d) = self.inbox.try_recv() {
+            self.out.push_owned(d);
+        }
+    }
+
+    fn begin_drain(&mut self, ctx: &mut LoopCtx, id: SlotId) {
+        let deadline = Instant::now() + self.shared.stop_timeout;
+        self.phase = Phase::Draining { deadline };
+        ctx.run_at(deadline, move |ctx| ctx.run_handler(id, None));
+        // Answer what reached the socket before the stop (one budget's worth).
+        self.read(ctx, id);
+        self.resume_read = false;
+    }
+
+    fn close(&mut self, ctx: &mut LoopCtx, id: SlotId) {
+        self.phase = Phase::Closed;
+        let late = self.inbox.try_iter().count();
+        self.shared
+            .counters
+            .dropped(self.link.index, DropCause::Stopped, late);
+        self.out.discard(DropCause::Stopped);
+        ctx.remove_handler(id);
+        self.shared.endpoint_closed();
+    }
+}
+
+fn deliver_one(
+    ctx: &mut LoopCtx,
+    out: &mut Outbox,
+    shared: &Arc<UdpShared>,
+    lp: usize,
+    peer: SocketAddr,
+    local: SocketAddr,
+    data: &[u8],
+) {
+    shared.counters.received(lp, data.len());
+    let mut u = UdpCtx {
+        loop_ctx: ctx,
+        out,
+        shared,
+        peer,
+        local,
+    };
+    let cb = &shared.on_datagram;
+    if let Err(p) = catch_unwind(AssertUnwindSafe(|| cb(&mut u, data, peer, local))) {
+        shared.counters.dropped(lp, DropCause::Panicked, 1);
+        log::error!(
+            "{}: on_datagram panicked on a datagram from {peer}: {}",
+            shared.name,
+            panic_message(&*p)
+        );
+    }
+}
+
+impl IoHandler for Endpoint {
+    fn ready(&mut self, ctx: &mut LoopCtx, id: SlotId, event: Option<&Event>) {
+        let read = match event {
+            Some(e) => {
+                if e.is_writable() {
+                    self.out.writable();
+                }
+                e.is_readable() || e.is_error()
+            }
+            None => {
+                self.link.poked.swap(false, Ordering::AcqRel);
+                std::mem::take(&mut self.resume_read)
+            }
+        };
+        match self.phase {
+            Phase::Closed => return,
+            Phase::Serving if self.shared.is_stopping() => self.begin_drain(ctx, id),
+            Phase::Serving if read => self.read(ctx, id),
+            _ => {}
+        }
+        self.take_inbox();
+        let flushed = self.out.flush();
+        if let Phase::Draining { deadline } = self.phase {
+            if flushed == Flushed::Empty || Instant::now() >= deadline {
+                self.close(ctx, id);
+            }
+        }
+    }
+
+    fn deregister(&mut self, registry: &Registry) {
+        if let Err(e) = registry.deregister(&mut self.socket) {
+            log::debug!("{}: deregister UDP socket: {e}", self.shared.name);
+        }
+    }
+}

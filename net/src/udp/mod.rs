@@ -1,0 +1,26 @@
+//! UDP on the worker loops: a server with one `SO_REUSEPORT` socket per loop, batched
+//! `recvmmsg`/`sendmmsg` I/O with GSO/GRO where the kernel offers them, replies from
+//! the local address a datagram hit, and counters for everything dropped.
+//!
+//! See docs/udp.md. Files: `bind.rs` (sockets, offload detection), `addr.rs`
+//! (addresses for the C structs), `batch.rs` (the system calls and control messages,
+//! every `unsafe` of the module), `outbox.rs` (queued sends, GSO grouping, send
+//! errors), `endpoint.rs` (one loop's socket), `ctx.rs` (the callback's context),
+//! `server.rs` + `builder.rs`, `sender.rs` (sends from other threads), `stats.rs`.
+
+mod addr;
+mod batch;
+mod bind;
+mod builder;
+mod ctx;
+mod endpoint;
+mod outbox;
+mod sender;
+mod server;
+mod stats;
+
+pub use builder::UdpServerBuilder;
+pub use ctx::UdpCtx;
+pub use sender::UdpSender;
+pub use server::{UdpServer, UdpServerHandle};
+pub use stats::{UdpDrops, UdpStats};

@@ -1,0 +1,291 @@
+//! `UdpServer`: one `SO_REUSEPORT` UDP socket per worker loop, no hand-off thread.
+//!
+//! Thread rule: every loop owns its socket and runs the callback for the datagrams the
+//! kernel steered to it (flows are spread by a hash of their 4-tuple, so one flow
+//! stays on one loop). Other threads send through a [`UdpSender`]; a
+//! [`UdpServerHandle`] stops the server and reads its counters.
+//!
+//! Stop: every endpoint answers what already reached its socket, flushes its outbox
+//! (bounded by the stop timeout; what is left is counted as `drops.stopped`), and
+//! closes; then the loops quit and their threads are joined.
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use parking_lot::{Condvar, Mutex};
+
+use super::endpoint::{Endpoint, EndpointConfig, Link};
+use super::stats::UdpCounters;
+use super::{UdpCtx, UdpSender, UdpStats};
+use crate::{LoopHandle, LoopPool};
+
+/// The on-datagram callback: `(ctx, datagram, peer, local address it hit)`.
+pub(crate) type OnDatagram = dyn Fn(&mut UdpCtx, &[u8], SocketAddr, SocketAddr) + Send + Sync;
+
+/// How long `start` waits for every loop to register its socket.
+const REGISTER_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// What a server's loops, handles and senders share.
+pub(crate) struct UdpShared {
+    pub(crate) name: String,
+    pub(crate) local_addr: SocketAddr,
+    pub(crate) links: Vec<Arc<Link>>,
+    pub(crate) counters: Arc<UdpCounters>,
+    pub(crate) on_datagram: Arc<OnDatagram>,
+    pub(crate) stop_timeout: Duration,
+    stopping: AtomicBool,
+    /// Endpoints registered, then closed by the stop.
+    registered: Mutex<usize>,
+    closed: Mutex<usize>,
+    changed: Condvar,
+    pool: Mutex<Option<LoopPool>>,
+    done: Mutex<bool>,
+    done_cond: Condvar,
+}
+
+impl UdpShared {
+    pub(crate) fn is_stopping(&self) -> bool {
+        self.stopping.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn endpoint_closed(&self) {
+        *self.closed.lock() += 1;
+        self.changed.notify_all();
+    }
+
+    fn endpoint_registered(&self) {
+        *self.registered.lock() += 1;
+        self.changed.notify_all();
+    }
+
+    /// Waits until `count` reaches `target` or `deadline` passes.
+    fn wait_for(&self, count: &Mutex<usize>, target: usize, deadline: Instant) -> bool {
+        let mut n = count.lock();
+        while *n < target {
+            if self.changed.wait_until(&mut n, deadline).timed_out() {
+                return *n >= target;
+            }
+        }
+        true
+    }
+
+    fn stop(self: &Arc<Self>) -> bool {
+        let on_own_loop = self.links.iter().any(|l| l.lp.is_in_loop_thread());
+        if on_own_loop {
+            let me = self.clone();
+            let spawned = std::thread::Builder::new()
+                .name(format!("{}-stop", self.name))
+                .spawn(move || me.stop());
+            if let Err(e) = spawned {
+                log::error!("{}: cannot start the stop thread: {e}", self.name);
+            }
+            return false;
+        }
+        if self.stopping.swap(true, Ordering::AcqRel) {
+            return self.wait_done(self.stop_timeout + REGISTER_TIMEOUT);
+        }
+        log::info!("{}: stopping", self.name);
+        for link in &self.links {
+            link.poke();
+        }
+        let deadline = Instant::now() + self.stop_timeout + Duration::from_secs(1);
+        let drained = self.wait_for(&self.closed, *self.registered.lock(), deadline);
+        if !drained {
+            log::warn!("{}: not every UDP socket drained in time", self.name);
+        }
+        if let Some(mut pool) = self.pool.lock().take() {
+            pool.stop();
+        }
+        *self.done.lock() = true;
+        self.done_cond.notify_all();
+        log::info!("{}: stopped", self.name);
+        drained
+    }
+
+    fn wait_done(&self, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        let mut done = self.done.lock();
+        while !*done {
+            if self.done_cond.wait_until(&mut done, deadline).timed_out() {
+                return *done;
+            }
+        }
+        true
+    }
+}
+
+/// A UDP server: configure with [`UdpServer::builder`], then [`UdpServer::start`] or
+/// [`UdpServer::run`]. See the module docs.
+///
+/// ```no_run
+/// let server = net::udp::UdpServer::builder("127.0.0.1:0")
+///     .name("udp-echo")
+///     .threads(2)
+///     .on_datagram(|ctx, datagram, _peer, _local| {
+///         ctx.reply(datagram);
+///     })
+///     .build()?;
+/// let handle = server.start()?;
+/// println!("serving on {}", handle.local_addr());
+/// handle.stop();
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub struct UdpServer {
+    pub(crate) shared: Arc<UdpShared>,
+    pub(crate) sockets: Vec<std::net::UdpSocket>,
+    pub(crate) inboxes: Vec<crossbeam_channel::Receiver<super::outbox::OutDatagram>>,
+    pub(crate) config: EndpointConfig,
+}
+
+impl UdpServer {
+    /// The address the sockets are bound to (with the real port when 0 was asked).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.shared.local_addr
+    }
+
+    /// Registers every loop's socket and returns once all are serving.
+    pub fn start(self) -> io::Result<UdpServerHandle> {
+        let UdpServer {
+            shared,
+            sockets,
+            inboxes,
+            config,
+        } = self;
+        let config = Arc::new(config);
+        let errors: Arc<Mutex<Vec<io::Error>>> = Arc::default();
+        for ((socket, inbox), link) in sockets.into_iter().zip(inboxes).zip(&shared.links) {
+            let (shared, link2, config, errors) =
+                (shared.clone(), link.clone(), config.clone(), errors.clone());
+            link.lp.queue_in_loop(move |ctx| {
+                let made = Endpoint::new(socket, inbox, shared.clone(), link2.clone(), &config)
+                    .and_then(|e| {
+                        ctx.add_handler(|registry, token| {
+                            e.register(registry, token).map(|e| e as Box<_>)
+                        })
+                    });
+                match made {
+                    Ok(slot) => {
+                        let _ = link2.slot.set(slot);
+                    }
+                    Err(e) => errors.lock().push(e),
+                }
+                shared.endpoint_registered();
+            });
+        }
+        let all = shared.links.len();
+        let ok = shared.wait_for(&shared.registered, all, Instant::now() + REGISTER_TIMEOUT);
+        let handle = UdpServerHandle { shared };
+        if let Some(e) = errors.lock().pop() {
+            handle.stop();
+            return Err(e);
+        }
+        if !ok {
+            handle.stop();
+            return Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "UDP loops did not start",
+            ));
+        }
+        log::info!(
+            "{}: UDP on {} with {} loop(s)",
+            handle.shared.name,
+            handle.shared.local_addr,
+            all
+        );
+        Ok(handle)
+    }
+
+    /// Starts the server and blocks until it has been stopped (from another thread
+    /// or a callback, through a handle).
+    pub fn run(self) -> io::Result<()> {
+        let handle = self.start()?;
+        let mut done = handle.shared.done.lock();
+        while !*done {
+            handle.shared.done_cond.wait(&mut done);
+        }
+        Ok(())
+    }
+
+    pub(crate) fn assemble(
+        name: String,
+        local_addr: SocketAddr,
+        sockets: Vec<std::net::UdpSocket>,
+        pool: LoopPool,
+        on_datagram: Arc<OnDatagram>,
+        stop_timeout: Duration,
+        config: EndpointConfig,
+    ) -> UdpServer {
+        let loops: Vec<LoopHandle> = pool.loops().to_vec();
+        let mut links = Vec::new();
+        let mut inboxes = Vec::new();
+        for (i, lp) in loops.into_iter().enumerate() {
+            let (tx, rx) = crossbeam_channel::bounded(config.queue_limit.max(1));
+            links.push(Arc::new(Link::new(i, lp, tx)));
+            inboxes.push(rx);
+        }
+        let shared = Arc::new(UdpShared {
+            name,
+            local_addr,
+            counters: Arc::new(UdpCounters::new(links.len())),
+            links,
+            on_datagram,
+            stop_timeout,
+            stopping: AtomicBool::new(false),
+            registered: Mutex::new(0),
+            closed: Mutex::new(0),
+            changed: Condvar::new(),
+            pool: Mutex::new(Some(pool)),
+            done: Mutex::new(false),
+            done_cond: Condvar::new(),
+        });
+        UdpServer {
+            shared,
+            sockets,
+            inboxes,
+            config,
+        }
+    }
+}
+
+/// Stops a [`UdpServer`], reads its counters, gives senders. `Clone + Send`.
+#[derive(Clone)]
+pub struct UdpServerHandle {
+    pub(crate) shared: Arc<UdpShared>,
+}
+
+impl UdpServerHandle {
+    /// Stops the server: each loop answers what already reached its socket, flushes
+    /// its replies (within the stop timeout; what is left is counted in
+    /// `drops.stopped`), closes its socket; then the loops end. Waits for all that and
+    /// returns whether every socket drained in time. Called on one of the server's
+    /// loops (from a callback), it starts the stop on another thread and returns
+    /// `false` at once.
+    pub fn stop(&self) -> bool {
+        self.shared.stop()
+    }
+
+    /// The address the server is bound to.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.shared.local_addr
+    }
+
+    /// The counters, summed over the loops now. Cheap: relaxed loads.
+    pub fn stats(&self) -> UdpStats {
+        self.shared.counters.snapshot()
+    }
+
+    /// A handle to send datagrams through the server's sockets from any thread.
+    pub fn sender(&self) -> UdpSender {
+        UdpSender {
+            shared: self.shared.clone(),
+        }
+    }
+
+    /// The loops, in index order (one socket each).
+    pub fn loops(&self) -> Vec<LoopHandle> {
+        self.shared.links.iter().map(|l| l.lp.clone()).collect()
+    }
+}
