@@ -6,10 +6,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::batch::MAX_BATCH;
+use super::ctx::{OnDatagram, UdpCtx};
 use super::endpoint::EndpointConfig;
-use super::server::OnDatagram;
-use super::{UdpCtx, UdpServer};
-use crate::LoopPool;
+use super::server::UdpServer;
+use crate::reactor::loop_pool::LoopPool;
 
 /// The largest UDP payload over IPv6 without jumbograms (65,535 − 8), rounded up: a
 /// receive slot this large never truncates.

@@ -5,16 +5,18 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use super::outbox::Outbox;
-use super::server::UdpShared;
-use super::UdpSender;
-use crate::LoopCtx;
+use super::sender::{SendPath, UdpSender};
+use crate::reactor::loop_ctx::LoopCtx;
+
+/// The on-datagram callback: `(ctx, datagram, peer, local address it hit)`.
+pub(crate) type OnDatagram = dyn Fn(&mut UdpCtx, &[u8], SocketAddr, SocketAddr) + Send + Sync;
 
 /// The context of one received datagram, on the loop that received it. Sends queue
 /// in the loop's outbox and leave in one `sendmmsg` after the receive batch.
 pub struct UdpCtx<'a> {
     pub(crate) loop_ctx: &'a mut LoopCtx,
     pub(crate) out: &'a mut Outbox,
-    pub(crate) shared: &'a Arc<UdpShared>,
+    pub(crate) path: &'a Arc<SendPath>,
     pub(crate) peer: SocketAddr,
     pub(crate) local: SocketAddr,
 }
@@ -54,7 +56,7 @@ impl UdpCtx<'_> {
     /// elsewhere).
     pub fn sender(&self) -> UdpSender {
         UdpSender {
-            shared: self.shared.clone(),
+            path: self.path.clone(),
         }
     }
 }

@@ -11,63 +11,23 @@
 use std::net::SocketAddr;
 use std::os::fd::{AsRawFd, RawFd};
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::Instant;
 
-use crossbeam_channel::{Receiver, Sender};
+use crossbeam_channel::Receiver;
 use mio::event::Event;
 use mio::{Interest, Registry, Token};
 
 use super::batch::RecvBatch;
 use super::ctx::UdpCtx;
+use super::link::Link;
 use super::outbox::{Flushed, OutDatagram, Outbox};
-use super::server::UdpShared;
+use super::shared::UdpShared;
 use super::stats::DropCause;
-use crate::loop_ctx::IoHandler;
-use crate::slab::SlotId;
+use crate::reactor::loop_ctx::{IoHandler, LoopCtx};
+use crate::reactor::slab::SlotId;
 use crate::util::panic_message;
-use crate::{LoopCtx, LoopHandle};
-
-/// What the server's handles know of one loop's endpoint.
-pub(crate) struct Link {
-    pub(crate) index: usize,
-    pub(crate) lp: LoopHandle,
-    pub(crate) inbox: Sender<OutDatagram>,
-    pub(crate) slot: OnceLock<SlotId>,
-    /// Set by the first sender since the endpoint last emptied its inbox: only that
-    /// one queues a task to the loop.
-    poked: AtomicBool,
-}
-
-impl Link {
-    pub(crate) fn new(index: usize, lp: LoopHandle, inbox: Sender<OutDatagram>) -> Self {
-        Link {
-            index,
-            lp,
-            inbox,
-            slot: OnceLock::new(),
-            poked: AtomicBool::new(false),
-        }
-    }
-
-    /// Makes the endpoint look at its inbox (and at the stop flag) soon.
-    pub(crate) fn poke(&self) {
-        // AcqRel on both sides: the endpoint's swap(false) either reads this `true`
-        // (and so sees the datagram queued before it) or comes first (and this swap
-        // reads `false` and queues a task).
-        if self.poked.swap(true, Ordering::AcqRel) {
-            return;
-        }
-        match self.slot.get() {
-            Some(&slot) => {
-                self.lp
-                    .queue_in_loop(move |ctx| ctx.run_handler(slot, None));
-            }
-            None => self.poked.store(false, Ordering::Release),
-        }
-    }
-}
 
 /// An endpoint's life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -128,7 +88,7 @@ impl Endpoint {
             local.is_ipv6(),
             cfg.queue_limit,
             offload.gso,
-            shared.counters.clone(),
+            shared.path.counters.clone(),
             link.index,
         );
         Ok(Endpoint {
@@ -201,14 +161,14 @@ impl Endpoint {
         for i in 0..n {
             let r = recv.get(i);
             if r.truncated {
-                shared.counters.dropped(lp, DropCause::Truncated, 1);
+                shared.path.counters.dropped(lp, DropCause::Truncated, 1);
                 continue;
             }
             let Some(peer) = r.peer else { continue };
             let at = SocketAddr::new(r.local_ip.unwrap_or(local.ip()), local.port());
             match r.segment {
                 Some(seg) if seg < r.data.len() => {
-                    shared.counters.gro(lp);
+                    shared.path.counters.gro(lp);
                     for d in r.data.chunks(seg) {
                         deliver_one(ctx, out, shared, lp, peer, at, d);
                     }
@@ -238,6 +198,7 @@ impl Endpoint {
         self.phase = Phase::Closed;
         let late = self.inbox.try_iter().count();
         self.shared
+            .path
             .counters
             .dropped(self.link.index, DropCause::Stopped, late);
         self.out.discard(DropCause::Stopped);
@@ -255,17 +216,17 @@ fn deliver_one(
     local: SocketAddr,
     data: &[u8],
 ) {
-    shared.counters.received(lp, data.len());
+    shared.path.counters.received(lp, data.len());
     let mut u = UdpCtx {
         loop_ctx: ctx,
         out,
-        shared,
+        path: &shared.path,
         peer,
         local,
     };
     let cb = &shared.on_datagram;
     if let Err(p) = catch_unwind(AssertUnwindSafe(|| cb(&mut u, data, peer, local))) {
-        shared.counters.dropped(lp, DropCause::Panicked, 1);
+        shared.path.counters.dropped(lp, DropCause::Panicked, 1);
         log::error!(
             "{}: on_datagram panicked on a datagram from {peer}: {}",
             shared.name,
@@ -290,7 +251,7 @@ impl IoHandler for Endpoint {
         };
         match self.phase {
             Phase::Closed => return,
-            Phase::Serving if self.shared.is_stopping() => self.begin_drain(ctx, id),
+            Phase::Serving if self.shared.path.is_stopping() => self.begin_drain(ctx, id),
             Phase::Serving if read => self.read(ctx, id),
             _ => {}
         }

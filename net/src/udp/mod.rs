@@ -5,8 +5,8 @@
 //! See docs/udp.md. Files: `bind.rs` (sockets, offload detection), `addr.rs`
 //! (addresses for the C structs), `batch.rs` (the system calls and control messages,
 //! every `unsafe` of the module), `outbox.rs` (queued sends, GSO grouping, send
-//! errors), `endpoint.rs` (one loop's socket), `ctx.rs` (the callback's context),
-//! `server.rs` + `builder.rs`, `sender.rs` (sends from other threads), `stats.rs`.
+//! errors), `endpoint.rs` (one loop's socket), `link.rs` (how other threads reach it), `ctx.rs` (the callback's context),
+//! `server.rs` + `builder.rs` + `shared.rs` (the stop), `sender.rs` (sends from other threads), `stats.rs`.
 
 mod addr;
 mod batch;
@@ -14,9 +14,11 @@ mod bind;
 mod builder;
 mod ctx;
 mod endpoint;
+mod link;
 mod outbox;
 mod sender;
 mod server;
+mod shared;
 mod stats;
 
 pub use builder::UdpServerBuilder;

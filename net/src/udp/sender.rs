@@ -3,11 +3,27 @@
 use std::hash::{Hash, Hasher};
 use std::io;
 use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
+use super::link::Link;
 use super::outbox::OutDatagram;
-use super::server::UdpShared;
-use super::stats::DropCause;
+use super::stats::{DropCause, UdpCounters};
+
+/// What every sender of one server shares: the loops' links, the counters, the stop
+/// flag.
+pub(crate) struct SendPath {
+    pub(crate) links: Vec<Arc<Link>>,
+    pub(crate) counters: Arc<UdpCounters>,
+    pub(crate) stopping: AtomicBool,
+}
+
+impl SendPath {
+    /// Whether a stop has begun.
+    pub(crate) fn is_stopping(&self) -> bool {
+        self.stopping.load(Ordering::Acquire)
+    }
+}
 
 /// A `Clone + Send` handle that queues datagrams to a server's loops. Datagrams to one
 /// peer always go through the same loop, so they leave in the order they were sent.
@@ -15,7 +31,7 @@ use super::stats::DropCause;
 /// of sends costs one task on the loop and leaves in `sendmmsg` batches.
 #[derive(Clone)]
 pub struct UdpSender {
-    pub(crate) shared: Arc<UdpShared>,
+    pub(crate) path: Arc<SendPath>,
 }
 
 impl UdpSender {
@@ -35,12 +51,12 @@ impl UdpSender {
     }
 
     fn send(&self, data: &[u8], to: SocketAddr, from: Option<IpAddr>) -> io::Result<()> {
-        let links = &self.shared.links;
+        let links = &self.path.links;
         let mut h = std::collections::hash_map::DefaultHasher::new();
         to.hash(&mut h);
         let link = &links[(h.finish() % links.len() as u64) as usize];
-        let counters = &self.shared.counters;
-        if self.shared.is_stopping() {
+        let counters = &self.path.counters;
+        if self.path.is_stopping() {
             counters.dropped(link.index, DropCause::Stopped, 1);
             return Err(io::Error::new(
                 io::ErrorKind::NotConnected,

@@ -11,111 +11,21 @@
 
 use std::io;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use parking_lot::{Condvar, Mutex};
 
-use super::endpoint::{Endpoint, EndpointConfig, Link};
-use super::stats::UdpCounters;
-use super::{UdpCtx, UdpSender, UdpStats};
-use crate::{LoopHandle, LoopPool};
-
-/// The on-datagram callback: `(ctx, datagram, peer, local address it hit)`.
-pub(crate) type OnDatagram = dyn Fn(&mut UdpCtx, &[u8], SocketAddr, SocketAddr) + Send + Sync;
-
-/// How long `start` waits for every loop to register its socket.
-const REGISTER_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// What a server's loops, handles and senders share.
-pub(crate) struct UdpShared {
-    pub(crate) name: String,
-    pub(crate) local_addr: SocketAddr,
-    pub(crate) links: Vec<Arc<Link>>,
-    pub(crate) counters: Arc<UdpCounters>,
-    pub(crate) on_datagram: Arc<OnDatagram>,
-    pub(crate) stop_timeout: Duration,
-    stopping: AtomicBool,
-    /// Endpoints registered, then closed by the stop.
-    registered: Mutex<usize>,
-    closed: Mutex<usize>,
-    changed: Condvar,
-    pool: Mutex<Option<LoopPool>>,
-    done: Mutex<bool>,
-    done_cond: Condvar,
-}
-
-impl UdpShared {
-    pub(crate) fn is_stopping(&self) -> bool {
-        self.stopping.load(Ordering::Acquire)
-    }
-
-    pub(crate) fn endpoint_closed(&self) {
-        *self.closed.lock() += 1;
-        self.changed.notify_all();
-    }
-
-    fn endpoint_registered(&self) {
-        *self.registered.lock() += 1;
-        self.changed.notify_all();
-    }
-
-    /// Waits until `count` reaches `target` or `deadline` passes.
-    fn wait_for(&self, count: &Mutex<usize>, target: usize, deadline: Instant) -> bool {
-        let mut n = count.lock();
-        while *n < target {
-            if self.changed.wait_until(&mut n, deadline).timed_out() {
-                return *n >= target;
-            }
-        }
-        true
-    }
-
-    fn stop(self: &Arc<Self>) -> bool {
-        let on_own_loop = self.links.iter().any(|l| l.lp.is_in_loop_thread());
-        if on_own_loop {
-            let me = self.clone();
-            let spawned = std::thread::Builder::new()
-                .name(format!("{}-stop", self.name))
-                .spawn(move || me.stop());
-            if let Err(e) = spawned {
-                log::error!("{}: cannot start the stop thread: {e}", self.name);
-            }
-            return false;
-        }
-        if self.stopping.swap(true, Ordering::AcqRel) {
-            return self.wait_done(self.stop_timeout + REGISTER_TIMEOUT);
-        }
-        log::info!("{}: stopping", self.name);
-        for link in &self.links {
-            link.poke();
-        }
-        let deadline = Instant::now() + self.stop_timeout + Duration::from_secs(1);
-        let drained = self.wait_for(&self.closed, *self.registered.lock(), deadline);
-        if !drained {
-            log::warn!("{}: not every UDP socket drained in time", self.name);
-        }
-        if let Some(mut pool) = self.pool.lock().take() {
-            pool.stop();
-        }
-        *self.done.lock() = true;
-        self.done_cond.notify_all();
-        log::info!("{}: stopped", self.name);
-        drained
-    }
-
-    fn wait_done(&self, timeout: Duration) -> bool {
-        let deadline = Instant::now() + timeout;
-        let mut done = self.done.lock();
-        while !*done {
-            if self.done_cond.wait_until(&mut done, deadline).timed_out() {
-                return *done;
-            }
-        }
-        true
-    }
-}
+use super::ctx::OnDatagram;
+use super::endpoint::{Endpoint, EndpointConfig};
+use super::link::Link;
+use super::outbox::OutDatagram;
+use super::sender::{SendPath, UdpSender};
+use super::shared::{UdpShared, REGISTER_TIMEOUT};
+use super::stats::{UdpCounters, UdpStats};
+use crate::reactor::loop_handle::LoopHandle;
+use crate::reactor::loop_pool::LoopPool;
 
 /// A UDP server: configure with [`UdpServer::builder`], then [`UdpServer::start`] or
 /// [`UdpServer::run`]. See the module docs.
@@ -136,7 +46,7 @@ impl UdpShared {
 pub struct UdpServer {
     pub(crate) shared: Arc<UdpShared>,
     pub(crate) sockets: Vec<std::net::UdpSocket>,
-    pub(crate) inboxes: Vec<crossbeam_channel::Receiver<super::outbox::OutDatagram>>,
+    pub(crate) inboxes: Vec<crossbeam_channel::Receiver<OutDatagram>>,
     pub(crate) config: EndpointConfig,
 }
 
@@ -156,7 +66,7 @@ impl UdpServer {
         } = self;
         let config = Arc::new(config);
         let errors: Arc<Mutex<Vec<io::Error>>> = Arc::default();
-        for ((socket, inbox), link) in sockets.into_iter().zip(inboxes).zip(&shared.links) {
+        for ((socket, inbox), link) in sockets.into_iter().zip(inboxes).zip(&shared.path.links) {
             let (shared, link2, config, errors) =
                 (shared.clone(), link.clone(), config.clone(), errors.clone());
             link.lp.queue_in_loop(move |ctx| {
@@ -175,7 +85,7 @@ impl UdpServer {
                 shared.endpoint_registered();
             });
         }
-        let all = shared.links.len();
+        let all = shared.path.links.len();
         let ok = shared.wait_for(&shared.registered, all, Instant::now() + REGISTER_TIMEOUT);
         let handle = UdpServerHandle { shared };
         if let Some(e) = errors.lock().pop() {
@@ -226,14 +136,17 @@ impl UdpServer {
             links.push(Arc::new(Link::new(i, lp, tx)));
             inboxes.push(rx);
         }
+        let path = Arc::new(SendPath {
+            counters: Arc::new(UdpCounters::new(links.len())),
+            links,
+            stopping: AtomicBool::new(false),
+        });
         let shared = Arc::new(UdpShared {
             name,
             local_addr,
-            counters: Arc::new(UdpCounters::new(links.len())),
-            links,
+            path,
             on_datagram,
             stop_timeout,
-            stopping: AtomicBool::new(false),
             registered: Mutex::new(0),
             closed: Mutex::new(0),
             changed: Condvar::new(),
@@ -274,18 +187,23 @@ impl UdpServerHandle {
 
     /// The counters, summed over the loops now. Cheap: relaxed loads.
     pub fn stats(&self) -> UdpStats {
-        self.shared.counters.snapshot()
+        self.shared.path.counters.snapshot()
     }
 
     /// A handle to send datagrams through the server's sockets from any thread.
     pub fn sender(&self) -> UdpSender {
         UdpSender {
-            shared: self.shared.clone(),
+            path: self.shared.path.clone(),
         }
     }
 
     /// The loops, in index order (one socket each).
     pub fn loops(&self) -> Vec<LoopHandle> {
-        self.shared.links.iter().map(|l| l.lp.clone()).collect()
+        self.shared
+            .path
+            .links
+            .iter()
+            .map(|l| l.lp.clone())
+            .collect()
     }
 }
