@@ -22,9 +22,12 @@ pub(crate) enum DropCause {
     /// Refused or left unsent because the server was stopping (a send from another
     /// thread after the stop began, or a reply still waiting at the stop deadline).
     Stopped,
+    /// A client received a datagram with no request waiting (a reply that came after
+    /// its request timed out).
+    Unexpected,
 }
 
-const DROP_KINDS: usize = 7;
+const DROP_KINDS: usize = 8;
 
 #[repr(align(128))]
 #[derive(Default)]
@@ -95,6 +98,7 @@ impl UdpCounters {
             s.drops.send_error += d(DropCause::SendError);
             s.drops.panicked += d(DropCause::Panicked);
             s.drops.stopped += d(DropCause::Stopped);
+            s.drops.unexpected += d(DropCause::Unexpected);
         }
         s
     }
@@ -122,6 +126,9 @@ pub struct UdpDrops {
     /// another thread after the stop began, or still waiting for socket buffer space
     /// at the stop deadline.
     pub stopped: u64,
+    /// Datagrams a [`super::client::UdpClient`] received with no request waiting (a
+    /// reply that came after its request timed out).
+    pub unexpected: u64,
 }
 
 /// A UDP server's counters, summed over its loops (see `UdpServerHandle::stats`).
