@@ -434,3 +434,55 @@ fn ipv6_replies_from_the_address_hit_and_ipv4_on_a_dual_stack_socket() {
     assert_eq!(seen[&"127.0.0.2".parse::<IpAddr>().unwrap()], "127.0.0.2");
     assert!(server.stop());
 }
+
+/// The example as users run it: two processes share one port with `--reuse-port`,
+/// and every flow is answered by one of them.
+#[test]
+fn udp_echo_example_shares_a_port_across_processes() {
+    let _serial = serial();
+    let (_first, addr) =
+        common::example::start_example("udp_echo", &["--threads", "2", "--reuse-port"]);
+    let (mut second, lines) = common::example::spawn_logging(
+        "udp_echo",
+        &["--addr", &addr, "--threads", "1", "--reuse-port"],
+        |_| {},
+    );
+    let second_up = lines
+        .recv_timeout(IO_TIMEOUT)
+        .ok()
+        .into_iter()
+        .chain(lines.try_iter())
+        .any(|l| l.contains(&format!("listening on {addr}")));
+    let addr: SocketAddr = addr.parse().unwrap();
+    let mut answered = 0;
+    for i in 0..200u32 {
+        let c = client("127.0.0.1:0");
+        c.send_to(&i.to_be_bytes(), addr).unwrap();
+        assert_eq!(recv(&c).0, i.to_be_bytes());
+        answered += 1;
+    }
+    assert!(
+        second_up,
+        "the second process could not bind the shared port"
+    );
+    assert_eq!(answered, 200);
+    // SIGTERM: the second process drains, stops and logs its counters; the kernel
+    // gave it a share of the 200 flows.
+    // SAFETY: kill(2) on our own child's pid.
+    assert_eq!(unsafe { libc::kill(second.id() as i32, libc::SIGTERM) }, 0);
+    let deadline = Instant::now() + IO_TIMEOUT;
+    let stopped = std::iter::from_fn(|| lines.recv_deadline(deadline).ok())
+        .find(|l| l.contains("stopped (drained: true)"))
+        .expect("the second process logs its stop in time");
+    let served: u64 = stopped
+        .split("datagrams_in: ")
+        .nth(1)
+        .and_then(|r| r.split(',').next())
+        .and_then(|n| n.parse().ok())
+        .expect("datagrams_in in the stop line");
+    assert!(
+        served > 0 && served < 200,
+        "second process served {served} of 200 flows"
+    );
+    assert!(second.wait().unwrap().success());
+}
