@@ -27,6 +27,7 @@ mod conn;
 mod layer;
 pub mod logging;
 mod reactor;
+pub mod resolve;
 mod server;
 mod socket;
 mod stats;
