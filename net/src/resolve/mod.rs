@@ -6,9 +6,11 @@
 //! Files: `conf.rs` (configuration), `hosts.rs`, `cache.rs`, `message.rs` (DNS
 //! messages), `machine.rs` (which name and server next, and when to give up),
 //! `exchange.rs` (one name at one server: UDP, then TCP), `task.rs` (a lookup on the
-//! loop), `resolver.rs` (the handle), `shared.rs` (what the
+//! loop), `resolver.rs` (the handle), `blocking.rs` (waiting
+//! for an answer off the loop), `shared.rs` (what the
 //! handle and the lookups share), `error.rs`. See docs/udp.md.
 
+mod blocking;
 mod cache;
 mod conf;
 mod error;
@@ -16,7 +18,7 @@ mod exchange;
 mod hosts;
 mod machine;
 mod message;
-mod resolver;
+pub(crate) mod resolver;
 mod shared;
 mod task;
 

@@ -49,6 +49,11 @@ impl Resolver {
         }
     }
 
+    /// The loop the lookups run on.
+    pub fn loop_handle(&self) -> &LoopHandle {
+        &self.inner.lp
+    }
+
     /// The configuration in use.
     pub fn config(&self) -> &ResolverConfig {
         &self.inner.config
