@@ -111,13 +111,13 @@ fn a_black_holed_ipv6_address_loses_to_ipv4_after_the_delay() {
 
 #[test]
 fn every_address_is_tried_within_one_attempt() {
-    // Two refused addresses and one that listens, behind one name: one attempt, no
-    // backoff (the policy allows no retry).
-    let good = TcpListener::bind("[::1]:0").unwrap();
+    // Two refused addresses and one that listens, behind one name, the listening one
+    // last in every order (IPv6 first): one attempt, no backoff (no retry allowed).
+    let good = TcpListener::bind("127.0.0.3:0").unwrap();
     let port = good.local_addr().unwrap().port();
     let r = HostsResolver::new(
         "all",
-        "127.0.0.2 multi.test\n127.0.0.3 multi.test\n::1 multi.test\n",
+        "127.0.0.3 multi.test\n::1 multi.test\n127.0.0.2 multi.test\n",
     );
     let (tx, rx) = crossbeam_channel::bounded(1);
     let mut client = muon::TcpClient::builder(&format!("multi.test:{port}"))
