@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{wait_until, IO_TIMEOUT};
+use common::{wait_until, BuilderExt, IO_TIMEOUT};
 use hickory_proto::op::{Message, MessageType, ResponseCode};
 use hickory_proto::rr::rdata::{A, AAAA, CNAME};
 use hickory_proto::rr::{Name, RData, Record};
@@ -454,4 +454,66 @@ fn many_lookups_at_once_all_answer() {
         .count();
     assert_eq!(oks, 100);
     assert_eq!(done.load(Ordering::SeqCst), 200);
+}
+
+/// The echo_client example resolves `--connect host:port` through the resolver: its
+/// DNS query reaches this test's nameserver, and the echo comes back.
+#[test]
+fn echo_client_connects_by_name_through_the_resolver() {
+    use std::io::Write;
+    let dns = Dns::start(zone().add("echo.test.", a("127.0.0.1"), 60));
+    let echo = TcpServer::builder("127.0.0.1:0")
+        .threads(1)
+        .on_message(|conn, input| {
+            conn.send_buffer(input);
+        })
+        .started();
+    let dir = std::env::temp_dir().join(format!("muon-echo-dns-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("resolv.conf"),
+        "nameserver 127.0.0.1\noptions timeout:2\n",
+    )
+    .unwrap();
+    let mut child = std::process::Command::new(common::example::example_path("echo_client"))
+        .args([
+            "--connect",
+            &format!("echo.test:{}", echo.local_addr().port()),
+        ])
+        .args(["--resolv-conf", dir.join("resolv.conf").to_str().unwrap()])
+        .args(["--hosts", dir.join("no-hosts").to_str().unwrap()])
+        .args(["--dns-port", &dns.port().to_string(), "--timeout", "10"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"hello by name\n")
+        .unwrap();
+    let deadline = Instant::now() + IO_TIMEOUT;
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(Instant::now() < deadline, "echo_client did not finish");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        status.success(),
+        "echo_client failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "hello by name\n");
+    assert!(
+        dns.asked().iter().any(|(n, _)| n == "echo.test."),
+        "{:?}",
+        dns.asked()
+    );
+    echo.stop();
+    std::fs::remove_dir_all(&dir).unwrap();
 }

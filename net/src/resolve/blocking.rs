@@ -45,7 +45,7 @@ impl Resolver {
             let _ = tx.send(r);
         });
         let c = self.config();
-        let tries = c.attempts() as u32 * c.nameservers().len().max(1) as u32;
+        let tries = c.attempts() * c.nameservers().len().max(1) as u32;
         let names = c.search().len() as u32 + 1;
         let bound = c.timeout() * tries * names + Duration::from_secs(1);
         let addrs: Vec<IpAddr> = match rx.recv_timeout(bound) {
