@@ -20,9 +20,6 @@ use crate::stats::{CloseCause, HandshakeFailure};
 /// Bytes one readiness event may read before the loop serves other connections.
 const READ_BUDGET: usize = 256 * 1024;
 
-/// Buffers larger than this are given back once they drain.
-pub(crate) const KEEP_CAPACITY: usize = 256 * 1024;
-
 impl TcpConnection {
     pub(crate) fn handle_read(&mut self) {
         let fd = self.stream.as_raw_fd();
@@ -118,9 +115,7 @@ impl TcpConnection {
                 if r.truncated {
                     log::info!("{self}: peer closed without close_notify (truncated stream)");
                 }
-                if self.wire_in.is_empty() && self.wire_in.capacity() > KEEP_CAPACITY {
-                    self.wire_in.shrink(0);
-                }
+                self.wire_in.release_if_drained();
                 Some(r.peer_closed || r.truncated || eof)
             }
             Err(e) => {
@@ -148,9 +143,7 @@ impl TcpConnection {
         // The callback gets the connection and its input at once: lend the buffer out.
         let mut input = std::mem::take(&mut self.input);
         self.call_user(|c| cb(c, &mut input));
-        if input.is_empty() && input.capacity() > KEEP_CAPACITY {
-            input.shrink(0);
-        }
+        input.release_if_drained();
         self.input = input;
     }
 }

@@ -14,7 +14,6 @@ use std::time::Instant;
 
 use crate::conn::connection::TcpConnection;
 use crate::conn::lifecycle::{Event, PauseBy};
-use crate::conn::read::KEEP_CAPACITY;
 use crate::socket;
 
 impl TcpConnection {
@@ -27,21 +26,10 @@ impl TcpConnection {
             }
             self.flush_output();
         } else if self.output.is_empty() {
-            let mut written = 0;
-            while written < data.len() {
-                match socket::send(&self.stream, &data[written..]) {
-                    Ok(n) => {
-                        self.service.stats.bytes_out(self.id.loop_index, n);
-                        written += n
-                    }
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                    Err(e) => {
-                        self.fail(e, "write");
-                        return;
-                    }
-                }
-            }
+            let written = match self.send_until_full(data) {
+                Ok(n) => n,
+                Err(e) => return self.fail(e, "write"),
+            };
             if written == data.len() {
                 self.io.write_complete_pending = true;
                 self.touch();
@@ -57,18 +45,11 @@ impl TcpConnection {
     /// Plain connection, nothing queued: writes `buf` straight to the socket and, if
     /// the socket is full, adopts `buf`'s storage as the output buffer.
     pub(crate) fn write_buffer(&mut self, buf: &mut crate::buffer::Buffer) {
-        while !buf.is_empty() {
-            match socket::send(&self.stream, buf.peek()) {
-                Ok(n) => {
-                    self.service.stats.bytes_out(self.id.loop_index, n);
-                    buf.retrieve(n)
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => {
-                    buf.retrieve_all();
-                    return self.fail(e, "write");
-                }
+        match self.send_until_full(buf.peek()) {
+            Ok(n) => buf.retrieve(n),
+            Err(e) => {
+                buf.retrieve_all();
+                return self.fail(e, "write");
             }
         }
         self.touch();
@@ -95,19 +76,12 @@ impl TcpConnection {
     /// Writes the output buffer until it drains or the socket is full.
     pub(crate) fn flush_output(&mut self) {
         let had = self.output.readable_bytes();
-        while !self.output.is_empty() {
-            match socket::send(&self.stream, self.output.peek()) {
-                Ok(n) => {
-                    self.service.stats.bytes_out(self.id.loop_index, n);
-                    self.output.retrieve(n)
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => {
-                    self.fail(e, "write");
-                    return;
-                }
-            }
+        let output = std::mem::take(&mut self.output);
+        let sent = self.send_until_full(output.peek());
+        self.output = output;
+        match sent {
+            Ok(n) => self.output.retrieve(n),
+            Err(e) => return self.fail(e, "write"),
         }
         let left = self.output.readable_bytes();
         if left < had {
@@ -119,12 +93,28 @@ impl TcpConnection {
         }
         if left == 0 && had > 0 {
             self.io.write_complete_pending = true;
-            if self.output.capacity() > KEEP_CAPACITY {
-                self.output.shrink(0);
-            }
+            self.output.release_if_drained();
         } else if left > 0 {
             self.check_high_water();
         }
+    }
+
+    /// Writes `bytes` to the socket until they are all gone or it is full (the one
+    /// send loop of the write path); how many went out.
+    fn send_until_full(&self, bytes: &[u8]) -> io::Result<usize> {
+        let mut written = 0;
+        while written < bytes.len() {
+            match socket::send(&self.stream, &bytes[written..]) {
+                Ok(n) => {
+                    self.service.stats.bytes_out(self.id.loop_index, n);
+                    written += n;
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(written)
     }
 
     fn touch(&mut self) {
