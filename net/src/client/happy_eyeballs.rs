@@ -18,6 +18,7 @@ use mio::net::TcpStream;
 use mio::{Interest, Registry, Token};
 
 use crate::client::connector::{Completion, Connector};
+use crate::reactor::deadline::deadline_after;
 use crate::reactor::loop_ctx::{IoHandler, LoopCtx};
 use crate::reactor::slab::SlotId;
 
@@ -93,7 +94,7 @@ impl HappyEyeballs {
                         Ok(()) => {
                             log::debug!("happy eyeballs: connecting to {addr}");
                             self.attempts.push((addr, stream));
-                            self.next_at = Instant::now() + self.delay;
+                            self.next_at = deadline_after(Instant::now(), self.delay);
                             if !self.queue.is_empty() {
                                 ctx.run_at(self.next_at, move |ctx| ctx.run_handler(id, None));
                             }

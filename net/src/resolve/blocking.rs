@@ -47,7 +47,10 @@ impl Resolver {
         let c = self.config();
         let tries = c.attempts() * c.nameservers().len().max(1) as u32;
         let names = c.search().len() as u32 + 1;
-        let bound = c.timeout() * tries * names + Duration::from_secs(1);
+        let bound = c
+            .timeout()
+            .saturating_mul(tries.saturating_mul(names))
+            .saturating_add(Duration::from_secs(1));
         let addrs: Vec<IpAddr> = match rx.recv_timeout(bound) {
             Ok(r) => r?,
             Err(_) => {

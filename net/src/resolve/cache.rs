@@ -1,6 +1,7 @@
 //! Answers kept for their TTL (the smallest TTL of the records that made the answer:
 //! a CNAME chain expires with its shortest link), by lower-case host name.
 
+use crate::reactor::deadline::deadline_after;
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
@@ -37,7 +38,7 @@ impl Cache {
             }
         }
         self.entries
-            .insert(host.to_ascii_lowercase(), (addrs, now + ttl));
+            .insert(host.to_ascii_lowercase(), (addrs, deadline_after(now, ttl)));
     }
 }
 

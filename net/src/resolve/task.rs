@@ -12,6 +12,7 @@ use mio::{Registry, Token};
 use super::exchange::Exchange;
 use super::machine::{Machine, Outcome, Step};
 use super::shared::{Callback, ResolverInner};
+use crate::reactor::deadline::deadline_after;
 use crate::reactor::loop_ctx::{IoHandler, LoopCtx};
 use crate::reactor::slab::SlotId;
 
@@ -72,7 +73,7 @@ impl LookupTask {
                     match Exchange::start(n, s, &ctx.registry, token(id)) {
                         Ok(ex) => {
                             self.exchange = Some(ex);
-                            self.deadline = Instant::now() + self.timeout;
+                            self.deadline = deadline_after(Instant::now(), self.timeout);
                             ctx.run_at(self.deadline, move |ctx| ctx.run_handler(id, None));
                             return;
                         }

@@ -19,6 +19,7 @@ use mio::{Interest, Registry, Token};
 use super::client_link::{ClientLink, ReplyCallback, Request};
 use super::outbox::classify;
 use super::stats::DropCause;
+use crate::reactor::deadline::deadline_after;
 use crate::reactor::loop_ctx::{IoHandler, LoopCtx};
 use crate::reactor::slab::SlotId;
 
@@ -72,7 +73,7 @@ impl ClientSocket {
             match self.socket.send(&r.data) {
                 Ok(n) => {
                     self.link.counters.sent(0, 1, n, false);
-                    let deadline = Instant::now() + r.timeout;
+                    let deadline = deadline_after(Instant::now(), r.timeout);
                     ctx.run_at(deadline, move |ctx| ctx.run_handler(id, None));
                     self.waiting.push_back(Waiting {
                         deadline,

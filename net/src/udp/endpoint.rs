@@ -25,6 +25,7 @@ use super::link::Link;
 use super::outbox::{Flushed, OutDatagram, Outbox};
 use super::shared::UdpShared;
 use super::stats::DropCause;
+use crate::reactor::deadline::deadline_after;
 use crate::reactor::loop_ctx::{IoHandler, LoopCtx};
 use crate::reactor::slab::SlotId;
 use crate::util::panic_message;
@@ -186,7 +187,7 @@ impl Endpoint {
     }
 
     fn begin_drain(&mut self, ctx: &mut LoopCtx, id: SlotId) {
-        let deadline = Instant::now() + self.shared.stop_timeout;
+        let deadline = deadline_after(Instant::now(), self.shared.stop_timeout);
         self.phase = Phase::Draining { deadline };
         ctx.run_at(deadline, move |ctx| ctx.run_handler(id, None));
         // Answer what reached the socket before the stop (one budget's worth).

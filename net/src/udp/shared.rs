@@ -13,6 +13,7 @@ use parking_lot::{Condvar, Mutex};
 
 use super::ctx::OnDatagram;
 use super::sender::SendPath;
+use crate::reactor::deadline::deadline_after;
 use crate::reactor::loop_pool::LoopPool;
 
 /// How long `start` waits for every loop to register its socket.
@@ -69,13 +70,16 @@ impl UdpShared {
             return false;
         }
         if self.path.stopping.swap(true, Ordering::AcqRel) {
-            return self.wait_done(self.stop_timeout + REGISTER_TIMEOUT);
+            return self.wait_done(self.stop_timeout.saturating_add(REGISTER_TIMEOUT));
         }
         log::info!("{}: stopping", self.name);
         for link in &self.path.links {
             link.poke();
         }
-        let deadline = Instant::now() + self.stop_timeout + Duration::from_secs(1);
+        let deadline = deadline_after(
+            Instant::now(),
+            self.stop_timeout.saturating_add(Duration::from_secs(1)),
+        );
         let drained = self.wait_for(&self.closed, *self.registered.lock(), deadline);
         if !drained {
             log::warn!("{}: not every UDP socket drained in time", self.name);
@@ -90,7 +94,7 @@ impl UdpShared {
     }
 
     pub(crate) fn wait_done(&self, timeout: Duration) -> bool {
-        let deadline = Instant::now() + timeout;
+        let deadline = deadline_after(Instant::now(), timeout);
         let mut done = self.done.lock();
         while !*done {
             if self.done_cond.wait_until(&mut done, deadline).timed_out() {
