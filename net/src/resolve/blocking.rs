@@ -29,7 +29,7 @@ pub(crate) fn split_host_port(target: &str) -> io::Result<(&str, u16)> {
 }
 
 impl Resolver {
-    /// Resolves "host:port" (or "[v6]:port") and waits for the answer on the calling
+    /// Resolves `host:port` (or `[v6]:port`) and waits for the answer on the calling
     /// thread, IPv6 addresses first. Refused (`WouldBlock`) on the resolver's own loop
     /// thread, where waiting would stop the very loop that has to answer.
     pub fn lookup_socket_addrs(&self, target: &str) -> io::Result<Vec<SocketAddr>> {
