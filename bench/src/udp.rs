@@ -131,7 +131,13 @@ fn recv_batch(fd: i32, bufs: &mut [u8], size: usize) -> usize {
             hdrs[i].msg_hdr.msg_iov = &mut iovs[i];
             hdrs[i].msg_hdr.msg_iovlen = 1;
         }
-        let r = libc::recvmmsg(fd, hdrs.as_mut_ptr(), slots as u32, libc::MSG_DONTWAIT, std::ptr::null_mut());
+        let r = libc::recvmmsg(
+            fd,
+            hdrs.as_mut_ptr(),
+            slots as u32,
+            libc::MSG_DONTWAIT,
+            std::ptr::null_mut(),
+        );
         r.max(0) as usize
     }
 }
@@ -143,7 +149,11 @@ pub fn run_load(args: UdpLoadArgs) -> io::Result<()> {
     } else {
         (256 / args.flows).clamp(1, BATCH)
     };
-    let bind = if args.addr.is_ipv6() { "[::1]:0" } else { "127.0.0.1:0" };
+    let bind = if args.addr.is_ipv6() {
+        "[::1]:0"
+    } else {
+        "127.0.0.1:0"
+    };
     let mut flows: Vec<Flow> = (0..args.flows)
         .map(|_| {
             let s = UdpSocket::bind(bind)?;
