@@ -486,3 +486,49 @@ fn udp_echo_example_shares_a_port_across_processes() {
     );
     assert!(second.wait().unwrap().success());
 }
+
+/// A run of replies to one peer is cut where a datagram is shorter than the run's
+/// size: every datagram arrives with its own length, in order, whatever the sizes.
+#[test]
+fn mixed_sizes_to_one_peer_keep_their_boundaries() {
+    let _serial = serial();
+    let sizes = Arc::new(Mutex::new(Vec::new()));
+    let sizes2 = sizes.clone();
+    let receiver = UdpServer::builder("127.0.0.1:0")
+        .threads(1)
+        .gro(false)
+        .on_datagram(move |_, d, _, _| sizes2.lock().unwrap().push(d.len()))
+        .build()
+        .unwrap()
+        .start()
+        .unwrap();
+    let to = receiver.local_addr();
+    let pattern = [1000usize, 1000, 500, 1000, 1000, 1000, 0, 7, 7, 1200, 1000];
+    let sender = UdpServer::builder("127.0.0.1:0")
+        .threads(1)
+        .on_datagram(move |ctx, d, _, _| {
+            for (i, len) in pattern.iter().enumerate() {
+                ctx.send_to(&vec![i as u8; *len], to);
+            }
+            ctx.reply(d);
+        })
+        .build()
+        .unwrap()
+        .start()
+        .unwrap();
+    let c = client("127.0.0.1:0");
+    c.send_to(b"go", sender.local_addr()).unwrap();
+    assert_eq!(recv(&c).0, b"go");
+    assert!(
+        wait_until(IO_TIMEOUT, || sizes.lock().unwrap().len() >= pattern.len()),
+        "receiver got {:?}",
+        sizes.lock().unwrap()
+    );
+    assert_eq!(*sizes.lock().unwrap(), pattern);
+    let s = stats_reach(&sender, |s| s.datagrams_out >= pattern.len() as u64 + 1);
+    assert!(
+        s.gso_sends >= 2,
+        "the full-size runs left as GSO messages: {s:?}"
+    );
+    assert!(sender.stop() && receiver.stop());
+}
