@@ -144,3 +144,35 @@ fn closing_fails_the_requests_still_waiting() {
     let err = client.request(b"y", IO_TIMEOUT, |_, _| {}).unwrap_err();
     assert_eq!(err.kind(), io::ErrorKind::NotConnected);
 }
+
+#[test]
+fn a_client_by_host_name_through_the_resolver() {
+    let lp = Loop::start();
+    let server = UdpServer::builder("127.0.0.1:0")
+        .threads(1)
+        .on_datagram(|ctx, d, _, _| {
+            ctx.reply(d);
+        })
+        .build()
+        .unwrap()
+        .start()
+        .unwrap();
+    let dir = std::env::temp_dir().join(format!("muon-udp-host-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("hosts"), "127.0.0.1 echo.test\n").unwrap();
+    let cfg =
+        muon::resolve::ResolverConfig::from_files(dir.join("none"), dir.join("hosts")).unwrap();
+    let resolver = muon::resolve::Resolver::new(&lp.handle, cfg);
+    let target = format!("echo.test:{}", server.local_addr().port());
+    let client = UdpClient::connect_host(&lp.handle, &resolver, &target).unwrap();
+    assert_eq!(client.peer_addr(), server.local_addr());
+    let rx = ask(&client, b"by name", IO_TIMEOUT);
+    assert_eq!(answer(&rx), Ok(b"by name".to_vec()));
+    let err = match UdpClient::connect_host(&lp.handle, &resolver, "nothing.test") {
+        Ok(_) => panic!("a target without a port connected"),
+        Err(e) => e,
+    };
+    assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
+    assert!(server.stop());
+    std::fs::remove_dir_all(&dir).unwrap();
+}

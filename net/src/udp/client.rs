@@ -13,6 +13,7 @@ use super::client_socket::ClientSocket;
 use super::stats::{UdpCounters, UdpStats};
 use crate::reactor::loop_ctx::LoopCtx;
 use crate::reactor::loop_handle::LoopHandle;
+use crate::resolve::resolver::Resolver;
 
 /// Requests queued to the loop and not yet sent, at most.
 const QUEUE: usize = 1024;
@@ -79,6 +80,25 @@ impl UdpClient {
             ));
         }
         Ok(UdpClient { link, local, peer })
+    }
+
+    /// Resolves `target` ("host:port") with `resolver`, waiting on this thread
+    /// (bounded; refused on the resolver's own loop), then connects to its first
+    /// address (IPv6 first). Errors name what failed: the lookup's (NXDOMAIN, timeout
+    /// after N queries, no address) or the socket's.
+    pub fn connect_host(
+        lp: &LoopHandle,
+        resolver: &Resolver,
+        target: &str,
+    ) -> io::Result<UdpClient> {
+        let addrs = resolver.lookup_socket_addrs(target)?;
+        match addrs.first() {
+            Some(addr) => Self::connect(lp, *addr),
+            None => Err(io::Error::new(
+                io::ErrorKind::NotFound,
+                format!("{target}: no address"),
+            )),
+        }
     }
 
     /// Sends `data` and calls `reply` on the loop with the next datagram from the
