@@ -80,7 +80,12 @@ impl UdpServer {
                     Ok(slot) => {
                         let _ = link2.slot.set(slot);
                     }
-                    Err(e) => errors.lock().push(e),
+                    Err(e) => {
+                        errors.lock().push(e);
+                        // Nothing to drain here: the stop that follows must not wait
+                        // for this loop.
+                        shared.endpoint_closed();
+                    }
                 }
                 shared.endpoint_registered();
             });
