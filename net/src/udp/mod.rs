@@ -4,12 +4,13 @@
 //! connected request/response client on a loop.
 //!
 //! See docs/udp.md. Files: `bind.rs` (sockets, offload detection), `addr.rs`
-//! (addresses for the C structs), `batch.rs` (the system calls and control messages,
-//! every `unsafe` of the module), `outbox.rs` (queued sends, GSO grouping, send
-//! errors), `endpoint.rs` (one loop's socket), `link.rs` (how other threads reach it), `ctx.rs` (the callback's context),
-//! `server.rs` + `builder.rs` + `shared.rs` (the stop), `sender.rs` (sends from other threads), `stats.rs`; the client: `client.rs`
-//! (the handle), `client_link.rs` (what it shares with the loop), `client_socket.rs`
-//! (the loop side).
+//! (addresses for the C structs), `batch.rs` (the system calls and control messages);
+//! these three hold the module's `unsafe`. `outbox.rs` (queued sends, GSO grouping,
+//! send errors), `endpoint.rs` (one loop's socket), `link.rs` (how other threads reach
+//! it), `ctx.rs` (the callback's context), `server.rs` + `builder.rs` + `shared.rs`
+//! (the stop), `sender.rs` (sends from other threads), `stats.rs`; the client:
+//! `client.rs` (the handle), `client_link.rs` (what it shares with the loop),
+//! `client_socket.rs` (the loop side).
 
 mod addr;
 mod batch;
