@@ -532,3 +532,50 @@ fn mixed_sizes_to_one_peer_keep_their_boundaries() {
     );
     assert!(sender.stop() && receiver.stop());
 }
+
+/// A loop spends at most its read budget on one socket before its other work runs:
+/// with 1,000 datagrams waiting, a task queued by the first callback runs after 256
+/// deliveries, not after all of them.
+#[test]
+fn the_read_budget_lets_other_work_run() {
+    let _serial = serial();
+    const WAITING: usize = 1000;
+    let delivered = Arc::new(AtomicUsize::new(0));
+    let seen_by_task = Arc::new(Mutex::new(None));
+    let (d2, s2) = (delivered.clone(), seen_by_task.clone());
+    let server = UdpServer::builder("127.0.0.1:0")
+        .threads(1)
+        .read_budget(256)
+        .recv_buffer_size(4 << 20)
+        .on_datagram(move |ctx, _, _, _| {
+            if d2.fetch_add(1, Ordering::SeqCst) == 0 {
+                let (d3, s3) = (d2.clone(), s2.clone());
+                ctx.loop_ctx().handle().queue_in_loop(move |_| {
+                    *s3.lock().unwrap() = Some(d3.load(Ordering::SeqCst));
+                });
+            }
+        })
+        .build()
+        .unwrap()
+        .start()
+        .unwrap();
+    // Hold the loop while the datagrams pile up in its socket.
+    let (release_tx, release_rx) = crossbeam_channel::bounded::<()>(1);
+    let (held_tx, held_rx) = crossbeam_channel::bounded::<()>(1);
+    server.loops()[0].queue_in_loop(move |_| {
+        let _ = held_tx.send(());
+        let _ = release_rx.recv_timeout(IO_TIMEOUT);
+    });
+    held_rx
+        .recv_timeout(IO_TIMEOUT)
+        .expect("the loop never ran the holding task");
+    let c = client("127.0.0.1:0");
+    for i in 0..WAITING as u32 {
+        c.send_to(&i.to_be_bytes(), server.local_addr()).unwrap();
+    }
+    release_tx.send(()).unwrap();
+    assert!(wait_until(IO_TIMEOUT, || delivered.load(Ordering::SeqCst) == WAITING));
+    let at_task = seen_by_task.lock().unwrap().expect("the task never ran");
+    assert_eq!(at_task, 256, "the task ran after {at_task} deliveries");
+    assert!(server.stop());
+}
