@@ -372,7 +372,7 @@ fn a_flood_while_the_server_stops() {
     assert!(s.datagrams_in > 2000);
     assert_eq!(
         s.datagrams_in,
-        s.datagrams_out + d.queue_full + d.no_buffer + d.send_error + d.unreachable + d.stopped,
+        s.datagrams_out + d.queue_full + d.no_buffer + d.send_error + d.stopped,
         "every datagram delivered is answered or counted: {s:?}"
     );
     assert_eq!(d.truncated + d.panicked, 0);
@@ -577,5 +577,34 @@ fn the_read_budget_lets_other_work_run() {
     assert!(wait_until(IO_TIMEOUT, || delivered.load(Ordering::SeqCst) == WAITING));
     let at_task = seen_by_task.lock().unwrap().expect("the task never ran");
     assert_eq!(at_task, 256, "the task ran after {at_task} deliveries");
+    assert!(server.stop());
+}
+
+/// A reply to a port nobody listens on comes back as ICMP port unreachable: counted
+/// (`drops.unreachable`), and the socket serves on.
+#[test]
+fn icmp_errors_for_sends_are_counted() {
+    let _serial = serial();
+    let closed = UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let server = UdpServer::builder("127.0.0.1:0")
+        .threads(1)
+        .on_datagram(move |ctx, d, _, _| {
+            ctx.send_to(b"to nobody", closed);
+            ctx.reply(d);
+        })
+        .build()
+        .unwrap()
+        .start()
+        .unwrap();
+    let c = client("127.0.0.1:0");
+    for i in 0..3u8 {
+        c.send_to(&[i], server.local_addr()).unwrap();
+        assert_eq!(recv(&c).0, [i], "the socket serves on after an ICMP error");
+    }
+    let s = stats_reach(&server, |s| s.drops.unreachable >= 3);
+    assert_eq!(s.drops.unreachable, 3, "{s:?}");
     assert!(server.stop());
 }

@@ -11,8 +11,8 @@ use socket2::{Domain, Protocol, Socket, Type};
 
 use super::batch::{UDP_GRO, UDP_SEGMENT};
 
-/// Binds one UDP socket on `addr`, non-blocking, with `SO_REUSEPORT` when `reuse_port`
-/// and pktinfo on. An IPv6 address other than `::` is IPv6 only; `[::]` also takes
+/// Binds one UDP socket on `addr`, non-blocking, with `SO_REUSEPORT` when `reuse_port`,
+/// pktinfo and RECVERR on. An IPv6 address other than `::` is IPv6 only; `[::]` also takes
 /// IPv4 (mapped), as the system's default says.
 pub(crate) fn bind(
     addr: SocketAddr,
@@ -28,16 +28,23 @@ pub(crate) fn bind(
     }
     socket.set_nonblocking(true)?;
     let fd = socket.as_raw_fd();
+    // RECVERR: ICMP errors (port unreachable, ...) are queued for the socket and
+    // counted (errqueue.rs) instead of being dropped by the kernel unseen.
     match addr {
-        SocketAddr::V4(_) => set_int(fd, libc::IPPROTO_IP, libc::IP_PKTINFO, 1)?,
+        SocketAddr::V4(_) => {
+            set_int(fd, libc::IPPROTO_IP, libc::IP_PKTINFO, 1)?;
+            set_int(fd, libc::IPPROTO_IP, libc::IP_RECVERR, 1)?;
+        }
         SocketAddr::V6(a) => {
             if !a.ip().is_unspecified() {
                 socket.set_only_v6(true)?;
             } else {
                 // IPv4-mapped datagrams on a dual-stack socket report IP_PKTINFO.
                 set_int(fd, libc::IPPROTO_IP, libc::IP_PKTINFO, 1)?;
+                set_int(fd, libc::IPPROTO_IP, libc::IP_RECVERR, 1)?;
             }
             set_int(fd, libc::IPPROTO_IPV6, libc::IPV6_RECVPKTINFO, 1)?;
+            set_int(fd, libc::IPPROTO_IPV6, libc::IPV6_RECVERR, 1)?;
         }
     }
     socket.bind(&addr.into())?;

@@ -21,6 +21,7 @@ use mio::{Interest, Registry, Token};
 
 use super::batch::RecvBatch;
 use super::ctx::UdpCtx;
+use super::errqueue;
 use super::link::Link;
 use super::outbox::{Flushed, OutDatagram, Outbox};
 use super::shared::UdpShared;
@@ -129,6 +130,13 @@ impl Endpoint {
                 Ok(n) => n,
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) if errqueue::is_icmp(&e) => {
+                    // Reported once per batch of ICMP errors; the details wait on
+                    // the error queue, counted there. Datagrams may follow.
+                    self.count_icmp_errors();
+                    left -= 1;
+                    continue;
+                }
                 Err(e) => {
                     log::warn!("{}: UDP receive on {}: {e}", self.shared.name, self.local);
                     return;
@@ -146,6 +154,18 @@ impl Endpoint {
         self.resume_read = true;
         ctx.handle()
             .queue_in_loop(move |ctx| ctx.run_handler(id, None));
+    }
+
+    /// Drains the socket's queued ICMP errors, counted as `unreachable`.
+    fn count_icmp_errors(&mut self) {
+        let n = errqueue::drain(self.fd);
+        if n > 0 {
+            self.shared
+                .path
+                .counters
+                .dropped(self.link.index, DropCause::Unreachable, n);
+            log::debug!("{}: {n} ICMP error(s) on {}", self.shared.name, self.local);
+        }
     }
 
     /// Runs the callback on the `n` datagrams of the last receive.
@@ -242,6 +262,9 @@ impl IoHandler for Endpoint {
             Some(e) => {
                 if e.is_writable() {
                     self.out.writable();
+                }
+                if e.is_error() {
+                    self.count_icmp_errors();
                 }
                 e.is_readable() || e.is_error()
             }

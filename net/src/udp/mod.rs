@@ -4,8 +4,8 @@
 //! connected request/response client on a loop.
 //!
 //! See docs/udp.md. Files: `bind.rs` (sockets, offload detection), `addr.rs`
-//! (addresses for the C structs), `batch.rs` (the system calls and control messages);
-//! these three hold the module's `unsafe`. `outbox.rs` (queued sends, GSO grouping,
+//! (addresses for the C structs), `batch.rs` (the system calls and control messages),
+//! `errqueue.rs` (ICMP errors); these four hold the module's `unsafe`. `outbox.rs` (queued sends, GSO grouping,
 //! send errors), `endpoint.rs` (one loop's socket), `link.rs` (how other threads reach
 //! it), `ctx.rs` (the callback's context), `server.rs` + `builder.rs` + `shared.rs`
 //! (the stop), `sender.rs` (sends from other threads), `stats.rs`; the client:
@@ -21,6 +21,7 @@ mod client_link;
 mod client_socket;
 mod ctx;
 mod endpoint;
+mod errqueue;
 mod link;
 mod outbox;
 mod sender;

@@ -115,8 +115,9 @@ pub struct UdpDrops {
     pub queue_full: u64,
     /// Sends refused by the kernel with `ENOBUFS` (a full device queue).
     pub no_buffer: u64,
-    /// Sends that failed with an ICMP error (`ECONNREFUSED`, `EHOSTUNREACH`,
-    /// `ENETUNREACH`).
+    /// Datagrams sent that came back as an ICMP error (port or host unreachable):
+    /// on a server's sockets through `IP_RECVERR` (after the send succeeded), on a
+    /// client's connected socket as the error of its request.
     pub unreachable: u64,
     /// Sends that failed with any other error (`EMSGSIZE`, `EINVAL`, `EPERM`, ...).
     pub send_error: u64,
