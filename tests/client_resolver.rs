@@ -517,3 +517,67 @@ fn echo_client_connects_by_name_through_the_resolver() {
     echo.stop();
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// A hostile nameserver: garbage, an answer with another id, an answer to another
+/// question, all for the same query. The resolver takes none of them (it times out
+/// and says so) and is not hurt.
+#[test]
+fn garbage_and_spoofed_answers_are_ignored() {
+    let z = zone();
+    let hostile = UdpServer::builder("127.0.0.1:0")
+        .threads(1)
+        .on_datagram(move |ctx, d, _, _| {
+            ctx.reply(&[0xff; 300]);
+            ctx.reply(&[]);
+            if let Some(good) = z.answer(d, true, false) {
+                let mut wrong_id = good.clone();
+                wrong_id[0] ^= 0x55;
+                ctx.reply(&wrong_id);
+                let mut cut = good.clone();
+                cut.truncate(good.len() / 2);
+                ctx.reply(&cut);
+            }
+            // An answer to another question, with the right id.
+            if let Ok(q) = Message::from_bytes(d) {
+                let mut m = Message::new();
+                m.set_id(q.id()).set_message_type(MessageType::Response);
+                m.add_query(hickory_proto::op::Query::query(
+                    Name::from_ascii("other.test.").unwrap(),
+                    hickory_proto::rr::RecordType::A,
+                ));
+                m.add_answer(Record::from_rdata(
+                    Name::from_ascii("other.test.").unwrap(),
+                    300,
+                    a("192.0.2.66"),
+                ));
+                if let Ok(b) = m.to_vec() {
+                    ctx.reply(&b);
+                }
+            }
+        })
+        .build()
+        .unwrap()
+        .start()
+        .unwrap();
+    let lp = Loop::start();
+    let r = Resolver::new(
+        &lp.handle,
+        config(
+            "nameserver 127.0.0.1\noptions timeout:1 attempts:1",
+            hostile.local_addr().port(),
+        ),
+    );
+    assert_eq!(
+        resolve(&r, "dual.test"),
+        Err(ResolveError::Timeout {
+            name: "dual.test".into(),
+            tries: 1,
+            nameservers: 1
+        })
+    );
+    assert!(
+        hostile.stats().datagrams_in >= 2,
+        "the hostile server was asked"
+    );
+    assert!(hostile.stop());
+}
