@@ -537,7 +537,8 @@ fn garbage_and_spoofed_answers_are_ignored() {
                 cut.truncate(good.len() / 2);
                 ctx.reply(&cut);
             }
-            // An answer to another question, with the right id.
+            // An answer for the name asked but under another question, with the
+            // right id: only the question tells it apart.
             if let Ok(q) = Message::from_bytes(d) {
                 let mut m = Message::new();
                 m.set_id(q.id()).set_message_type(MessageType::Response);
@@ -546,7 +547,7 @@ fn garbage_and_spoofed_answers_are_ignored() {
                     hickory_proto::rr::RecordType::A,
                 ));
                 m.add_answer(Record::from_rdata(
-                    Name::from_ascii("other.test.").unwrap(),
+                    Name::from_ascii("dual.test.").unwrap(),
                     300,
                     a("192.0.2.66"),
                 ));
