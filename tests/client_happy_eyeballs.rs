@@ -104,7 +104,9 @@ fn a_black_holed_ipv6_address_loses_to_ipv4_after_the_delay() {
         took >= Duration::from_millis(250),
         "IPv4 started before the attempt delay: {took:?}"
     );
-    assert!(took < Duration::from_secs(3), "IPv4 started late: {took:?}");
+    // Without Happy Eyeballs IPv4 would come only after the 10 s connect timeout; 5 s
+    // leaves room for a loaded machine.
+    assert!(took < Duration::from_secs(5), "IPv4 started late: {took:?}");
     client.stop();
     drop((hole, fillers));
 }
