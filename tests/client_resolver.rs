@@ -494,15 +494,8 @@ fn echo_client_connects_by_name_through_the_resolver() {
         .unwrap()
         .write_all(b"hello by name\n")
         .unwrap();
-    let deadline = Instant::now() + IO_TIMEOUT;
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        assert!(Instant::now() < deadline, "echo_client did not finish");
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    let out = child.wait_with_output().unwrap();
+    let out = common::process::finish_within(&mut child, IO_TIMEOUT, "echo_client");
+    let status = out.status;
     assert!(
         status.success(),
         "echo_client failed: {}",
