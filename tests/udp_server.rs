@@ -484,7 +484,7 @@ fn udp_echo_example_shares_a_port_across_processes() {
         served > 0 && served < 200,
         "second process served {served} of 200 flows"
     );
-    assert!(second.wait().unwrap().success());
+    assert!(common::process::wait_within(&mut second, IO_TIMEOUT, "udp_echo").success());
 }
 
 /// A run of replies to one peer is cut where a datagram is shorter than the run's
