@@ -442,11 +442,13 @@ fn udp_echo_example_shares_a_port_across_processes() {
     let _serial = serial();
     let (_first, addr) =
         common::example::start_example("udp_echo", &["--threads", "2", "--reuse-port"]);
-    let (mut second, lines) = common::example::spawn_logging(
+    let (second, lines) = common::example::spawn_logging(
         "udp_echo",
         &["--addr", &addr, "--threads", "1", "--reuse-port"],
         |_| {},
     );
+    // Killed (and reaped) however the test ends.
+    let mut second = common::example::Killed(second);
     let second_up = lines
         .recv_timeout(IO_TIMEOUT)
         .ok()
@@ -469,7 +471,10 @@ fn udp_echo_example_shares_a_port_across_processes() {
     // SIGTERM: the second process drains, stops and logs its counters; the kernel
     // gave it a share of the 200 flows.
     // SAFETY: kill(2) on our own child's pid.
-    assert_eq!(unsafe { libc::kill(second.id() as i32, libc::SIGTERM) }, 0);
+    assert_eq!(
+        unsafe { libc::kill(second.0.id() as i32, libc::SIGTERM) },
+        0
+    );
     let deadline = Instant::now() + IO_TIMEOUT;
     let stopped = std::iter::from_fn(|| lines.recv_deadline(deadline).ok())
         .find(|l| l.contains("stopped (drained: true)"))
@@ -484,7 +489,7 @@ fn udp_echo_example_shares_a_port_across_processes() {
         served > 0 && served < 200,
         "second process served {served} of 200 flows"
     );
-    assert!(common::process::wait_within(&mut second, IO_TIMEOUT, "udp_echo").success());
+    assert!(common::process::wait_within(&mut second.0, IO_TIMEOUT, "udp_echo").success());
 }
 
 /// A run of replies to one peer is cut where a datagram is shorter than the run's
