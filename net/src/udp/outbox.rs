@@ -3,8 +3,9 @@
 //! Replies queue here during a receive batch and leave together after it (one system
 //! call for up to 64 datagrams). Consecutive datagrams to one peer from one source
 //! address, all of one size (the last may be shorter), leave as one GSO message
-//! (`UDP_SEGMENT`) when the kernel offers it. Buffers come from a per-loop pool, so
-//! a reply allocates nothing once the pool is warm.
+//! (`UDP_SEGMENT`) when the kernel offers it. Buffers come from a per-loop pool (at
+//! most 256 buffers of at most 4 KiB), so a reply of up to 4 KiB allocates nothing
+//! once the pool is warm.
 //!
 //! Errors: `EAGAIN` (the socket's send buffer is full) keeps the queue and waits for
 //! the next writable edge; the queue is bounded, and a datagram beyond the bound is
@@ -28,6 +29,9 @@ const GSO_MAX_SEGMENTS: usize = 64;
 const GSO_MAX_BYTES: usize = 65_000;
 /// Pooled buffers kept per loop.
 const POOL_MAX: usize = 256;
+/// Buffers larger than this are not pooled: a burst of 64 KiB replies must not leave
+/// 16 MiB per loop behind. Below it (every MTU-sized datagram) nothing is allocated.
+const POOL_BUFFER_MAX: usize = 4096;
 
 /// One datagram waiting to be sent.
 pub(crate) struct OutDatagram {
@@ -139,7 +143,7 @@ impl Outbox {
             let (taken, outcome) = self.send_one_batch();
             for _ in 0..taken {
                 if let Some(d) = self.queue.pop_front() {
-                    if self.pool.len() < POOL_MAX {
+                    if self.pool.len() < POOL_MAX && d.buf.capacity() <= POOL_BUFFER_MAX {
                         self.pool.push(d.buf);
                     }
                 }
