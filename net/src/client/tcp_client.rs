@@ -26,6 +26,7 @@ use mio::net::TcpStream;
 use parking_lot::{Condvar, Mutex};
 
 use crate::client::connector::{Completion, Connector};
+use crate::client::happy_eyeballs::{HappyEyeballs, ATTEMPT_DELAY};
 use crate::client::machine::{Action, ClientMachine, Event, Handles};
 use crate::client::retry::RetryPolicy;
 use crate::conn::connection::ConnService;
@@ -228,25 +229,29 @@ impl ClientShared {
 
     /// Starts one connect attempt (on the loop, for [`Action::Dial`]).
     fn dial(&self, st: &mut ClientState, ctx: &mut LoopCtx) -> Option<Notice> {
-        // Multiple addresses: tried in turn, one per attempt (issue 22's resolver
-        // replaces this with Happy Eyeballs).
-        let addr = self.addrs[st.machine.failures() as usize % self.addrs.len()];
         let me = self.me.upgrade()?;
-        log::debug!("{}: connecting to {addr}", self.name);
+        let addrs = &self.addrs;
+        log::debug!("{}: connecting to {addrs:?}", self.name);
         let done: Completion = Box::new(move |ctx, id, outcome| match outcome {
             Ok((stream, peer)) => me.connected(ctx, id, stream, peer),
             Err(e) => me.dial_failed(ctx, id, e),
         });
-        match Connector::start(ctx, addr, done) {
+        // One attempt tries every address (Happy Eyeballs, RFC 8305).
+        let started = match addrs.as_slice() {
+            [one] => Connector::start(ctx, *one, done),
+            many => HappyEyeballs::start(ctx, many, ATTEMPT_DELAY, done),
+        };
+        match started {
             Ok(connector) => {
                 let me = self.me.clone();
                 let timeout = self.connect_timeout;
+                let addrs = addrs.clone();
                 let timer = ctx.run_after(timeout, move |ctx| {
                     ctx.remove_handler(connector);
                     if let Some(me) = me.upgrade() {
                         let e = io::Error::new(
                             io::ErrorKind::TimedOut,
-                            format!("connect to {addr} timed out after {timeout:?}"),
+                            format!("connect to {addrs:?} timed out after {timeout:?}"),
                         );
                         me.dial_failed(ctx, connector, e);
                     }
