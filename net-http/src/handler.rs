@@ -88,8 +88,13 @@ impl Responder {
 
     fn deliver(&self, response: Response) -> bool {
         let seq = self.seq;
-        self.handle
-            .with_connection(move |conn| crate::conn::deliver(conn, seq, response))
+        self.handle.with_connection(move |conn| {
+            if crate::h2::is_h2(conn) {
+                crate::h2::deliver(conn, seq, response);
+            } else {
+                crate::conn::deliver(conn, seq, response);
+            }
+        })
     }
 }
 

@@ -31,6 +31,8 @@ mod date;
 mod error;
 #[doc(hidden)]
 pub mod fuzzing;
+mod h2;
+mod h2_metrics;
 mod handler;
 mod head;
 mod limits;
@@ -56,3 +58,10 @@ pub use ws::{Message, WsConn, WsHandle, WsHandler};
 
 /// The ALPN protocol id of HTTP/1.1, for `TlsAcceptorBuilder::alpn_protocols`.
 pub const ALPN_HTTP11: &str = "http/1.1";
+
+/// The ALPN protocol id of HTTP/2 over TLS.
+pub const ALPN_H2: &str = "h2";
+
+/// What a TLS acceptor of an [`HttpService`] with HTTP/2 on (the default) offers by
+/// ALPN, in the server's order of preference: `h2`, then `http/1.1`.
+pub const ALPN_H2_HTTP11: [&str; 2] = [ALPN_H2, ALPN_HTTP11];

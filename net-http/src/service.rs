@@ -1,10 +1,12 @@
-//! `HttpService`: puts the HTTP codec on a `TcpServerBuilder`.
+//! `HttpService`: puts the HTTP codec on a `TcpServerBuilder`, and picks the protocol
+//! of each connection: HTTP/2 when TLS negotiated `h2` by ALPN or a cleartext
+//! connection opens with the HTTP/2 preface (prior knowledge), HTTP/1.1 otherwise.
 
 use std::sync::Arc;
 
-use net::TcpServerBuilder;
+use net::{Buffer, TcpConnection, TcpServerBuilder};
 
-use crate::{conn, Limits, Metrics, Router};
+use crate::{conn, h2, Limits, Metrics, Router};
 
 /// What every connection of a service shares.
 pub(crate) struct App {
@@ -29,7 +31,12 @@ pub struct HttpService {
     router: Router,
     limits: Limits,
     metrics: Arc<Metrics>,
+    http2: bool,
 }
+
+/// A cleartext connection whose first bytes may still turn out to be the HTTP/2
+/// preface: served as HTTP/1.1 unless they do.
+struct Sniffing;
 
 impl HttpService {
     /// A service routing with `router`, default [`Limits`], fresh [`Metrics`].
@@ -38,7 +45,18 @@ impl HttpService {
             router,
             limits: Limits::default(),
             metrics: Metrics::new(),
+            http2: true,
         }
+    }
+
+    /// Serves HTTP/2 (on by default): over TLS when the acceptor negotiated `h2` by
+    /// ALPN (offer [`ALPN_H2_HTTP11`](crate::ALPN_H2_HTTP11)), in cleartext when a
+    /// connection opens with the HTTP/2 preface (prior knowledge). Off, the preface
+    /// gets 505 as any unknown version, and ALPN `h2` is served as HTTP/1.1 (so do not
+    /// offer it).
+    pub fn http2(mut self, on: bool) -> Self {
+        self.http2 = on;
+        self
     }
 
     /// Replaces the limits.
@@ -66,16 +84,70 @@ impl HttpService {
             limits: self.limits,
             metrics: self.metrics,
         });
+        let http2 = self.http2;
+        let app2 = app.clone();
         builder
             .on_connection(move |c| {
-                if c.is_connected() {
-                    conn::on_up(c, &app);
-                } else {
-                    conn::on_down(c);
+                if !c.is_connected() {
+                    if h2::is_h2(c) {
+                        h2::on_down(c);
+                    } else {
+                        conn::on_down(c);
+                    }
+                    return;
+                }
+                if http2 && c.layer().is_some() {
+                    let alpn = c.tls_info().and_then(|i| i.alpn);
+                    if alpn.as_deref() == Some(crate::ALPN_H2.as_bytes()) {
+                        h2::on_up(c, &app);
+                        return;
+                    }
+                }
+                conn::on_up(c, &app);
+                if http2 && c.layer().is_none() {
+                    c.extensions_mut().insert(Sniffing);
                 }
             })
-            .on_message(conn::on_message)
-            .on_write_complete(conn::on_write_complete)
-            .on_half_close(conn::on_half_close)
+            .on_message(move |c, input| {
+                if h2::is_h2(c) {
+                    h2::on_message(c, input);
+                } else if c.extensions().get::<Sniffing>().is_some() {
+                    sniff(c, input, &app2);
+                } else {
+                    conn::on_message(c, input);
+                }
+            })
+            .on_write_complete(|c| {
+                if h2::is_h2(c) {
+                    h2::on_write_complete(c);
+                } else {
+                    conn::on_write_complete(c);
+                }
+            })
+            .on_half_close(|c| {
+                if h2::is_h2(c) {
+                    h2::on_half_close(c);
+                } else {
+                    conn::on_half_close(c);
+                }
+            })
+    }
+}
+
+/// Decides a cleartext connection's protocol from its first bytes: the whole HTTP/2
+/// preface switches it to HTTP/2; anything that stops matching it stays HTTP/1.1; a
+/// prefix of it waits for more (in the input buffer; 24 bytes at most).
+fn sniff(c: &mut TcpConnection, input: &mut Buffer, app: &Arc<App>) {
+    let seen = input.peek();
+    let n = seen.len().min(h2::PREFACE.len());
+    if seen[..n] != h2::PREFACE[..n] {
+        c.extensions_mut().remove::<Sniffing>();
+        conn::on_message(c, input);
+    } else if n == h2::PREFACE.len() {
+        c.extensions_mut().remove::<Sniffing>();
+        // The HTTP/1.1 state made at connection up goes (its timer finds nothing).
+        conn::on_down(c);
+        h2::on_up(c, app);
+        h2::on_message(c, input);
     }
 }
