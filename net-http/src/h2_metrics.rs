@@ -1,4 +1,4 @@
-//! HTTP/2's counters inside [`crate::Metrics`]: connections, streams, stream resets
+//! HTTP/2's counters inside `Metrics`: connections, streams, stream resets
 //! and GOAWAYs by RFC 9113 error code.
 
 use std::fmt::Write;
@@ -58,17 +58,19 @@ impl H2Counters {
     }
 
     pub(crate) fn render(&self, out: &mut String) {
-        crate::metrics::gauge(
+        let _ = writeln!(
             out,
-            "muon_http2_connections_open",
-            "Connections speaking HTTP/2.",
-            self.open.load(Relaxed) as f64,
+            "# HELP muon_http2_connections_open Connections speaking HTTP/2.\n\
+             # TYPE muon_http2_connections_open gauge\n\
+             muon_http2_connections_open {}",
+            self.open.load(Relaxed)
         );
-        crate::metrics::counter(
+        let _ = writeln!(
             out,
-            "muon_http2_streams_total",
-            "HTTP/2 request streams accepted.",
-            self.streams.load(Relaxed),
+            "# HELP muon_http2_streams_total HTTP/2 request streams accepted.\n\
+             # TYPE muon_http2_streams_total counter\n\
+             muon_http2_streams_total {}",
+            self.streams.load(Relaxed)
         );
         labelled(
             out,

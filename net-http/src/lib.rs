@@ -25,12 +25,14 @@
 //! ```
 #![warn(missing_docs)]
 
+mod alpn;
+mod app;
 mod chunked;
-mod conn;
 mod date;
 mod error;
 #[doc(hidden)]
 pub mod fuzzing;
+mod h1;
 mod h2;
 mod h2_metrics;
 mod handler;
@@ -44,6 +46,7 @@ mod server_metrics;
 mod service;
 pub mod ws;
 
+pub use alpn::{ALPN_H2, ALPN_H2_HTTP11, ALPN_HTTP11};
 pub use date::format_imf_fixdate;
 pub use error::HttpError;
 pub use handler::{Ctx, Reply, Responder};
@@ -55,13 +58,3 @@ pub use router::{Handler, Router};
 pub use server_metrics::write_server_stats;
 pub use service::HttpService;
 pub use ws::{Message, WsConn, WsHandle, WsHandler};
-
-/// The ALPN protocol id of HTTP/1.1, for `TlsAcceptorBuilder::alpn_protocols`.
-pub const ALPN_HTTP11: &str = "http/1.1";
-
-/// The ALPN protocol id of HTTP/2 over TLS.
-pub const ALPN_H2: &str = "h2";
-
-/// What a TLS acceptor of an [`HttpService`] with HTTP/2 on (the default) offers by
-/// ALPN, in the server's order of preference: `h2`, then `http/1.1`.
-pub const ALPN_H2_HTTP11: [&str; 2] = [ALPN_H2, ALPN_HTTP11];

@@ -6,18 +6,17 @@ use std::sync::Arc;
 
 use net::{Buffer, TcpConnection, TcpServerBuilder};
 
-use crate::{conn, h2, Limits, Metrics, Router};
+use crate::alpn::ALPN_H2;
+use crate::app::App;
+use crate::limits::Limits;
+use crate::metrics::Metrics;
+use crate::router::Router;
+use crate::{h1, h2, ws};
 
-/// What every connection of a service shares.
-pub(crate) struct App {
-    pub router: Router,
-    pub limits: Limits,
-    pub metrics: Arc<Metrics>,
-}
-
-/// An HTTP/1.1 (and WebSocket) service: a router, limits and counters, installed as
-/// the callbacks of a [`TcpServerBuilder`]. TLS is the server's: give the builder a
-/// `net_ssl::TlsAcceptor` (with ALPN [`ALPN_HTTP11`](crate::ALPN_HTTP11)).
+/// An HTTP/1.1, HTTP/2 and WebSocket service: a router, limits and counters, installed
+/// as the callbacks of a [`TcpServerBuilder`]. TLS is the server's: give the builder a
+/// `net_ssl::TlsAcceptor` with ALPN [`ALPN_H2_HTTP11`](crate::ALPN_H2_HTTP11) (or
+/// [`ALPN_HTTP11`](crate::ALPN_HTTP11) alone for HTTP/1.1 only).
 ///
 /// ```no_run
 /// use net_http::{HttpService, Response, Router};
@@ -84,51 +83,49 @@ impl HttpService {
             limits: self.limits,
             metrics: self.metrics,
         });
+        // A connection starts as HTTP/1.1 (or HTTP/2: ALPN, or the preface on
+        // cleartext); after an upgrade the WebSocket codec owns it, so each event goes
+        // to whichever protocol holds the connection now.
         let http2 = self.http2;
         let app2 = app.clone();
         builder
             .on_connection(move |c| {
                 if !c.is_connected() {
-                    if h2::is_h2(c) {
-                        h2::on_down(c);
-                    } else {
-                        conn::on_down(c);
+                    if !h2::on_down(c) && !ws::on_down(c) {
+                        h1::on_down(c);
                     }
                     return;
                 }
                 if http2 && c.layer().is_some() {
                     let alpn = c.tls_info().and_then(|i| i.alpn);
-                    if alpn.as_deref() == Some(crate::ALPN_H2.as_bytes()) {
+                    if alpn.as_deref() == Some(ALPN_H2.as_bytes()) {
                         h2::on_up(c, &app);
                         return;
                     }
                 }
-                conn::on_up(c, &app);
+                h1::on_up(c, &app);
                 if http2 && c.layer().is_none() {
                     c.extensions_mut().insert(Sniffing);
                 }
             })
             .on_message(move |c, input| {
-                if h2::is_h2(c) {
-                    h2::on_message(c, input);
-                } else if c.extensions().get::<Sniffing>().is_some() {
+                if h2::on_message(c, input) || ws::on_message(c, input) {
+                    return;
+                }
+                if c.extensions().get::<Sniffing>().is_some() {
                     sniff(c, input, &app2);
                 } else {
-                    conn::on_message(c, input);
+                    h1::on_message(c, input);
                 }
             })
             .on_write_complete(|c| {
-                if h2::is_h2(c) {
-                    h2::on_write_complete(c);
-                } else {
-                    conn::on_write_complete(c);
+                if !h2::on_write_complete(c) {
+                    h1::on_write_complete(c);
                 }
             })
             .on_half_close(|c| {
-                if h2::is_h2(c) {
-                    h2::on_half_close(c);
-                } else {
-                    conn::on_half_close(c);
+                if !h2::on_half_close(c) && !ws::on_half_close(c) {
+                    h1::on_half_close(c);
                 }
             })
     }
@@ -142,11 +139,11 @@ fn sniff(c: &mut TcpConnection, input: &mut Buffer, app: &Arc<App>) {
     let n = seen.len().min(h2::PREFACE.len());
     if seen[..n] != h2::PREFACE[..n] {
         c.extensions_mut().remove::<Sniffing>();
-        conn::on_message(c, input);
+        h1::on_message(c, input);
     } else if n == h2::PREFACE.len() {
         c.extensions_mut().remove::<Sniffing>();
         // The HTTP/1.1 state made at connection up goes (its timer finds nothing).
-        conn::on_down(c);
+        h1::on_down(c);
         h2::on_up(c, app);
         h2::on_message(c, input);
     }

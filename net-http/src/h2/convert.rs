@@ -9,8 +9,10 @@ use http::HeaderMap;
 
 use crate::date::append_date;
 use crate::error::HttpError;
+use crate::limits::Limits;
+use crate::request::Request;
+use crate::response::Response;
 use crate::response::{bodiless, Body, BodySource};
-use crate::{Limits, Request, Response};
 
 /// Makes the crate's `Request` from an HTTP/2 request head. `:authority` becomes a
 /// `host` field when the request has none, so handlers that read `Host` work alike.

@@ -25,11 +25,12 @@ use bytes::Bytes;
 use h2::server::{Connection, Handshake, SendResponse};
 use net::{Buffer, TcpConnection, TimerId};
 
+use crate::app::App;
 use crate::error::HttpError;
 use crate::handler::{Ctx, Reply};
+use crate::request::Request;
+use crate::response::Response;
 use crate::router::Route;
-use crate::service::App;
-use crate::{Request, Response};
 
 mod convert;
 mod stream;
@@ -106,11 +107,6 @@ fn with_state<R>(
     Some(r)
 }
 
-/// Whether `conn` is served by this codec.
-pub(crate) fn is_h2(conn: &TcpConnection) -> bool {
-    conn.extensions().get::<H2Slot>().is_some()
-}
-
 fn builder(app: &App) -> h2::server::Builder {
     let l = &app.limits;
     let mut b = h2::server::Builder::new();
@@ -143,36 +139,48 @@ pub(crate) fn on_up(conn: &mut TcpConnection, app: &Arc<App>) {
     with_state(conn, |st, conn| st.drive(conn));
 }
 
-pub(crate) fn on_down(conn: &mut TcpConnection) {
-    if let Some(H2Slot(Some(st))) = conn.extensions_mut().remove::<H2Slot>() {
-        st.app.metrics.h2_opened(-1);
+/// Ends the HTTP/2 state of a closed connection; whether it was HTTP/2.
+pub(crate) fn on_down(conn: &mut TcpConnection) -> bool {
+    match conn.extensions_mut().remove::<H2Slot>() {
+        Some(H2Slot(st)) => {
+            if let Some(st) = st {
+                st.app.metrics.h2_opened(-1);
+            }
+            true
+        }
+        None => false,
     }
 }
 
-pub(crate) fn on_message(conn: &mut TcpConnection, input: &mut Buffer) {
-    let handled = with_state(conn, |st, conn| {
+/// Feeds received bytes to `h2`; whether the connection is HTTP/2.
+pub(crate) fn on_message(conn: &mut TcpConnection, input: &mut Buffer) -> bool {
+    if conn.extensions().get::<H2Slot>().is_none() {
+        return false;
+    }
+    with_state(conn, |st, conn| {
         st.wire.0.borrow_mut().input.extend_from_slice(input.peek());
-        input.retrieve_all();
         st.drive(conn);
     });
-    if handled.is_none() {
-        input.retrieve_all();
-    }
+    input.retrieve_all();
+    true
 }
 
-pub(crate) fn on_write_complete(conn: &mut TcpConnection) {
-    with_state(conn, |st, conn| st.drive(conn));
+/// The output drained: `h2` may write again; whether the connection is HTTP/2.
+pub(crate) fn on_write_complete(conn: &mut TcpConnection) -> bool {
+    with_state(conn, |st, conn| st.drive(conn)).is_some()
 }
 
-pub(crate) fn on_half_close(conn: &mut TcpConnection) {
+/// The peer ended its stream; whether the connection is HTTP/2.
+pub(crate) fn on_half_close(conn: &mut TcpConnection) -> bool {
     with_state(conn, |st, conn| {
         st.wire.0.borrow_mut().eof = true;
         st.drive(conn);
-    });
+    })
+    .is_some()
 }
 
 /// A responder's answer to stream `seq`, on the loop.
-pub(crate) fn deliver(conn: &mut TcpConnection, seq: u64, response: Response) {
+fn deliver(conn: &mut TcpConnection, seq: u64, response: Response) {
     with_state(conn, |st, conn| {
         let id = u32::try_from(seq).unwrap_or(0);
         let Some(s) = st.streams.get_mut(&id) else {
@@ -407,6 +415,7 @@ impl H2Conn {
                     conn,
                     seq: u64::from(id),
                     responder_taken: false,
+                    deliver,
                 };
                 match catch_unwind(AssertUnwindSafe(|| h(request, &mut ctx))) {
                     Ok(Reply::Now(r)) => r,

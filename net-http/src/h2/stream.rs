@@ -17,7 +17,8 @@ use h2::{RecvStream, SendStream};
 use http::HeaderMap;
 
 use super::convert::{response_parts, OutBody};
-use crate::{Request, Response};
+use crate::request::Request;
+use crate::response::Response;
 
 /// Empty chunks in a row from a body source before it is taken for a bug (as HTTP/1.1).
 const MAX_EMPTY_CHUNKS: u32 = 64;
