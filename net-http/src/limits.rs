@@ -52,6 +52,9 @@ pub struct Limits {
     /// HTTP/2: streams the client may open and reset before the server accepts them
     /// (rapid reset, CVE-2023-44487); more is GOAWAY(ENHANCE_YOUR_CALM) (default 20).
     pub h2_max_pending_reset_streams: usize,
+    /// HTTP/2: SETTINGS and PING frames (not ACKs) the peer may send in a row without
+    /// a request between them; more is GOAWAY(ENHANCE_YOUR_CALM) (default 1,000).
+    pub h2_max_control_frames: u32,
 }
 
 /// The most header fields any request may carry (the parser's array is this long).
@@ -73,6 +76,7 @@ impl Default for Limits {
             h2_initial_window_size: 256 * 1024,
             h2_max_frame_size: 16 * 1024,
             h2_max_pending_reset_streams: 20,
+            h2_max_control_frames: 1000,
         }
     }
 }

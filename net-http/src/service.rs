@@ -75,7 +75,7 @@ impl HttpService {
         self.metrics.clone()
     }
 
-    /// Sets the builder's connection, message, write-complete and half-close
+    /// Sets the builder's connection, message, write-complete, half-close and drain
     /// callbacks to the HTTP codec's (any set before are replaced).
     pub fn install(self, builder: TcpServerBuilder) -> TcpServerBuilder {
         let app = Arc::new(App {
@@ -126,6 +126,13 @@ impl HttpService {
             .on_half_close(|c| {
                 if !h2::on_half_close(c) && !ws::on_half_close(c) {
                     h1::on_half_close(c);
+                }
+            })
+            // A graceful stop: HTTP/2 says GOAWAY and finishes its streams; the others
+            // shut down as any connection does.
+            .on_drain(|c| {
+                if !h2::on_drain(c) {
+                    c.shutdown();
                 }
             })
     }

@@ -33,15 +33,15 @@ use crate::response::Response;
 use crate::router::Route;
 
 mod convert;
+mod meter;
 mod stream;
 mod wire;
 
+use meter::FrameMeter;
 use stream::{receive, send_body, start_response, Received, StreamPhase};
 use wire::{noop_waker, Wire};
 
-/// The client connection preface (RFC 9113 §3.4) that opens cleartext HTTP/2 with
-/// prior knowledge.
-pub(crate) const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+pub(crate) use meter::PREFACE;
 
 /// Received bytes `h2` has not parsed (it stops parsing while it cannot write its
 /// answers) above which reading stops until it catches up.
@@ -85,6 +85,7 @@ struct H2Stream {
 pub(crate) struct H2Conn {
     app: Arc<App>,
     wire: Wire,
+    meter: FrameMeter,
     phase: ConnPhase,
     streams: HashMap<u32, H2Stream>,
     /// Reading stopped because `h2` fell behind ([`MAX_UNPARSED`]).
@@ -129,6 +130,7 @@ pub(crate) fn on_up(conn: &mut TcpConnection, app: &Arc<App>) {
     conn.extensions_mut().insert(H2Slot(Some(H2Conn {
         app: app.clone(),
         wire,
+        meter: FrameMeter::new(app.limits.h2_max_control_frames),
         phase: ConnPhase::Handshaking(handshake),
         streams: HashMap::new(),
         input_held: false,
@@ -158,8 +160,14 @@ pub(crate) fn on_message(conn: &mut TcpConnection, input: &mut Buffer) -> bool {
         return false;
     }
     with_state(conn, |st, conn| {
+        let flood = st.meter.feed(input.peek());
         st.wire.0.borrow_mut().input.extend_from_slice(input.peek());
+        // Even a flood is parsed first (bounded as any input): the handshake it may
+        // complete lets the GOAWAY go out.
         st.drive(conn);
+        if flood {
+            st.calm_down(conn);
+        }
     });
     input.retrieve_all();
     true
@@ -174,6 +182,17 @@ pub(crate) fn on_write_complete(conn: &mut TcpConnection) -> bool {
 pub(crate) fn on_half_close(conn: &mut TcpConnection) -> bool {
     with_state(conn, |st, conn| {
         st.wire.0.borrow_mut().eof = true;
+        st.drive(conn);
+    })
+    .is_some()
+}
+
+/// The server stops gracefully: GOAWAY with the last stream id; the streams in flight
+/// finish, then the connection closes (bounded: see [`ConnPhase::Draining`]). Whether
+/// the connection is HTTP/2.
+pub(crate) fn on_drain(conn: &mut TcpConnection) -> bool {
+    with_state(conn, |st, conn| {
+        st.go_away();
         st.drive(conn);
     })
     .is_some()
@@ -517,7 +536,7 @@ impl H2Conn {
     }
 
     /// Starts the graceful close: GOAWAY with the last stream id; in-flight streams go on.
-    pub(crate) fn go_away(&mut self) {
+    fn go_away(&mut self) {
         let phase = std::mem::replace(&mut self.phase, ConnPhase::Closed);
         self.phase = match phase {
             ConnPhase::Open(mut h2) => {
@@ -531,6 +550,25 @@ impl H2Conn {
             ConnPhase::Handshaking(_) => ConnPhase::Closed,
             other => other,
         };
+    }
+
+    /// A flood of control frames ([`meter`]): GOAWAY(ENHANCE_YOUR_CALM) and close; if
+    /// not even the GOAWAY fits (a peer that does not read), the connection is dropped.
+    fn calm_down(&mut self, conn: &mut TcpConnection) {
+        log::warn!("{conn}: HTTP/2 control-frame flood; GOAWAY(ENHANCE_YOUR_CALM)");
+        self.app
+            .metrics
+            .h2_goaway_sent(u32::from(h2::Reason::ENHANCE_YOUR_CALM));
+        match &mut self.phase {
+            ConnPhase::Open(h2) | ConnPhase::Draining { h2, .. } => {
+                h2.abrupt_shutdown(h2::Reason::ENHANCE_YOUR_CALM);
+            }
+            _ => self.phase = ConnPhase::Closed,
+        }
+        self.drive(conn);
+        if !matches!(self.phase, ConnPhase::Closed) && !conn.is_closed() {
+            conn.force_close();
+        }
     }
 
     fn timed_out(&mut self, conn: &TcpConnection) {

@@ -5,7 +5,8 @@
 //! 2. Grace (default none): wait for connections to end by themselves, for protocols
 //!    whose clients finish a request and leave.
 //! 3. Shut down the rest on every loop: an idle connection sends its FIN at once, a busy
-//!    one flushes its output (and TLS close_notify) first.
+//!    one flushes its output (and TLS close_notify) first; or, with `on_drain`, let the
+//!    protocol end it (HTTP/2: GOAWAY, then close once the in-flight streams finish).
 //! 4. Wait, on the live-connection condition variable (no polling), until none is left
 //!    or the stop timeout passes; force-close what is left and wait for its release.
 //! 5. Quit the main loop: `TcpServer::run` then joins the workers and returns.
@@ -21,7 +22,8 @@ use std::time::{Duration, Instant};
 use parking_lot::{Condvar, Mutex};
 
 use crate::conn::broadcast::on_every_connection;
-use crate::conn::connection::ConnService;
+use crate::conn::callbacks::ConnectionCallback;
+use crate::conn::connection::{ConnService, TcpConnection};
 use crate::reactor::loop_ctx::LoopCtx;
 use crate::reactor::loop_handle::LoopHandle;
 use crate::reactor::slab::SlotId;
@@ -47,6 +49,9 @@ pub(crate) struct ServerShared {
     done_cond: Condvar,
     pub(crate) stop_timeout: Duration,
     pub(crate) drain_grace: Duration,
+    /// How each connection is ended after the grace (`TcpServerBuilder::on_drain`);
+    /// `shutdown` when unset.
+    drain_step: Option<ConnectionCallback<TcpConnection>>,
 }
 
 fn loop_key(lp: &LoopHandle) -> usize {
@@ -61,6 +66,7 @@ impl ServerShared {
         listeners: Vec<TcpListener>,
         stop_timeout: Duration,
         drain_grace: Duration,
+        drain_step: Option<ConnectionCallback<TcpConnection>>,
     ) -> Self {
         ServerShared {
             service,
@@ -73,6 +79,7 @@ impl ServerShared {
             done_cond: Condvar::new(),
             stop_timeout,
             drain_grace,
+            drain_step,
         }
     }
 
@@ -146,7 +153,11 @@ impl ServerShared {
         if !self.drain_grace.is_zero() {
             self.service.wait_all_closed(start + self.drain_grace);
         }
-        on_every_connection(&self.service, Arc::new(|c| c.shutdown()));
+        let step = self
+            .drain_step
+            .clone()
+            .unwrap_or_else(|| Arc::new(|c: &mut TcpConnection| c.shutdown()));
+        on_every_connection(&self.service, step);
         let left = self
             .service
             .wait_all_closed(Instant::now() + self.stop_timeout);
