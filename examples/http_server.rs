@@ -59,6 +59,8 @@ fn run(args: Args) -> std::io::Result<()> {
     let for_metrics = counters.clone();
     let router = Router::new()
         .get("/", |_req, _ctx| Response::text("Hello from Muon\n").into())
+        // The HTTP/2 conformance suite (httpwg-cli, .ci/run) posts to `/` and expects 200.
+        .post("/", |_req, _ctx| Response::text("Hello from Muon\n").into())
         .post("/echo", |mut req, _ctx| {
             let ty = req
                 .header("content-type")

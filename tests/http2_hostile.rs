@@ -369,3 +369,24 @@ fn headers_over_max_header_bytes_are_refused() {
     assert!(r.contains(r#""3": 200"#), "{r}");
     stop_when_idle(&s);
 }
+
+/// A client that uploads exactly its stream window and then waits: the server returns
+/// the window (WINDOW_UPDATE) once its codec has read the bytes, with no further event
+/// from the client, and the upload completes.
+#[test]
+fn the_window_comes_back_once_the_body_is_read() {
+    common::init_logging();
+    if !have_python_h2() {
+        return;
+    }
+    let s = server(Limits::default());
+    let r = scenario(&s, "window_refill");
+    assert!(!r.contains(r#""updates": 0"#), "{r}");
+    assert!(r.contains(r#""timed_out": false"#), "{r}");
+    assert!(r.contains(r#""statuses": {"1": 200}"#), "{r}");
+    assert!(
+        r.contains(&format!(r#""body": {{"1": {}}}"#, 256 * 1024 + 10)),
+        "{r}"
+    );
+    stop_when_idle(&s);
+}

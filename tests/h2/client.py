@@ -222,6 +222,11 @@ class Raw:
                 self.statuses[f.stream_id] = int(fields[":status"])
         elif isinstance(f, F.DataFrame):
             self.body[f.stream_id] = self.body.get(f.stream_id, 0) + len(f.data)
+            if f.flow_controlled_length:
+                # Read: give the windows back, as a client does.
+                n = f.flow_controlled_length
+                self.send(F.WindowUpdateFrame(0, window_increment=n).serialize()
+                          + F.WindowUpdateFrame(f.stream_id, window_increment=n).serialize())
         elif isinstance(f, F.RstStreamFrame):
             self.resets[f.stream_id] = f.error_code
         if "END_STREAM" in f.flags:
@@ -435,6 +440,30 @@ def scenario_big_headers():
         c.send(c.headers(3, get("/")))
         c.frames(lambda c: c.closed or 3 in c.ended)
     c.dump()
+
+
+def scenario_window_refill():
+    """Uploads exactly the stream's initial window (256 KiB), then waits for the
+    server's WINDOW_UPDATE on that stream before sending the last 10 bytes: the server
+    must return the window once it has consumed the bytes, without another event."""
+    c = Raw()
+    window = 256 * 1024
+    c.send(c.headers(1, post("/echo", [("content-length", str(window + 10))]), end_stream=False))
+    chunk = b"w" * 16384
+    c.send(b"".join(data(1, chunk) for _ in range(window // len(chunk))))
+    updates = []
+    orig = c.handle
+
+    def handle(f):
+        if isinstance(f, hyperframe.frame.WindowUpdateFrame) and f.stream_id == 1:
+            updates.append(f.window_increment)
+        orig(f)
+    c.handle = handle
+    c.frames(lambda c: c.closed or updates)
+    if updates:
+        c.send(data(1, b"0123456789", end=True))
+        c.frames(lambda c: c.closed or 1 in c.ended)
+    c.dump(updates=len(updates))
 
 
 def scenario_steady():

@@ -14,15 +14,48 @@ use crate::request::Request;
 use crate::response::Response;
 use crate::response::{bodiless, Body, BodySource};
 
+/// Why a request head is not served.
+pub(super) enum Refused {
+    /// Answered with this status (a limit).
+    Status(HttpError),
+    /// Malformed (RFC 9113 §8.1.1): the stream is reset with PROTOCOL_ERROR.
+    Malformed(&'static str),
+}
+
+/// The request rules `h2` leaves to the server (RFC 9113 §8.2.1, §8.3.1, §8.5).
+fn check_malformed(parts: &http::request::Parts) -> Result<(), &'static str> {
+    let ws = |b: &u8| *b == b' ' || *b == b'\t';
+    for v in parts.headers.values() {
+        let b = v.as_bytes();
+        if b.first().is_some_and(ws) || b.last().is_some_and(ws) {
+            return Err("a field value with leading or trailing whitespace");
+        }
+    }
+    let authority = parts.uri.authority();
+    if parts.method == http::Method::CONNECT && authority.is_none() {
+        return Err("CONNECT without :authority");
+    }
+    if let (Some(a), Some(host)) = (authority, parts.headers.get(http::header::HOST)) {
+        if !a.as_str().as_bytes().eq_ignore_ascii_case(host.as_bytes()) {
+            return Err("a host field that differs from :authority");
+        }
+    }
+    Ok(())
+}
+
 /// Makes the crate's `Request` from an HTTP/2 request head. `:authority` becomes a
 /// `host` field when the request has none, so handlers that read `Host` work alike.
 pub(super) fn request_from(
     parts: &http::request::Parts,
     limits: &Limits,
     peer: SocketAddr,
-) -> Result<Request, HttpError> {
+) -> Result<Request, Refused> {
+    check_malformed(parts).map_err(Refused::Malformed)?;
     if parts.headers.len() > limits.max_headers {
-        return Err(HttpError::new(431, "too many header fields"));
+        return Err(Refused::Status(HttpError::new(
+            431,
+            "too many header fields",
+        )));
     }
     let method = parts.method.as_str();
     let target = parts

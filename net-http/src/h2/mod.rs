@@ -37,8 +37,9 @@ mod meter;
 mod stream;
 mod wire;
 
-use meter::FrameMeter;
-use stream::{receive, send_body, start_response, Received, StreamPhase};
+use convert::Refused;
+use meter::{FrameMeter, Verdict};
+use stream::{receive, send_body, start_response, Received, Sent, StreamPhase};
 use wire::{noop_waker, Wire};
 
 pub(crate) use meter::PREFACE;
@@ -160,13 +161,26 @@ pub(crate) fn on_message(conn: &mut TcpConnection, input: &mut Buffer) -> bool {
         return false;
     }
     with_state(conn, |st, conn| {
-        let flood = st.meter.feed(input.peek());
-        st.wire.0.borrow_mut().input.extend_from_slice(input.peek());
-        // Even a flood is parsed first (bounded as any input): the handshake it may
-        // complete lets the GOAWAY go out.
+        let verdict = st.meter.feed(input.peek());
+        // What came before the offending frame is parsed first (bounded as any input):
+        // the handshake it may complete lets the GOAWAY go out.
+        let good = verdict.map_or(input.readable_bytes(), |(at, _)| at);
+        st.wire
+            .0
+            .borrow_mut()
+            .input
+            .extend_from_slice(&input.peek()[..good]);
         st.drive(conn);
-        if flood {
-            st.calm_down(conn);
+        match verdict {
+            Some((_, Verdict::Flood)) => {
+                log::warn!("{conn}: HTTP/2 control-frame flood; GOAWAY(ENHANCE_YOUR_CALM)");
+                st.abort(conn, h2::Reason::ENHANCE_YOUR_CALM);
+            }
+            Some((_, Verdict::Error(reason))) => {
+                log::warn!("{conn}: HTTP/2 connection error {reason:?}; GOAWAY");
+                st.abort(conn, reason);
+            }
+            None => {}
         }
     });
     input.retrieve_all();
@@ -356,7 +370,15 @@ impl H2Conn {
         let head_only = parts.method == http::Method::HEAD;
         let mut request = match convert::request_from(&parts, &app.limits, conn.peer_addr()) {
             Ok(r) => r,
-            Err(e) => return self.refuse(conn, id, respond, e),
+            Err(Refused::Status(e)) => return self.refuse(conn, id, respond, e),
+            Err(Refused::Malformed(why)) => {
+                log::warn!("{conn}: malformed HTTP/2 request on stream {id}: {why}");
+                app.metrics.refused();
+                app.metrics.h2_reset(u32::from(h2::Reason::PROTOCOL_ERROR));
+                let mut respond = respond;
+                respond.send_reset(h2::Reason::PROTOCOL_ERROR);
+                return;
+            }
         };
         app.metrics.request(request.method());
         let declared = parts
@@ -474,7 +496,8 @@ impl H2Conn {
             match &mut s.phase {
                 StreamPhase::Receiving { request, body, .. } => {
                     match receive(request, body, max_body, cx) {
-                        Received::More => {}
+                        // What was read released window: the update must go out.
+                        Received::More(read) => moved |= read,
                         Received::Gone(code) => {
                             self.app.metrics.h2_reset(code);
                             moved = true;
@@ -516,11 +539,13 @@ impl H2Conn {
                     body,
                     trailers,
                 } => match send_body(send, body, trailers, cx) {
-                    Ok(true) => {
+                    Ok(Sent::Done) => {
                         moved = true;
                         continue;
                     }
-                    Ok(false) => {}
+                    // Queued data goes out with the next poll of the connection.
+                    Ok(Sent::Some) => moved = true,
+                    Ok(Sent::Nothing) => {}
                     Err(e) => {
                         log::debug!("{conn}: HTTP/2 stream {id} ended: {e}");
                         self.app.metrics.h2_reset(e.reason().map_or(2, u32::from));
@@ -552,16 +577,13 @@ impl H2Conn {
         };
     }
 
-    /// A flood of control frames ([`meter`]): GOAWAY(ENHANCE_YOUR_CALM) and close; if
-    /// not even the GOAWAY fits (a peer that does not read), the connection is dropped.
-    fn calm_down(&mut self, conn: &mut TcpConnection) {
-        log::warn!("{conn}: HTTP/2 control-frame flood; GOAWAY(ENHANCE_YOUR_CALM)");
-        self.app
-            .metrics
-            .h2_goaway_sent(u32::from(h2::Reason::ENHANCE_YOUR_CALM));
+    /// A connection error the [`meter`] found: GOAWAY with `reason` and close; if not
+    /// even the GOAWAY fits (a peer that does not read), the connection is dropped.
+    fn abort(&mut self, conn: &mut TcpConnection, reason: h2::Reason) {
+        self.app.metrics.h2_goaway_sent(u32::from(reason));
         match &mut self.phase {
             ConnPhase::Open(h2) | ConnPhase::Draining { h2, .. } => {
-                h2.abrupt_shutdown(h2::Reason::ENHANCE_YOUR_CALM);
+                h2.abrupt_shutdown(reason);
             }
             _ => self.phase = ConnPhase::Closed,
         }

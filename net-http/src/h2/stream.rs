@@ -45,8 +45,8 @@ pub(super) enum StreamPhase {
 
 /// What reading a request body did.
 pub(super) enum Received {
-    /// More to come (or nothing new).
-    More,
+    /// More to come; whether anything was read (its window update must go out).
+    More(bool),
     /// The whole body is in: dispatch the request.
     Complete,
     /// Over `max_body_bytes`: answer 413.
@@ -63,6 +63,7 @@ pub(super) fn receive(
     max_body: usize,
     cx: &mut Context<'_>,
 ) -> Received {
+    let mut read = false;
     loop {
         match body.poll_data(cx) {
             Poll::Ready(Some(Ok(chunk))) => {
@@ -71,6 +72,7 @@ pub(super) fn receive(
                     return Received::TooLarge;
                 }
                 request.body.extend_from_slice(&chunk);
+                read = true;
                 // The bytes are ours now: open the windows again.
                 let _ = body.flow_control().release_capacity(n);
             }
@@ -79,7 +81,7 @@ pub(super) fn receive(
                 return Received::Gone(e.reason().map_or(2, u32::from));
             }
             Poll::Ready(None) => return Received::Complete,
-            Poll::Pending => return Received::More,
+            Poll::Pending => return Received::More(read),
         }
     }
 }
@@ -106,7 +108,18 @@ pub(super) fn start_response(
     }
 }
 
-/// Sends as much of the body as the windows allow; `Ok(true)` once it is all out.
+/// What sending a body did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Sent {
+    /// The body (and trailers) are all queued in `h2`.
+    Done,
+    /// Some went out; the rest waits for the windows.
+    Some,
+    /// Nothing could go (the windows are shut).
+    Nothing,
+}
+
+/// Sends as much of the body as the windows allow.
 /// Pulls a streamed body only when the previous chunk went out, so a peer that never
 /// opens its window holds one chunk of it in the server.
 pub(super) fn send_body(
@@ -114,8 +127,10 @@ pub(super) fn send_body(
     body: &mut OutBody,
     trailers: &mut Option<HeaderMap>,
     cx: &mut Context<'_>,
-) -> Result<bool, h2::Error> {
+) -> Result<Sent, h2::Error> {
     let mut empty_in_a_row = 0;
+    // Whatever was queued here must be flushed by another poll of the connection.
+    let mut sent = Sent::Nothing;
     loop {
         // The next piece, and whether it is the body's last.
         let (piece, last) = match body {
@@ -124,7 +139,7 @@ pub(super) fn send_body(
                     Some(t) => send.send_trailers(t)?,
                     None => send.send_data(Bytes::new(), true)?,
                 }
-                return Ok(true);
+                return Ok(Sent::Done);
             }
             OutBody::Bytes(b) => (b, true),
             OutBody::Stream {
@@ -138,14 +153,14 @@ pub(super) fn send_body(
                         Err(_) => {
                             log::error!("HTTP/2 body source panicked; resetting the stream");
                             send.send_reset(h2::Reason::INTERNAL_ERROR);
-                            return Ok(true);
+                            return Ok(Sent::Done);
                         }
                     };
                     let Some(mut chunk) = chunk else {
                         if remaining.is_some_and(|r| r > 0) {
                             log::error!("streamed body shorter than its content-length; reset");
                             send.send_reset(h2::Reason::INTERNAL_ERROR);
-                            return Ok(true);
+                            return Ok(Sent::Done);
                         }
                         *body = OutBody::Done;
                         continue;
@@ -155,7 +170,7 @@ pub(super) fn send_body(
                         if empty_in_a_row > MAX_EMPTY_CHUNKS {
                             log::error!("body source keeps returning empty chunks; reset");
                             send.send_reset(h2::Reason::INTERNAL_ERROR);
-                            return Ok(true);
+                            return Ok(Sent::Done);
                         }
                         continue;
                     }
@@ -181,20 +196,21 @@ pub(super) fn send_body(
         let granted = match send.poll_capacity(cx) {
             Poll::Ready(Some(Ok(_))) => send.capacity(),
             Poll::Ready(Some(Err(e))) => return Err(e),
-            Poll::Ready(None) => return Ok(true),
+            Poll::Ready(None) => return Ok(Sent::Done),
             Poll::Pending => send.capacity(),
         };
         if granted == 0 {
-            return Ok(false);
+            return Ok(sent);
         }
         let n = granted.min(piece.len());
         let out = piece.split_to(n);
         let all = piece.is_empty() && last;
         let end = all && trailers.is_none();
         send.send_data(out, end)?;
+        sent = Sent::Some;
         if all {
             if end {
-                return Ok(true);
+                return Ok(Sent::Done);
             }
             *body = OutBody::Done;
         } else if piece.is_empty() {
