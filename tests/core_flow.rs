@@ -24,7 +24,8 @@ fn client_that_never_reads_hits_high_water_and_memory_stays_bounded() {
             conn.send_buffer(input);
             peak_in.fetch_max(conn.output_len(), Ordering::Relaxed);
         })
-        .on_high_water(mark, move |_conn, queued| {
+        .high_water_mark(mark)
+        .on_high_water(move |_conn, queued| {
             hw_tx.send(queued).unwrap();
         })
         .on_write_complete(move |conn| {
@@ -199,11 +200,8 @@ fn panicking_callback_closes_only_its_connection() {
     assert_eq!(echo_round_trip(&good, b"before"), b"before");
     let mut bad = connect(server.local_addr());
     bad.write_all(b"boom").unwrap();
-    let rest = read_to_eof(&mut bad);
-    assert!(
-        rest.map(|b| b.is_empty()).unwrap_or(true),
-        "closed without a reply"
-    );
+    let rest = expect_closed(&mut bad, "the panicking callback's connection");
+    assert!(rest.is_empty(), "closed without a reply, got {rest:?}");
     // Same loop, still serving.
     assert_eq!(echo_round_trip(&good, b"after"), b"after");
     let fresh = connect(server.local_addr());

@@ -23,7 +23,8 @@ use crate::buffer::Buffer;
 use crate::conn::callbacks::Callbacks;
 use crate::conn::extensions::Extensions;
 use crate::conn::lifecycle::{Event, Lifecycle, PauseBy, Phase, WriteSide};
-use crate::conn::service::Service;
+use crate::conn::proxy_info::ProxyInfo;
+use crate::conn::service::{LivePlace, Service};
 use crate::layer::tls_info::TlsInfo;
 use crate::layer::Layer;
 use crate::reactor::loop_ctx::LoopLocal;
@@ -98,7 +99,10 @@ pub struct TcpConnection {
     /// What closed this connection, for the server's counters.
     pub(crate) tally: crate::stats::ConnTally,
     /// What the PROXY protocol header said, if there was one (see `proxy_protocol`).
-    pub(crate) proxy: Option<Box<crate::server::proxy_protocol::info::ProxyInfo>>,
+    pub(crate) proxy: Option<Box<ProxyInfo>>,
+    /// Its place in the service's live count, given back at release (or, if the
+    /// connection is dropped unreleased, by a panic, on drop).
+    pub(crate) place: Option<LivePlace<TcpConnection>>,
 }
 
 /// I/O bookkeeping (not the connection's life: that is `life`).
@@ -125,11 +129,12 @@ impl TcpConnection {
         id: ConnId,
         stream: TcpStream,
         peer: SocketAddr,
-        service: Arc<ConnService>,
         callbacks: Rc<Callbacks<TcpConnection>>,
         layer: Option<Box<dyn Layer>>,
         local: Rc<LoopLocal>,
+        place: LivePlace<TcpConnection>,
     ) -> Self {
+        let service = place.service().clone();
         let life = Lifecycle::new(layer.is_some(), callbacks.half_close.is_some());
         TcpConnection {
             id,
@@ -151,6 +156,7 @@ impl TcpConnection {
             last_activity: Instant::now(),
             tally: Default::default(),
             proxy: None,
+            place: Some(place),
         }
     }
 
@@ -167,6 +173,17 @@ impl TcpConnection {
     /// The peer's address.
     pub fn peer_addr(&self) -> SocketAddr {
         self.peer
+    }
+
+    /// The proxy's address, when the connection came through the PROXY protocol (then
+    /// [`TcpConnection::peer_addr`] is the original client's).
+    pub fn proxy_addr(&self) -> Option<SocketAddr> {
+        self.proxy.as_ref().map(|p| p.proxy)
+    }
+
+    /// Everything the connection's PROXY protocol header said, if it had one.
+    pub fn proxy_info(&self) -> Option<&ProxyInfo> {
+        self.proxy.as_deref()
     }
 
     /// Our end's address.
