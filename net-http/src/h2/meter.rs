@@ -8,7 +8,8 @@
 //! - RFC 9113's codes where `h2` says PROTOCOL_ERROR: a fixed-size frame of the wrong
 //!   size is FRAME_SIZE_ERROR (§4.2, §6.3-§6.9); SETTINGS_INITIAL_WINDOW_SIZE above
 //!   2^31-1 is FLOW_CONTROL_ERROR (§6.5.2); HEADERS or DATA on a stream the client
-//!   already ended (END_STREAM or RST_STREAM) is STREAM_CLOSED (§5.1).
+//!   already ended (END_STREAM or RST_STREAM) is STREAM_CLOSED (§5.1); a PUSH_PROMISE
+//!   from a client is PROTOCOL_ERROR at once (§8.4; h2 waits for a CONTINUATION first).
 //!
 //! A verdict names the offset of the offending frame in the bytes fed, so the codec
 //! hands `h2` only what came before it and then closes with the verdict's code.
@@ -25,6 +26,7 @@ const HEADERS: u8 = 0x1;
 const PRIORITY: u8 = 0x2;
 const RST_STREAM: u8 = 0x3;
 const SETTINGS: u8 = 0x4;
+const PUSH_PROMISE: u8 = 0x5;
 const PING: u8 = 0x6;
 const WINDOW_UPDATE: u8 = 0x8;
 const CONTINUATION: u8 = 0x9;
@@ -174,6 +176,8 @@ impl FrameMeter {
             SETTINGS if len % 6 != 0 => return size_error,
             WINDOW_UPDATE | RST_STREAM if len != 4 => return size_error,
             PRIORITY if len != 5 => return size_error,
+            // A client cannot push (§8.4); h2 waits for the block's end before it says so.
+            PUSH_PROMISE => return Some(Verdict::Error(h2::Reason::PROTOCOL_ERROR)),
             _ => {}
         }
         match kind {
@@ -269,6 +273,10 @@ mod tests {
             (frame(8, 0, 0, &[0; 3]), h2::Reason::FRAME_SIZE_ERROR),
             (frame(3, 0, 1, &[0; 5]), h2::Reason::FRAME_SIZE_ERROR),
             (frame(2, 0, 1, &[0; 4]), h2::Reason::FRAME_SIZE_ERROR),
+            (
+                frame(5, 0, 1, &[0, 0, 0, 2, 0x88]),
+                h2::Reason::PROTOCOL_ERROR,
+            ),
             (
                 frame(4, 0, 0, &[0, 3, 0, 0, 0, 1, 0, 4, 0x80, 0, 0, 0]),
                 h2::Reason::FLOW_CONTROL_ERROR,
