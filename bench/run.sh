@@ -22,7 +22,7 @@ OUT=$ROOT/bench/out
 RES=$ROOT/bench/results
 mkdir -p "$OUT" "$RES"
 RESULTS=$RES/results.jsonl
-[[ ${1:-all} == http ]] || : >"$RESULTS"
+[[ ${1:-all} == http || ${1:-all} == h2 ]] || : >"$RESULTS"
 REPS=${BENCH_REPS:-3}
 WINDOW=${BENCH_WINDOW:-1}
 WARMUP=${BENCH_WARMUP:-0.25}
