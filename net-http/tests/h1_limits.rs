@@ -2,6 +2,7 @@
 //! the connection closes, nothing pipelined behind it is answered, and the server
 //! goes on serving others.
 
+#[path = "../../tests/common/mod.rs"]
 mod common;
 
 use std::io::Write;
@@ -11,14 +12,10 @@ use std::time::Duration;
 
 use common::http::{get, http_server, Client};
 use common::stop_when_idle;
-use muon::http::{Limits, Response, Router};
+use net_http::{Limits, Router};
 
 fn app() -> Router {
-    Router::new()
-        .get("/", |_r, _c| Response::text("root\n").into())
-        .post("/echo", |mut r, _c| {
-            Response::new(200).body(r.take_body()).into()
-        })
+    common::http::root_and_echo()
 }
 
 fn limits() -> Limits {
@@ -31,7 +28,7 @@ fn limits() -> Limits {
 }
 
 /// Sends `bad` (then a valid request behind it): expects `status`, then EOF.
-fn refused(server: &muon::ServerHandle, bad: &[u8], status: u16) {
+fn refused(server: &net::ServerHandle, bad: &[u8], status: u16) {
     let mut c = Client::new(server.local_addr());
     c.send(&[bad, &get("/")].concat());
     let r = c.response();
@@ -96,10 +93,10 @@ fn request_smuggling_shapes_are_refused_with_400_and_close() {
     stop_when_idle(&server);
     // The HTTP/2 preface to a service with HTTP/2 turned off: not a version it speaks.
     // (With HTTP/2 on, the default, it is served as h2c: tests/http2.rs.)
-    let h1_only = muon::http::HttpService::new(app())
+    let h1_only = net_http::HttpService::new(app())
         .limits(limits())
         .http2(false)
-        .install(muon::TcpServer::builder("127.0.0.1:0").threads(1));
+        .install(net::TcpServer::builder("127.0.0.1:0").threads(1));
     let h1_only = common::BuilderExt::started(h1_only);
     refused(&h1_only, b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", 505);
     stop_when_idle(&h1_only);
