@@ -30,6 +30,11 @@ fn app() -> Router {
                 .trailer("grpc-status", "0")
                 .into()
         })
+        .get("/later", |_r, ctx| {
+            let responder = ctx.responder();
+            std::thread::spawn(move || responder.respond(Response::text("later\n")));
+            muon::http::Reply::Later
+        })
         .get("/hold", |_r, ctx| {
             // Never answered while the connection lives (dropped with it).
             HELD.with(|h| h.borrow_mut().push(ctx.responder()));
@@ -388,5 +393,21 @@ fn the_window_comes_back_once_the_body_is_read() {
         r.contains(&format!(r#""body": {{"1": {}}}"#, 256 * 1024 + 10)),
         "{r}"
     );
+    stop_when_idle(&s);
+}
+
+/// A reset at every step of an exchange (after the preface, mid-header-block, with 20
+/// answers pending on threads, mid-upload, mid-download, with a held request), twice:
+/// the server drops each connection, answers arriving later go nowhere, and a client on
+/// another connection gets all its answers meanwhile; nothing stays open.
+#[test]
+fn resets_at_every_step_leave_the_server_serving() {
+    common::init_logging();
+    if !have_python_h2() {
+        return;
+    }
+    let s = server(Limits::default());
+    let r = attack(&s, "reset_mid_stream", &[]);
+    assert!(r.contains(r#"{"reset": 12}"#), "{r}");
     stop_when_idle(&s);
 }

@@ -466,6 +466,31 @@ def scenario_window_refill():
     c.dump(updates=len(updates))
 
 
+def scenario_reset_mid_stream():
+    """Resets (TCP RST) at every step of an exchange, on 12 connections: after the
+    preface, mid-headers, with answers pending on server threads (/later), mid-upload,
+    mid-download. Prints how many connections it reset."""
+    import struct
+    steps = [
+        lambda c: None,
+        lambda c: c.send(c.headers(1, get("/"), end_headers=False)[:20]),
+        lambda c: c.send(b"".join(c.headers(1 + 2 * i, get("/later")) for i in range(20))),
+        lambda c: c.send(c.headers(1, post("/echo", [("content-length", "100000")]),
+                                   end_stream=False) + data(1, b"x" * 5000)),
+        lambda c: (c.send(c.headers(1, get("/big"))), c.frames(lambda c: 1 in c.body)),
+        lambda c: c.send(c.headers(1, get("/hold"))),
+    ]
+    n = 0
+    for _ in range(2):
+        for step in steps:
+            c = Raw()
+            step(c)
+            c.s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            c.s.close()
+            n += 1
+    print(json.dumps({"reset": n}), flush=True)
+
+
 def scenario_steady():
     """A well-behaved client meanwhile: 200 requests one after another on one
     connection; prints how many got 200."""
