@@ -8,20 +8,22 @@ use std::time::{Duration, Instant};
 
 use common::tls::*;
 use common::*;
-use muon::ssl::{ClientAuth, TlsConnectionExt, TlsVersion};
+use muon::ssl::{ClientAuth, TlsConnectionExt};
 use openssl::ssl::{ShutdownResult, SslConnector, SslMethod, SslVersion};
 
-fn forced(version: TlsVersion) -> muon::ssl::TlsAcceptor {
-    acceptor_builder()
-        .min_protocol(version)
-        .max_protocol(version)
-        .build()
-        .unwrap()
+fn round_trips(version: Version, expect: &str) {
+    for &provider in PROVIDERS {
+        round_trips_on(provider, version, expect);
+    }
 }
 
-fn round_trips(version: TlsVersion, expect: &str) {
+fn round_trips_on(provider: Provider, version: Version, expect: &str) {
     init_logging();
-    let server = tls_echo_server(forced(version), 2);
+    let opts = ServerOpts {
+        version: Some(version),
+        ..ServerOpts::default()
+    };
+    let server = provider.echo_server_with(&opts, 2);
     let mut s = tls_connect(server.local_addr(), &client_config(None));
     assert_eq!(s.ssl().version_str(), expect);
     let mut len = 1;
@@ -29,24 +31,27 @@ fn round_trips(version: TlsVersion, expect: &str) {
         let data = payload(len, len as u64);
         assert!(
             tls_echo(&mut s, &data) == data,
-            "echo of {len} bytes differs"
+            "{provider:?}: echo of {len} bytes differs"
         );
         len *= 8;
     }
     let data = payload(16 << 20, 1);
-    assert!(tls_echo(&mut s, &data) == data, "16 MiB echo differs");
+    assert!(
+        tls_echo(&mut s, &data) == data,
+        "{provider:?}: 16 MiB echo differs"
+    );
     drop(s);
     stop_when_idle(&server);
 }
 
 #[test]
 fn round_trips_tls12() {
-    round_trips(TlsVersion::Tls12, "TLSv1.2");
+    round_trips(Version::Tls12, "TLSv1.2");
 }
 
 #[test]
 fn round_trips_tls13() {
-    round_trips(TlsVersion::Tls13, "TLSv1.3");
+    round_trips(Version::Tls13, "TLSv1.3");
 }
 
 #[test]

@@ -18,7 +18,7 @@ pub fn acceptor_builder() -> TlsAcceptorBuilder {
 }
 
 /// A TLS echo server with `threads` workers.
-pub fn tls_echo_server(acceptor: TlsAcceptor, threads: usize) -> muon::ServerHandle {
+pub fn tls_echo_server(acceptor: impl muon::LayerFactory, threads: usize) -> muon::ServerHandle {
     muon::TcpServer::builder("127.0.0.1:0")
         .name("tls-echo")
         .threads(threads)
@@ -59,4 +59,212 @@ pub fn tls_echo(stream: &mut SslStream<TcpStream>, data: &[u8]) -> Vec<u8> {
 
 pub fn io_timeout() -> std::time::Duration {
     IO_TIMEOUT
+}
+
+/// The TLS providers a test runs on: `PROVIDERS` lists the ones built (rustls behind
+/// the facade's `rustls` feature), and a test loops over them instead of being copied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Provider {
+    /// OpenSSL (`muon::ssl`).
+    OpenSsl,
+    /// rustls (`muon::rustls`).
+    #[cfg(feature = "rustls")]
+    Rustls,
+}
+
+/// Every provider this build has.
+pub const PROVIDERS: &[Provider] = &[
+    Provider::OpenSsl,
+    #[cfg(feature = "rustls")]
+    Provider::Rustls,
+];
+
+/// A protocol version, for either provider.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Version {
+    Tls12,
+    Tls13,
+}
+
+/// Server settings a test may change; the defaults are each provider's defaults with
+/// the development certificate (`certs/server.crt`).
+#[derive(Debug, Clone, Default)]
+pub struct ServerOpts {
+    /// Only this version (min = max).
+    pub version: Option<Version>,
+    pub alpn: Vec<&'static str>,
+    /// Ask for a client certificate from `certs/ca.crt`'s CA (true: required).
+    pub client_auth: Option<bool>,
+    pub handshake_timeout: Option<std::time::Duration>,
+}
+
+/// A server-side layer factory of either provider.
+#[derive(Clone)]
+pub enum AnyAcceptor {
+    OpenSsl(TlsAcceptor),
+    #[cfg(feature = "rustls")]
+    Rustls(muon::rustls::RustlsAcceptor),
+}
+
+impl muon::LayerFactory for AnyAcceptor {
+    fn new_layer(&self, peer: SocketAddr) -> std::io::Result<Box<dyn muon::Layer>> {
+        match self {
+            AnyAcceptor::OpenSsl(a) => a.new_layer(peer),
+            #[cfg(feature = "rustls")]
+            AnyAcceptor::Rustls(a) => a.new_layer(peer),
+        }
+    }
+    fn handshake_timeout(&self) -> Option<std::time::Duration> {
+        match self {
+            AnyAcceptor::OpenSsl(a) => muon::LayerFactory::handshake_timeout(a),
+            #[cfg(feature = "rustls")]
+            AnyAcceptor::Rustls(a) => muon::LayerFactory::handshake_timeout(a),
+        }
+    }
+}
+
+/// A client-side layer factory of either provider.
+#[derive(Clone)]
+pub enum AnyClient {
+    OpenSsl(muon::ssl::TlsClientFactory),
+    #[cfg(feature = "rustls")]
+    Rustls(muon::rustls::RustlsClientFactory),
+}
+
+impl muon::LayerFactory for AnyClient {
+    fn new_layer(&self, peer: SocketAddr) -> std::io::Result<Box<dyn muon::Layer>> {
+        match self {
+            AnyClient::OpenSsl(c) => c.new_layer(peer),
+            #[cfg(feature = "rustls")]
+            AnyClient::Rustls(c) => c.new_layer(peer),
+        }
+    }
+    fn handshake_timeout(&self) -> Option<std::time::Duration> {
+        match self {
+            AnyClient::OpenSsl(c) => muon::LayerFactory::handshake_timeout(c),
+            #[cfg(feature = "rustls")]
+            AnyClient::Rustls(c) => muon::LayerFactory::handshake_timeout(c),
+        }
+    }
+}
+
+/// Client settings a test may change (the CA is always `certs/ca.crt`).
+#[derive(Debug, Clone, Default)]
+pub struct ClientOpts {
+    pub version: Option<Version>,
+    pub alpn: Vec<&'static str>,
+    /// Present `certs/client.crt`.
+    pub client_cert: bool,
+}
+
+impl Provider {
+    /// The acceptor with `opts`.
+    pub fn acceptor(self, opts: &ServerOpts) -> AnyAcceptor {
+        match self {
+            Provider::OpenSsl => {
+                use muon::ssl::{ClientAuth, TlsVersion};
+                let mut b = acceptor_builder().alpn_protocols(&opts.alpn);
+                if let Some(v) = opts.version {
+                    let v = match v {
+                        Version::Tls12 => TlsVersion::Tls12,
+                        Version::Tls13 => TlsVersion::Tls13,
+                    };
+                    b = b.min_protocol(v).max_protocol(v);
+                }
+                if let Some(required) = opts.client_auth {
+                    let mode = if required {
+                        ClientAuth::Required
+                    } else {
+                        ClientAuth::Optional
+                    };
+                    b = b.client_ca_file(cert("ca.crt")).client_auth(mode);
+                }
+                if let Some(t) = opts.handshake_timeout {
+                    b = b.handshake_timeout(t);
+                }
+                AnyAcceptor::OpenSsl(b.build().expect("OpenSSL acceptor"))
+            }
+            #[cfg(feature = "rustls")]
+            Provider::Rustls => {
+                use muon::rustls::{ClientAuth, RustlsAcceptor, TlsVersion};
+                let mut b = RustlsAcceptor::builder(cert("server.crt"), cert("server.key"))
+                    .alpn_protocols(&opts.alpn);
+                if let Some(v) = opts.version {
+                    let v = match v {
+                        Version::Tls12 => TlsVersion::Tls12,
+                        Version::Tls13 => TlsVersion::Tls13,
+                    };
+                    b = b.min_protocol(v).max_protocol(v);
+                }
+                if let Some(required) = opts.client_auth {
+                    let mode = if required {
+                        ClientAuth::Required
+                    } else {
+                        ClientAuth::Optional
+                    };
+                    b = b.client_ca_file(cert("ca.crt")).client_auth(mode);
+                }
+                if let Some(t) = opts.handshake_timeout {
+                    b = b.handshake_timeout(t);
+                }
+                AnyAcceptor::Rustls(b.build().expect("rustls acceptor"))
+            }
+        }
+    }
+
+    /// A client factory for "localhost" with `opts`, trusting the development CA.
+    pub fn client(self, opts: &ClientOpts) -> AnyClient {
+        match self {
+            Provider::OpenSsl => {
+                use muon::ssl::{TlsConnector, TlsVersion};
+                let mut b = TlsConnector::builder()
+                    .ca_file(cert("ca.crt"))
+                    .alpn_protocols(&opts.alpn);
+                if let Some(v) = opts.version {
+                    let v = match v {
+                        Version::Tls12 => TlsVersion::Tls12,
+                        Version::Tls13 => TlsVersion::Tls13,
+                    };
+                    b = b.min_protocol(v).max_protocol(v);
+                }
+                if opts.client_cert {
+                    b = b.client_cert(cert("client.crt"), cert("client.key"));
+                }
+                AnyClient::OpenSsl(b.build().expect("OpenSSL connector").for_host("localhost"))
+            }
+            #[cfg(feature = "rustls")]
+            Provider::Rustls => {
+                use muon::rustls::{RustlsConnector, TlsVersion};
+                let mut b = RustlsConnector::builder()
+                    .ca_file(cert("ca.crt"))
+                    .alpn_protocols(&opts.alpn);
+                if let Some(v) = opts.version {
+                    let v = match v {
+                        Version::Tls12 => TlsVersion::Tls12,
+                        Version::Tls13 => TlsVersion::Tls13,
+                    };
+                    b = b.min_protocol(v).max_protocol(v);
+                }
+                if opts.client_cert {
+                    b = b.client_cert(cert("client.crt"), cert("client.key"));
+                }
+                AnyClient::Rustls(b.build().expect("rustls connector").for_host("localhost"))
+            }
+        }
+    }
+
+    /// A TLS echo server of this provider with the default settings.
+    pub fn echo_server(self, threads: usize) -> muon::ServerHandle {
+        self.echo_server_with(&ServerOpts::default(), threads)
+    }
+
+    /// A TLS echo server of this provider with `opts`.
+    pub fn echo_server_with(self, opts: &ServerOpts, threads: usize) -> muon::ServerHandle {
+        muon::TcpServer::builder("127.0.0.1:0")
+            .name("tls-echo")
+            .threads(threads)
+            .tls(self.acceptor(opts))
+            .echo()
+            .started()
+    }
 }
