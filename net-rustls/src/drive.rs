@@ -142,6 +142,20 @@ pub(crate) fn drive<C: Unbuffered>(
     }
 }
 
+/// Encodes the record rustls queued last (after an error: its fatal alert), if any.
+///
+/// One `process_tls_records` call only: rustls hands out queued records before it looks
+/// at the input, and looking at the input again would meet the same bad bytes and
+/// raise a second fatal alert, which rustls treats as a bug (a debug assertion). The
+/// input given is empty for the same reason.
+pub(crate) fn encode_queued<C: Unbuffered>(conn: &mut C, wire_out: &mut Buffer) {
+    let status = conn.process(&mut []);
+    if let Ok(ConnectionState::EncodeTlsData(mut encode)) = status.state {
+        // Nothing more can be done about a failure here: the connection is closing.
+        let _ = encode_into(wire_out, 64, |out| encode.encode(out));
+    }
+}
+
 /// Encrypts the job's bytes and queues its close_notify.
 fn run_job<D>(
     traffic: &mut WriteTraffic<'_, D>,

@@ -14,7 +14,7 @@ use net::{Buffer, Layer, LayerRead};
 use rustls::client::UnbufferedClientConnection;
 use rustls::server::UnbufferedServerConnection;
 
-use crate::drive::{drive, Job, Seen, Stop, Unbuffered};
+use crate::drive::{drive, encode_queued, Job, Seen, Stop};
 use crate::error::RustlsError;
 use crate::sni;
 
@@ -154,8 +154,9 @@ impl RustlsLayer {
         if self.state != State::Failed {
             self.state = State::Failed;
             match &mut self.side {
-                Side::Server(c) => send_alert(c.as_mut(), &mut self.incoming, wire_out),
-                Side::Client(c) => send_alert(c.as_mut(), &mut self.incoming, wire_out),
+                // After an error rustls queues its alert; send it so the peer learns why.
+                Side::Server(c) => encode_queued(c.as_mut(), wire_out),
+                Side::Client(c) => encode_queued(c.as_mut(), wire_out),
             }
         }
         self.incoming = Buffer::new();
@@ -253,13 +254,6 @@ impl RustlsLayer {
         }
         Ok(())
     }
-}
-
-/// After an error rustls queues its alert; encode it so the peer learns why.
-fn send_alert<C: Unbuffered>(conn: &mut C, incoming: &mut Buffer, wire_out: &mut Buffer) {
-    let mut scratch = Buffer::new();
-    // The first call reports the alert record (if any), later ones the error again.
-    let _ = drive(conn, incoming, &mut scratch, wire_out, Job::NONE);
 }
 
 impl Layer for RustlsLayer {
