@@ -97,59 +97,81 @@ pub(crate) fn drive<C: Unbuffered>(
     let mut seen = Seen::default();
     loop {
         let UnbufferedStatus { mut discard, state } = conn.process(incoming.peek_mut());
-        let stop = match state? {
-            ConnectionState::ReadTraffic(mut traffic) => {
-                while let Some(record) = traffic.next_record() {
-                    let record = record?;
-                    discard += record.discard;
-                    plain.append(record.payload);
-                }
-                None
-            }
-            ConnectionState::EncodeTlsData(mut encode) => {
-                encode_into(wire_out, 512, |out| encode.encode(out))?;
-                None
-            }
-            ConnectionState::TransmitTlsData(transmit) => {
-                // The encoded records are in `wire_out`; the connection sends them when
-                // this layer call returns, in order with anything encrypted after them.
-                transmit.done();
-                None
-            }
-            ConnectionState::BlockedHandshake => Some(Stop::Blocked),
-            ConnectionState::PeerClosed => {
-                seen.peer_closed = true;
-                None
-            }
-            ConnectionState::Closed => Some(Stop::Closed),
-            ConnectionState::WriteTraffic(mut traffic) => {
-                run_job(&mut traffic, wire_out, &job)?;
-                seen.job_done = true;
-                Some(Stop::Writable)
-            }
-            // Early data is never enabled, so rustls cannot report it; anything else is
-            // a state this rustls version added and this code does not know.
-            other => {
-                return Err(rustls::Error::General(format!(
-                    "unexpected rustls state {other:?}"
-                )))
-            }
+        let step = match state {
+            Err(e) => Err(e),
+            Ok(state) => handle(state, plain, wire_out, &job, &mut seen, &mut discard),
         };
+        // rustls's own offsets into the input assume this discard happened, on error
+        // too: the alert that follows an error is fetched with the same input.
         incoming.retrieve(discard);
-        if let Some(stop) = stop {
+        if let Some(stop) = step? {
             return Ok((stop, seen));
         }
     }
 }
 
+/// Does what one state asks; `Some` when [`drive`] should stop there.
+fn handle<D>(
+    state: ConnectionState<'_, '_, D>,
+    plain: &mut Buffer,
+    wire_out: &mut Buffer,
+    job: &Job<'_>,
+    seen: &mut Seen,
+    discard: &mut usize,
+) -> Result<Option<Stop>, rustls::Error> {
+    Ok(match state {
+        ConnectionState::ReadTraffic(mut traffic) => {
+            while let Some(record) = traffic.next_record() {
+                let record = record?;
+                *discard += record.discard;
+                plain.append(record.payload);
+            }
+            None
+        }
+        ConnectionState::EncodeTlsData(mut encode) => {
+            encode_into(wire_out, 512, |out| encode.encode(out))?;
+            None
+        }
+        ConnectionState::TransmitTlsData(transmit) => {
+            // The encoded records are in `wire_out`; the connection sends them when
+            // this layer call returns, in order with anything encrypted after them.
+            transmit.done();
+            None
+        }
+        ConnectionState::BlockedHandshake => Some(Stop::Blocked),
+        ConnectionState::PeerClosed => {
+            seen.peer_closed = true;
+            None
+        }
+        ConnectionState::Closed => Some(Stop::Closed),
+        ConnectionState::WriteTraffic(mut traffic) => {
+            run_job(&mut traffic, wire_out, job)?;
+            seen.job_done = true;
+            Some(Stop::Writable)
+        }
+        // Early data is never enabled, so rustls cannot report it; anything else is
+        // a state this rustls version added and this code does not know.
+        other => {
+            return Err(rustls::Error::General(format!(
+                "unexpected rustls state {other:?}"
+            )))
+        }
+    })
+}
+
 /// Encodes the record rustls queued last (after an error: its fatal alert), if any.
 ///
 /// One `process_tls_records` call only: rustls hands out queued records before it looks
-/// at the input, and looking at the input again would meet the same bad bytes and
-/// raise a second fatal alert, which rustls treats as a bug (a debug assertion). The
-/// input given is empty for the same reason.
-pub(crate) fn encode_queued<C: Unbuffered>(conn: &mut C, wire_out: &mut Buffer) {
-    let status = conn.process(&mut []);
+/// at the input, and looking at the input again after an alert would meet the same bad
+/// bytes and raise a second fatal alert, which rustls treats as a bug (a debug
+/// assertion). The input must be the one the failing call saw (after its discard):
+/// rustls keeps offsets into it and indexes out of range on any other.
+pub(crate) fn encode_queued<C: Unbuffered>(
+    conn: &mut C,
+    incoming: &mut Buffer,
+    wire_out: &mut Buffer,
+) {
+    let status = conn.process(incoming.peek_mut());
     if let Ok(ConnectionState::EncodeTlsData(mut encode)) = status.state {
         // Nothing more can be done about a failure here: the connection is closing.
         let _ = encode_into(wire_out, 64, |out| encode.encode(out));

@@ -9,6 +9,7 @@
 use std::any::Any;
 use std::io;
 use std::net::SocketAddr;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use net::{Buffer, Layer, LayerRead};
 use rustls::client::UnbufferedClientConnection;
@@ -130,21 +131,36 @@ impl RustlsLayer {
         wire_out: &mut Buffer,
         job: Job<'_>,
     ) -> Result<(Stop, Seen), rustls::Error> {
-        match &mut self.side {
+        let handshaking = self.state == State::Handshaking;
+        let (side, incoming) = (&mut self.side, &mut self.incoming);
+        // A panic inside rustls (a bug there, or a misuse here) must cost this
+        // connection only, not the worker loop and every connection on it.
+        let result = catch_unwind(AssertUnwindSafe(|| match side {
             Side::Server(c) => {
-                let handshaking = self.state == State::Handshaking;
                 if handshaking {
                     sni::begin();
                 }
-                let r = drive(c.as_mut(), &mut self.incoming, plain, wire_out, job);
-                if handshaking {
-                    if let Some(name) = sni::take() {
-                        self.server_name = Some(name);
-                    }
+                let r = drive(c.as_mut(), incoming, plain, wire_out, job);
+                let name = if handshaking { sni::take() } else { None };
+                (r, name)
+            }
+            Side::Client(c) => (drive(c.as_mut(), incoming, plain, wire_out, job), None),
+        }));
+        match result {
+            Ok((r, name)) => {
+                if name.is_some() {
+                    self.server_name = name;
                 }
                 r
             }
-            Side::Client(c) => drive(c.as_mut(), &mut self.incoming, plain, wire_out, job),
+            Err(panic) => {
+                // No alert after a panic: rustls's state is not to be trusted.
+                self.state = State::Failed;
+                Err(rustls::Error::General(format!(
+                    "rustls panicked: {}",
+                    panic_message(&*panic)
+                )))
+            }
         }
     }
 
@@ -153,11 +169,12 @@ impl RustlsLayer {
     fn fail(&mut self, err: RustlsError, wire_out: &mut Buffer) -> io::Error {
         if self.state != State::Failed {
             self.state = State::Failed;
-            match &mut self.side {
-                // After an error rustls queues its alert; send it so the peer learns why.
-                Side::Server(c) => encode_queued(c.as_mut(), wire_out),
-                Side::Client(c) => encode_queued(c.as_mut(), wire_out),
-            }
+            let (side, incoming) = (&mut self.side, &mut self.incoming);
+            // After an error rustls queues its alert; send it so the peer learns why.
+            let _ = catch_unwind(AssertUnwindSafe(|| match side {
+                Side::Server(c) => encode_queued(c.as_mut(), incoming, wire_out),
+                Side::Client(c) => encode_queued(c.as_mut(), incoming, wire_out),
+            }));
         }
         self.incoming = Buffer::new();
         self.pending = Buffer::new();
@@ -364,6 +381,17 @@ impl Layer for RustlsLayer {
 
     fn as_any(&self) -> &dyn Any {
         self
+    }
+}
+
+/// The text of a panic payload.
+fn panic_message(payload: &(dyn Any + Send)) -> &str {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        s
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s
+    } else {
+        "a non-string panic payload"
     }
 }
 

@@ -92,10 +92,15 @@ pub(crate) fn cipher_name(suite: CipherSuite) -> String {
     if let Some((_, name)) = TLS12_SUITES.iter().find(|(id, _)| *id == suite) {
         return (*name).to_string();
     }
-    suite
-        .as_str()
-        .map(str::to_string)
-        .unwrap_or_else(|| format!("{suite:?}"))
+    // rustls names TLS 1.3 suites "TLS13_AES_128_GCM_SHA256"; OpenSSL and the RFC
+    // "TLS_AES_128_GCM_SHA256".
+    match suite.as_str() {
+        Some(name) => match name.strip_prefix("TLS13_") {
+            Some(rest) => format!("TLS_{rest}"),
+            None => name.to_string(),
+        },
+        None => format!("{suite:?}"),
+    }
 }
 
 /// The name OpenSSL gives a protocol version, e.g. `"TLSv1.3"`.
@@ -127,6 +132,22 @@ mod tests {
             groups,
             vec![rustls::NamedGroup::X25519, rustls::NamedGroup::secp256r1]
         );
+    }
+
+    #[test]
+    fn suites_have_openssl_names() {
+        let names: Vec<_> = provider()
+            .cipher_suites
+            .iter()
+            .map(|s| cipher_name(s.suite()))
+            .collect();
+        for tls13 in [
+            "TLS_AES_256_GCM_SHA384",
+            "TLS_AES_128_GCM_SHA256",
+            "TLS_CHACHA20_POLY1305_SHA256",
+        ] {
+            assert!(names.iter().any(|n| n == tls13), "{tls13} in {names:?}");
+        }
     }
 
     #[test]
