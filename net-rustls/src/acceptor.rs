@@ -1,27 +1,28 @@
 //! [`RustlsAcceptor`]: the server-side rustls configuration, shared by every worker loop.
 //!
-//! One `ServerConfig` serves every new connection; it sits behind a lock only so that
-//! a later reload can swap it, and each connection takes its own `Arc` of it once.
+//! One `ServerConfig` serves every new connection until a reload swaps in a new one;
+//! each connection takes its own `Arc` of it once. The ticket keys are shared by every
+//! configuration ever built here, so a client resumes on any worker and across reloads
+//! (unless the client-auth policy changed: see `tickets.rs`).
 
 use std::fmt;
 use std::io;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::Duration;
 
 use net::{Layer, LayerFactory};
-use rustls::server::{
-    ClientHello, ResolvesServerCert, UnbufferedServerConnection, WebPkiClientVerifier,
-};
-use rustls::sign::CertifiedKey;
+use rustls::server::{ProducesTickets, UnbufferedServerConnection};
 use rustls::ServerConfig;
 
 use crate::error::RustlsError;
 use crate::layer::{RustlsLayer, Side};
-use crate::pem::{alpn_list, load_roots, Identity};
-use crate::policy::{provider, versions, TlsVersion, DEFAULT_HANDSHAKE_TIMEOUT};
-use crate::sni;
+use crate::pem::Identity;
+use crate::policy::{TlsVersion, DEFAULT_HANDSHAKE_TIMEOUT};
+use crate::reload::{FileDigests, ReloadSummary};
+
+mod build;
 
 /// Whether the server asks clients for a certificate (mTLS).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -48,13 +49,23 @@ pub struct RustlsAcceptor {
 }
 
 struct AcceptorInner {
-    /// What new connections are made from.
+    /// What new connections are made from; swapped whole by a reload.
     active: RwLock<Active>,
+    /// What the active configuration was built from; a reload builds it again.
+    /// The lock also keeps two reloads from interleaving.
+    source: Mutex<Source>,
+    /// Shared by every configuration built here, so tickets survive reloads.
+    tickets: Arc<dyn ProducesTickets>,
 }
 
 struct Active {
     config: Arc<ServerConfig>,
     handshake_timeout: Duration,
+}
+
+struct Source {
+    builder: RustlsAcceptorBuilder,
+    digests: FileDigests,
 }
 
 impl RustlsAcceptor {
@@ -97,6 +108,58 @@ impl RustlsAcceptor {
         self.read_active().handshake_timeout
     }
 
+    /// Reads every file of the configuration again (certificates, keys, client CA,
+    /// OCSP responses) and, if all of it is valid, makes new handshakes use it. Safe
+    /// to call from any thread, e.g. a SIGHUP handler thread.
+    ///
+    /// On error nothing changes: the previous configuration keeps serving and the error
+    /// names the file and the problem. Established connections are never touched.
+    pub fn reload(&self) -> Result<ReloadSummary, RustlsError> {
+        let mut source = self
+            .inner
+            .source
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let builder = source.builder.clone();
+        self.install(&mut source, builder)
+    }
+
+    /// Replaces the whole configuration with `builder`'s (other files, other names,
+    /// other options), with the same guarantees as [`RustlsAcceptor::reload`]. The
+    /// session ticket keys stay; tickets issued under another client-auth policy are
+    /// not resumed.
+    pub fn reconfigure(
+        &self,
+        builder: RustlsAcceptorBuilder,
+    ) -> Result<ReloadSummary, RustlsError> {
+        let mut source = self
+            .inner
+            .source
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        self.install(&mut source, builder)
+    }
+
+    fn install(
+        &self,
+        source: &mut Source,
+        builder: RustlsAcceptorBuilder,
+    ) -> Result<ReloadSummary, RustlsError> {
+        let config = builder.build_config(&self.inner.tickets)?;
+        let digests = FileDigests::of(&builder.files());
+        *self
+            .inner
+            .active
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = Active {
+            config,
+            handshake_timeout: builder.handshake_timeout,
+        };
+        let summary = source.digests.compare(&digests);
+        *source = Source { builder, digests };
+        Ok(summary)
+    }
+
     fn read_active(&self) -> std::sync::RwLockReadGuard<'_, Active> {
         // Only whole values are ever stored, so a panicked writer left a valid one.
         self.inner
@@ -128,7 +191,11 @@ impl fmt::Debug for RustlsAcceptor {
 /// problem, naming the file it came from.
 #[derive(Debug, Clone)]
 pub struct RustlsAcceptorBuilder {
-    identity: Identity,
+    identity: Vec<Identity>,
+    ocsp: Option<PathBuf>,
+    sni: Vec<(String, Identity)>,
+    refuse_unknown_names: bool,
+    tickets: Option<TicketSource>,
     alpn: Vec<String>,
     client_auth: ClientAuth,
     client_ca: Option<PathBuf>,
@@ -137,10 +204,24 @@ pub struct RustlsAcceptorBuilder {
     max: TlsVersion,
 }
 
+/// A user's ticket key source (see [`RustlsAcceptorBuilder::session_ticketer`]).
+#[derive(Clone)]
+struct TicketSource(Arc<dyn ProducesTickets>);
+
+impl fmt::Debug for TicketSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ProducesTickets")
+    }
+}
+
 impl RustlsAcceptorBuilder {
     fn new(identity: Identity) -> RustlsAcceptorBuilder {
         RustlsAcceptorBuilder {
-            identity,
+            identity: vec![identity],
+            ocsp: None,
+            sni: Vec::new(),
+            refuse_unknown_names: false,
+            tickets: None,
             alpn: Vec::new(),
             client_auth: ClientAuth::None,
             client_ca: None,
@@ -148,6 +229,86 @@ impl RustlsAcceptorBuilder {
             min: TlsVersion::Tls12,
             max: TlsVersion::Tls13,
         }
+    }
+
+    /// A builder for a PEM certificate chain and key held in memory.
+    pub fn from_pem(cert_pem: &[u8], key_pem: &[u8]) -> RustlsAcceptorBuilder {
+        RustlsAcceptorBuilder::new(Identity::Pem(cert_pem.to_vec(), key_pem.to_vec()))
+    }
+
+    /// Adds another certificate and key to the default identity, typically RSA next to
+    /// an EC one: each client gets the first (in the order added) it can verify.
+    pub fn certificate(
+        mut self,
+        cert_chain: impl AsRef<Path>,
+        key: impl AsRef<Path>,
+    ) -> RustlsAcceptorBuilder {
+        self.identity.push(Identity::Files(
+            cert_chain.as_ref().to_path_buf(),
+            key.as_ref().to_path_buf(),
+        ));
+        self
+    }
+
+    /// Serves another certificate when the client asks for `server_name` through SNI:
+    /// an exact name, or a wildcard such as `*.example.com` (one label, like certificate
+    /// wildcards); exact names win, matching ignores case. Other names, and clients
+    /// that send none, get the default identity (see
+    /// [`RustlsAcceptorBuilder::refuse_unknown_server_names`]). Called again with the
+    /// same name and another key type, the name gets both certificates (EC and RSA).
+    pub fn sni_certificate(
+        mut self,
+        server_name: &str,
+        cert_chain: impl AsRef<Path>,
+        key: impl AsRef<Path>,
+    ) -> RustlsAcceptorBuilder {
+        self.sni.push((
+            server_name.to_ascii_lowercase(),
+            Identity::Files(
+                cert_chain.as_ref().to_path_buf(),
+                key.as_ref().to_path_buf(),
+            ),
+        ));
+        self
+    }
+
+    /// Like [`RustlsAcceptorBuilder::sni_certificate`], with PEM bytes.
+    pub fn sni_certificate_pem(
+        mut self,
+        server_name: &str,
+        cert_pem: &[u8],
+        key_pem: &[u8],
+    ) -> RustlsAcceptorBuilder {
+        self.sni.push((
+            server_name.to_ascii_lowercase(),
+            Identity::Pem(cert_pem.to_vec(), key_pem.to_vec()),
+        ));
+        self
+    }
+
+    /// Refuses handshakes whose SNI name matches neither an SNI identity nor a DNS
+    /// name of the default certificate. Off by default: unknown names get the default
+    /// identity. Clients sending no name always get the default identity. (rustls
+    /// answers a refused name with the `access_denied` alert, OpenSSL with
+    /// `unrecognized_name`.)
+    pub fn refuse_unknown_server_names(mut self, refuse: bool) -> RustlsAcceptorBuilder {
+        self.refuse_unknown_names = refuse;
+        self
+    }
+
+    /// Staples the DER OCSP response in `path` for the default identity when a client
+    /// asks for certificate status. Checked at build time and read again by a reload.
+    pub fn ocsp_response_file(mut self, path: impl AsRef<Path>) -> RustlsAcceptorBuilder {
+        self.ocsp = Some(path.as_ref().to_path_buf());
+        self
+    }
+
+    /// Where session tickets are sealed and opened, instead of rustls's default
+    /// (random keys, replaced every 6 hours, the previous one still accepted). Used
+    /// when the acceptor is built; a reconfigure keeps the acceptor's ticket keys.
+    pub fn session_ticketer(mut self, tickets: Arc<dyn ProducesTickets>) -> RustlsAcceptorBuilder {
+        self.tickets = Some(TicketSource(tickets));
+        self
     }
 
     /// Protocols the server accepts through ALPN, in order of preference. Unlike
@@ -193,83 +354,25 @@ impl RustlsAcceptorBuilder {
 
     /// Reads the files and builds the acceptor.
     pub fn build(self) -> Result<RustlsAcceptor, RustlsError> {
-        let active = self.build_active()?;
+        let tickets = match &self.tickets {
+            Some(TicketSource(t)) => t.clone(),
+            None => rustls::crypto::aws_lc_rs::Ticketer::new()
+                .map_err(|e| RustlsError::rustls("making the session ticket keys", e))?,
+        };
+        let config = self.build_config(&tickets)?;
+        let digests = FileDigests::of(&self.files());
         Ok(RustlsAcceptor {
             inner: Arc::new(AcceptorInner {
-                active: RwLock::new(active),
+                active: RwLock::new(Active {
+                    config,
+                    handshake_timeout: self.handshake_timeout,
+                }),
+                source: Mutex::new(Source {
+                    builder: self,
+                    digests,
+                }),
+                tickets,
             }),
         })
-    }
-
-    fn build_active(&self) -> Result<Active, RustlsError> {
-        let provider = provider();
-        let versions = versions(self.min, self.max)?;
-        let builder = ServerConfig::builder_with_provider(provider.clone())
-            .with_protocol_versions(&versions)
-            .map_err(|e| RustlsError::rustls("choosing the protocol versions", e))?;
-        let builder = match (self.client_auth, &self.client_ca) {
-            (ClientAuth::None, _) => builder.with_no_client_auth(),
-            (_, None) => {
-                return Err(RustlsError::msg(
-                    "client authentication needs a client CA file (client_ca_file)",
-                ))
-            }
-            (mode, Some(ca)) => {
-                let roots = load_roots(ca)?;
-                let verifier =
-                    WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone());
-                let verifier = if mode == ClientAuth::Optional {
-                    verifier.allow_unauthenticated()
-                } else {
-                    verifier
-                };
-                let verifier = verifier.build().map_err(|e| {
-                    RustlsError::verifier(format!("using the client CA file {}", ca.display()), e)
-                })?;
-                builder.with_client_cert_verifier(verifier)
-            }
-        };
-        let key = certified_key(&self.identity, &provider)?;
-        let mut config = builder.with_cert_resolver(Arc::new(Resolver { default: key }));
-        config.alpn_protocols = alpn_list(&self.alpn)?;
-        config.ticketer = rustls::crypto::aws_lc_rs::Ticketer::new()
-            .map_err(|e| RustlsError::rustls("making the session ticket keys", e))?;
-        Ok(Active {
-            config: Arc::new(config),
-            handshake_timeout: self.handshake_timeout,
-        })
-    }
-}
-
-/// The chain and key of `identity`, checked to belong together.
-fn certified_key(
-    identity: &Identity,
-    provider: &rustls::crypto::CryptoProvider,
-) -> Result<Arc<CertifiedKey>, RustlsError> {
-    let (chain, key) = identity.load()?;
-    let (chain_origin, key_origin) = identity.origins();
-    CertifiedKey::from_der(chain, key, provider)
-        .map(Arc::new)
-        .map_err(|e| {
-            RustlsError::rustls(
-                format!(
-                    "using the certificate in {chain_origin} with the private key in {key_origin}"
-                ),
-                e,
-            )
-        })
-}
-
-/// Picks the certificate for a ClientHello, and records the name the client asked
-/// for, for [`RustlsLayer::server_name`] (see `sni.rs`).
-#[derive(Debug)]
-struct Resolver {
-    default: Arc<CertifiedKey>,
-}
-
-impl ResolvesServerCert for Resolver {
-    fn resolve(&self, hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
-        sni::record(hello.server_name());
-        Some(self.default.clone())
     }
 }

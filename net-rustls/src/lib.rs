@@ -43,16 +43,21 @@ mod connector;
 mod der_name;
 mod drive;
 mod error;
+mod identities;
 mod layer;
+mod ocsp;
 mod pem;
 mod policy;
+mod reload;
 mod session_info;
 mod sni;
+mod tickets;
 
 pub use acceptor::{ClientAuth, RustlsAcceptor, RustlsAcceptorBuilder};
 pub use connector::{RustlsClientFactory, RustlsConnector, RustlsConnectorBuilder};
 pub use error::RustlsError;
 pub use layer::RustlsLayer;
 pub use policy::{TlsVersion, DEFAULT_HANDSHAKE_TIMEOUT};
+pub use reload::ReloadSummary;
 /// The rustls version this crate is built on, for its configuration types.
 pub use rustls;

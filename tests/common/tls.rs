@@ -96,6 +96,8 @@ pub struct ServerOpts {
     /// Ask for a client certificate from `certs/ca.crt`'s CA (true: required).
     pub client_auth: Option<bool>,
     pub handshake_timeout: Option<std::time::Duration>,
+    /// Add `certs/server-rsa.crt` to the default identity (RSA beside EC).
+    pub rsa_too: bool,
 }
 
 /// A server-side layer factory of either provider.
@@ -182,6 +184,9 @@ impl Provider {
                 if let Some(t) = opts.handshake_timeout {
                     b = b.handshake_timeout(t);
                 }
+                if opts.rsa_too {
+                    b = b.certificate(cert("server-rsa.crt"), cert("server-rsa.key"));
+                }
                 AnyAcceptor::OpenSsl(b.build().expect("OpenSSL acceptor"))
             }
             #[cfg(feature = "rustls")]
@@ -206,6 +211,9 @@ impl Provider {
                 }
                 if let Some(t) = opts.handshake_timeout {
                     b = b.handshake_timeout(t);
+                }
+                if opts.rsa_too {
+                    b = b.certificate(cert("server-rsa.crt"), cert("server-rsa.key"));
                 }
                 AnyAcceptor::Rustls(b.build().expect("rustls acceptor"))
             }
@@ -266,5 +274,16 @@ impl Provider {
             .tls(self.acceptor(opts))
             .echo()
             .started()
+    }
+}
+
+impl Provider {
+    /// The examples' flag choosing this provider (`--tls-provider NAME`).
+    pub fn flag(self) -> [&'static str; 2] {
+        match self {
+            Provider::OpenSsl => ["--tls-provider", "openssl"],
+            #[cfg(feature = "rustls")]
+            Provider::Rustls => ["--tls-provider", "rustls"],
+        }
     }
 }
