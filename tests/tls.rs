@@ -68,7 +68,7 @@ fn session_details_are_visible_in_callbacks() {
         .tls(acceptor)
         .on_connection(move |conn| {
             if conn.is_connected() {
-                let tls = conn.tls().expect("a TLS connection");
+                let tls = conn.tls_layer().expect("a TLS connection");
                 tx.send((
                     tls.protocol_version().to_string(),
                     tls.alpn_protocol().map(|p| p.to_vec()),
