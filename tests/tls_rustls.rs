@@ -403,3 +403,110 @@ fn a_ticket_from_the_other_provider_falls_back_to_a_full_handshake() {
         stop_when_idle(&s);
     }
 }
+
+/// Connects a Muon client through `factory` and echoes once; `Some(resumed)` if the
+/// server served it, `None` if it refused it (TLS 1.3 clients are up before the server
+/// checks their certificate, so "served" means the echo came back).
+fn try_session(addr: std::net::SocketAddr, factory: &AnyClient) -> Option<bool> {
+    enum Ev {
+        Up(Option<bool>),
+        Down,
+        Echo,
+    }
+    let (tx, rx) = crossbeam_channel::unbounded();
+    let tx2 = tx.clone();
+    let mut client = muon::TcpClient::builder(&addr.to_string())
+        .tls(factory.clone())
+        .on_connection(move |conn| {
+            let _ = tx.send(if conn.is_connected() {
+                conn.send(b"ping");
+                Ev::Up(conn.tls_info().map(|i| i.resumed))
+            } else {
+                Ev::Down
+            });
+        })
+        .on_message(move |_conn, input| {
+            if input.readable_bytes() >= 4 {
+                input.retrieve_all();
+                let _ = tx2.send(Ev::Echo);
+            }
+        })
+        .connect()
+        .unwrap();
+    let mut resumed = None;
+    let deadline = Instant::now() + IO_TIMEOUT;
+    let served = loop {
+        match rx.recv_timeout(Duration::from_millis(50)) {
+            Ok(Ev::Up(r)) => resumed = r,
+            Ok(Ev::Echo) => break true,
+            Ok(Ev::Down) => break false,
+            // A refused TLS 1.2 client never comes up: its attempt fails instead.
+            Err(_) if client.failures() > 0 => break false,
+            Err(_) => assert!(Instant::now() < deadline, "neither served nor refused"),
+        }
+    };
+    client.stop();
+    if served {
+        Some(resumed.expect("up before the echo"))
+    } else {
+        None
+    }
+}
+
+#[test]
+fn reload_keeps_tickets_but_a_client_auth_change_forces_a_full_handshake() {
+    use muon::rustls::{ClientAuth, RustlsAcceptor};
+    init_logging();
+    for version in [Version::Tls12, Version::Tls13] {
+        let v = match version {
+            Version::Tls12 => muon::rustls::TlsVersion::Tls12,
+            Version::Tls13 => muon::rustls::TlsVersion::Tls13,
+        };
+        let builder = || {
+            RustlsAcceptor::builder(cert("server.crt"), cert("server.key"))
+                .min_protocol(v)
+                .max_protocol(v)
+        };
+        let acceptor = builder().build().unwrap();
+        let server = tls_echo_server(acceptor.clone(), 1);
+        let addr = server.local_addr();
+        let factory = Provider::Rustls.client(&ClientOpts::default());
+        assert_eq!(try_session(addr, &factory), Some(false), "{version:?}");
+        // A reload keeps the ticket keys: the session resumes.
+        let summary = acceptor.reload().unwrap();
+        assert!(summary.changed.is_empty(), "{summary}");
+        assert_eq!(summary.unchanged.len(), 2, "{summary}");
+        assert_eq!(try_session(addr, &factory), Some(true), "{version:?}");
+        // A bad reconfigure changes nothing: the error names the file, old config serves.
+        let err = acceptor
+            .reconfigure(RustlsAcceptor::builder(
+                cert("missing.crt"),
+                cert("server.key"),
+            ))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("missing.crt"), "{err}");
+        assert_eq!(try_session(addr, &factory), Some(true), "{version:?}");
+        // mTLS turned on: the old ticket must not skip the certificate request.
+        acceptor
+            .reconfigure(
+                builder()
+                    .client_ca_file(cert("ca.crt"))
+                    .client_auth(ClientAuth::Required),
+            )
+            .unwrap();
+        assert_eq!(
+            try_session(addr, &factory),
+            None,
+            "{version:?}: a ticket from before mTLS let a client without a certificate in"
+        );
+        // A client with a certificate gets a full handshake, then resumes under mTLS.
+        let with_cert = Provider::Rustls.client(&ClientOpts {
+            client_cert: true,
+            ..ClientOpts::default()
+        });
+        assert_eq!(try_session(addr, &with_cert), Some(false), "{version:?}");
+        assert_eq!(try_session(addr, &with_cert), Some(true), "{version:?}");
+        stop_when_idle(&server);
+    }
+}
