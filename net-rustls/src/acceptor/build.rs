@@ -59,6 +59,9 @@ impl RustlsAcceptorBuilder {
         let identities = self.identities(&provider)?;
         let mut config = builder.with_cert_resolver(Arc::new(identities));
         config.alpn_protocols = alpn_list(&self.alpn)?;
+        // The server's suite order, as net-ssl (and testssl.sh rates a client-chosen
+        // order HIGH).
+        config.ignore_client_order = true;
         config.ticketer = Arc::new(PolicyBound::new(tickets.clone(), &policy));
         // TLS 1.2 session ids (clients that do not take tickets) stay with this
         // configuration: a reload starts an empty cache rather than check policies.
