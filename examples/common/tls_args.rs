@@ -120,13 +120,10 @@ impl TlsArgs {
     #[cfg(feature = "rustls")]
     fn rustls_acceptor(&self, alpn: &[&str]) -> std::io::Result<ServerTls> {
         use muon::rustls::{ClientAuth, RustlsAcceptor};
-        if !self.ticket_keys.is_empty() {
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::InvalidInput,
-                "--ticket-keys: ticket key files are not supported with --tls-provider rustls yet",
-            ));
-        }
         let mut b = RustlsAcceptor::builder(&self.cert, &self.key).alpn_protocols(alpn);
+        for file in &self.ticket_keys {
+            b = b.ticket_key_file(file);
+        }
         for spec in &self.sni {
             let (name, chain, key) = parse_sni(spec).ok_or_else(|| bad_sni(spec))?;
             b = b.sni_certificate(name, chain, key);

@@ -21,6 +21,7 @@ use crate::layer::{RustlsLayer, Side};
 use crate::pem::Identity;
 use crate::policy::{TlsVersion, DEFAULT_HANDSHAKE_TIMEOUT};
 use crate::reload::{FileDigests, ReloadSummary};
+use crate::ticket_files::{load_keys, FileTickets};
 
 mod build;
 
@@ -54,8 +55,6 @@ struct AcceptorInner {
     /// What the active configuration was built from; a reload builds it again.
     /// The lock also keeps two reloads from interleaving.
     source: Mutex<Source>,
-    /// Shared by every configuration built here, so tickets survive reloads.
-    tickets: Arc<dyn ProducesTickets>,
 }
 
 struct Active {
@@ -66,6 +65,10 @@ struct Active {
 struct Source {
     builder: RustlsAcceptorBuilder,
     digests: FileDigests,
+    /// Shared by every configuration built here, so tickets survive reloads.
+    tickets: Arc<dyn ProducesTickets>,
+    /// The same object when the keys come from files (a reload reads them again).
+    file_tickets: Option<Arc<FileTickets>>,
 }
 
 impl RustlsAcceptor {
@@ -126,8 +129,8 @@ impl RustlsAcceptor {
 
     /// Replaces the whole configuration with `builder`'s (other files, other names,
     /// other options), with the same guarantees as [`RustlsAcceptor::reload`]. The
-    /// session ticket keys stay; tickets issued under another client-auth policy are
-    /// not resumed.
+    /// session ticket keys stay unless `builder` names ticket key files; tickets issued
+    /// under another client-auth policy are not resumed.
     pub fn reconfigure(
         &self,
         builder: RustlsAcceptorBuilder,
@@ -145,8 +148,27 @@ impl RustlsAcceptor {
         source: &mut Source,
         builder: RustlsAcceptorBuilder,
     ) -> Result<ReloadSummary, RustlsError> {
-        let config = builder.build_config(&self.inner.tickets)?;
+        // Everything is read and checked before anything changes.
+        let keys = match builder.ticket_key_files.is_empty() {
+            true => None,
+            false => Some(load_keys(&builder.ticket_key_files)?),
+        };
+        let (tickets, fresh) = match (keys, &source.file_tickets) {
+            (None, _) => (source.tickets.clone(), None),
+            // Same object: its keys are replaced below, once the rest is valid too.
+            (Some(keys), Some(files)) => (files.clone() as Arc<dyn ProducesTickets>, Some(keys)),
+            (Some(keys), None) => {
+                let files = Arc::new(FileTickets::new(keys));
+                source.file_tickets = Some(files.clone());
+                source.tickets = files.clone();
+                (files as Arc<dyn ProducesTickets>, None)
+            }
+        };
+        let config = builder.build_config(&tickets)?;
         let digests = FileDigests::of(&builder.files());
+        if let (Some(keys), Some(files)) = (fresh, &source.file_tickets) {
+            files.replace(keys);
+        }
         *self
             .inner
             .active
@@ -156,7 +178,8 @@ impl RustlsAcceptor {
             handshake_timeout: builder.handshake_timeout,
         };
         let summary = source.digests.compare(&digests);
-        *source = Source { builder, digests };
+        source.builder = builder;
+        source.digests = digests;
         Ok(summary)
     }
 
@@ -196,6 +219,7 @@ pub struct RustlsAcceptorBuilder {
     sni: Vec<(String, Identity)>,
     refuse_unknown_names: bool,
     tickets: Option<TicketSource>,
+    ticket_key_files: Vec<PathBuf>,
     alpn: Vec<String>,
     client_auth: ClientAuth,
     client_ca: Option<PathBuf>,
@@ -222,6 +246,7 @@ impl RustlsAcceptorBuilder {
             sni: Vec::new(),
             refuse_unknown_names: false,
             tickets: None,
+            ticket_key_files: Vec::new(),
             alpn: Vec::new(),
             client_auth: ClientAuth::None,
             client_ca: None,
@@ -303,6 +328,16 @@ impl RustlsAcceptorBuilder {
         self
     }
 
+    /// Adds a session ticket key file in nginx's `ssl_session_ticket_key` format (80
+    /// bytes, or 48; make one with `openssl rand 80 > FILE`). The first file added
+    /// encrypts new tickets, the others only decrypt. Processes given the same files
+    /// resume each other's sessions (rustls's, not OpenSSL's: each provider seals its
+    /// own format). Read again by a reload; a reconfigure naming files replaces the keys.
+    pub fn ticket_key_file(mut self, path: impl AsRef<Path>) -> RustlsAcceptorBuilder {
+        self.ticket_key_files.push(path.as_ref().to_path_buf());
+        self
+    }
+
     /// Where session tickets are sealed and opened, instead of rustls's default
     /// (random keys, replaced every 6 hours, the previous one still accepted). Used
     /// when the acceptor is built; a reconfigure keeps the acceptor's ticket keys.
@@ -354,8 +389,14 @@ impl RustlsAcceptorBuilder {
 
     /// Reads the files and builds the acceptor.
     pub fn build(self) -> Result<RustlsAcceptor, RustlsError> {
-        let tickets = match &self.tickets {
+        let mut file_tickets = None;
+        let tickets: Arc<dyn ProducesTickets> = match &self.tickets {
             Some(TicketSource(t)) => t.clone(),
+            None if !self.ticket_key_files.is_empty() => {
+                let files = Arc::new(FileTickets::new(load_keys(&self.ticket_key_files)?));
+                file_tickets = Some(files.clone());
+                files
+            }
             None => rustls::crypto::aws_lc_rs::Ticketer::new()
                 .map_err(|e| RustlsError::rustls("making the session ticket keys", e))?,
         };
@@ -370,8 +411,9 @@ impl RustlsAcceptorBuilder {
                 source: Mutex::new(Source {
                     builder: self,
                     digests,
+                    tickets,
+                    file_tickets,
                 }),
-                tickets,
             }),
         })
     }

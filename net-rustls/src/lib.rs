@@ -51,6 +51,7 @@ mod policy;
 mod reload;
 mod session_info;
 mod sni;
+mod ticket_files;
 mod tickets;
 
 pub use acceptor::{ClientAuth, RustlsAcceptor, RustlsAcceptorBuilder};

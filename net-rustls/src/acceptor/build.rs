@@ -105,6 +105,7 @@ impl RustlsAcceptorBuilder {
             .collect();
         files.extend(self.ocsp.iter().cloned());
         files.extend(self.client_ca.iter().cloned());
+        files.extend(self.ticket_key_files.iter().cloned());
         files.dedup();
         files
     }
