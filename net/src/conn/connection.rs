@@ -22,9 +22,9 @@ use mio::net::TcpStream;
 use crate::buffer::Buffer;
 use crate::conn::callbacks::Callbacks;
 use crate::conn::extensions::Extensions;
-use crate::conn::lifecycle::{Event, Lifecycle, PauseBy, Phase, WriteSide};
+use crate::conn::lifecycle::{Effects, Event, Lifecycle, PauseBy, Phase, WriteSide};
 use crate::conn::proxy_info::ProxyInfo;
-use crate::conn::service::Service;
+use crate::conn::service::{LivePlace, Service};
 use crate::layer::tls_info::TlsInfo;
 use crate::layer::Layer;
 use crate::reactor::loop_ctx::LoopLocal;
@@ -100,6 +100,9 @@ pub struct TcpConnection {
     pub(crate) tally: crate::stats::ConnTally,
     /// What the PROXY protocol header said, if there was one (see `proxy_protocol`).
     pub(crate) proxy: Option<Box<ProxyInfo>>,
+    /// Its place in the service's live count, given back at release (or, if the
+    /// connection is dropped unreleased, by a panic, on drop).
+    pub(crate) place: Option<LivePlace<TcpConnection>>,
 }
 
 /// I/O bookkeeping (not the connection's life: that is `life`).
@@ -112,6 +115,9 @@ pub(crate) struct IoFlags {
     pub(crate) above_high_water: bool,
     pub(crate) high_water_pending: Option<usize>,
     pub(crate) write_complete_pending: bool,
+    /// `apply` is carrying out effects: a nested event's effects wait in `deferred`.
+    pub(crate) acting: bool,
+    pub(crate) deferred: Effects,
 }
 
 #[derive(Default)]
@@ -126,11 +132,12 @@ impl TcpConnection {
         id: ConnId,
         stream: TcpStream,
         peer: SocketAddr,
-        service: Arc<ConnService>,
         callbacks: Rc<Callbacks<TcpConnection>>,
         layer: Option<Box<dyn Layer>>,
         local: Rc<LoopLocal>,
+        place: LivePlace<TcpConnection>,
     ) -> Self {
+        let service = place.service().clone();
         let life = Lifecycle::new(layer.is_some(), callbacks.half_close.is_some());
         TcpConnection {
             id,
@@ -152,6 +159,7 @@ impl TcpConnection {
             last_activity: Instant::now(),
             tally: Default::default(),
             proxy: None,
+            place: Some(place),
         }
     }
 
@@ -190,8 +198,8 @@ impl TcpConnection {
     pub fn state(&self) -> ConnState {
         match (self.life.phase(), self.life.write_side()) {
             (Phase::Handshaking, _) => ConnState::Handshaking,
-            (Phase::Up, WriteSide::Open) => ConnState::Connected,
-            (Phase::Up, _) => ConnState::Disconnecting,
+            (Phase::Connected, WriteSide::Open) => ConnState::Connected,
+            (Phase::Connected, _) => ConnState::Disconnecting,
             (Phase::Closed, _) => ConnState::Disconnected,
         }
     }
@@ -303,19 +311,13 @@ impl TcpConnection {
     /// close_notify). Reading goes on until the peer closes too, bounded by the close
     /// delay. Sends after this are dropped. During the handshake: closes.
     pub fn shutdown(&mut self) {
-        if self.state() == ConnState::Connected {
-            self.tally.close(CloseCause::Shutdown);
-        }
         self.apply(Event::Shutdown);
     }
 
     /// Closes now; pending output is discarded. The down callback runs once the
     /// current callback returns.
     pub fn force_close(&mut self) {
-        if !self.is_closed() {
-            self.tally.close(CloseCause::Forced);
-        }
-        self.apply(Event::Close);
+        self.apply(Event::Close(CloseCause::Forced));
     }
 
     pub(crate) fn mark_dead(&mut self) {
