@@ -1,16 +1,31 @@
 //! TLS helpers for the integration tests: certificates, servers and a blocking client.
 #![allow(dead_code)]
+// `feature = "rustls"` is the root package's; net-http's tests share this file and have no
+// such feature (there `PROVIDERS` is OpenSSL alone).
+#![allow(unexpected_cfgs)]
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 
-use muon::ssl::{TlsAcceptor, TlsAcceptorBuilder};
+use net_ssl::{TlsAcceptor, TlsAcceptorBuilder};
 use openssl::ssl::{SslConnector, SslMethod, SslStream, SslVersion};
 
 use super::{connect, BuilderExt, IO_TIMEOUT};
 
+/// The development certificate `name` from the repository's `certs/` (found from the
+/// package being tested: the root package, or a member such as `net-http`).
 pub fn cert(name: &str) -> String {
-    format!("{}/certs/{name}", env!("CARGO_MANIFEST_DIR"))
+    let mut dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    loop {
+        let candidate = dir.join("certs").join(name);
+        if candidate.exists() {
+            return candidate.display().to_string();
+        }
+        match dir.parent() {
+            Some(parent) => dir = parent,
+            None => panic!("no certs/{name} above {}", env!("CARGO_MANIFEST_DIR")),
+        }
+    }
 }
 
 pub fn acceptor_builder() -> TlsAcceptorBuilder {
@@ -18,8 +33,8 @@ pub fn acceptor_builder() -> TlsAcceptorBuilder {
 }
 
 /// A TLS echo server with `threads` workers.
-pub fn tls_echo_server(acceptor: impl muon::LayerFactory, threads: usize) -> muon::ServerHandle {
-    muon::TcpServer::builder("127.0.0.1:0")
+pub fn tls_echo_server(acceptor: impl net::LayerFactory, threads: usize) -> net::ServerHandle {
+    net::TcpServer::builder("127.0.0.1:0")
         .name("tls-echo")
         .threads(threads)
         .tls(acceptor)
@@ -105,11 +120,11 @@ pub struct ServerOpts {
 pub enum AnyAcceptor {
     OpenSsl(TlsAcceptor),
     #[cfg(feature = "rustls")]
-    Rustls(muon::rustls::RustlsAcceptor),
+    Rustls(net_rustls::RustlsAcceptor),
 }
 
-impl muon::LayerFactory for AnyAcceptor {
-    fn new_layer(&self, peer: SocketAddr) -> std::io::Result<Box<dyn muon::Layer>> {
+impl net::LayerFactory for AnyAcceptor {
+    fn new_layer(&self, peer: SocketAddr) -> std::io::Result<Box<dyn net::Layer>> {
         match self {
             AnyAcceptor::OpenSsl(a) => a.new_layer(peer),
             #[cfg(feature = "rustls")]
@@ -118,9 +133,9 @@ impl muon::LayerFactory for AnyAcceptor {
     }
     fn handshake_timeout(&self) -> Option<std::time::Duration> {
         match self {
-            AnyAcceptor::OpenSsl(a) => muon::LayerFactory::handshake_timeout(a),
+            AnyAcceptor::OpenSsl(a) => net::LayerFactory::handshake_timeout(a),
             #[cfg(feature = "rustls")]
-            AnyAcceptor::Rustls(a) => muon::LayerFactory::handshake_timeout(a),
+            AnyAcceptor::Rustls(a) => net::LayerFactory::handshake_timeout(a),
         }
     }
 }
@@ -128,13 +143,13 @@ impl muon::LayerFactory for AnyAcceptor {
 /// A client-side layer factory of either provider.
 #[derive(Clone)]
 pub enum AnyClient {
-    OpenSsl(muon::ssl::TlsClientFactory),
+    OpenSsl(net_ssl::TlsClientFactory),
     #[cfg(feature = "rustls")]
-    Rustls(muon::rustls::RustlsClientFactory),
+    Rustls(net_rustls::RustlsClientFactory),
 }
 
-impl muon::LayerFactory for AnyClient {
-    fn new_layer(&self, peer: SocketAddr) -> std::io::Result<Box<dyn muon::Layer>> {
+impl net::LayerFactory for AnyClient {
+    fn new_layer(&self, peer: SocketAddr) -> std::io::Result<Box<dyn net::Layer>> {
         match self {
             AnyClient::OpenSsl(c) => c.new_layer(peer),
             #[cfg(feature = "rustls")]
@@ -143,9 +158,9 @@ impl muon::LayerFactory for AnyClient {
     }
     fn handshake_timeout(&self) -> Option<std::time::Duration> {
         match self {
-            AnyClient::OpenSsl(c) => muon::LayerFactory::handshake_timeout(c),
+            AnyClient::OpenSsl(c) => net::LayerFactory::handshake_timeout(c),
             #[cfg(feature = "rustls")]
-            AnyClient::Rustls(c) => muon::LayerFactory::handshake_timeout(c),
+            AnyClient::Rustls(c) => net::LayerFactory::handshake_timeout(c),
         }
     }
 }
@@ -164,7 +179,7 @@ impl Provider {
     pub fn acceptor(self, opts: &ServerOpts) -> AnyAcceptor {
         match self {
             Provider::OpenSsl => {
-                use muon::ssl::{ClientAuth, TlsVersion};
+                use net_ssl::{ClientAuth, TlsVersion};
                 let mut b = acceptor_builder().alpn_protocols(&opts.alpn);
                 if let Some(v) = opts.version {
                     let v = match v {
@@ -191,7 +206,7 @@ impl Provider {
             }
             #[cfg(feature = "rustls")]
             Provider::Rustls => {
-                use muon::rustls::{ClientAuth, RustlsAcceptor, TlsVersion};
+                use net_rustls::{ClientAuth, RustlsAcceptor, TlsVersion};
                 let mut b = RustlsAcceptor::builder(cert("server.crt"), cert("server.key"))
                     .alpn_protocols(&opts.alpn);
                 if let Some(v) = opts.version {
@@ -224,7 +239,7 @@ impl Provider {
     pub fn client(self, opts: &ClientOpts) -> AnyClient {
         match self {
             Provider::OpenSsl => {
-                use muon::ssl::{TlsConnector, TlsVersion};
+                use net_ssl::{TlsConnector, TlsVersion};
                 let mut b = TlsConnector::builder()
                     .ca_file(cert("ca.crt"))
                     .alpn_protocols(&opts.alpn);
@@ -242,7 +257,7 @@ impl Provider {
             }
             #[cfg(feature = "rustls")]
             Provider::Rustls => {
-                use muon::rustls::{RustlsConnector, TlsVersion};
+                use net_rustls::{RustlsConnector, TlsVersion};
                 let mut b = RustlsConnector::builder()
                     .ca_file(cert("ca.crt"))
                     .alpn_protocols(&opts.alpn);
@@ -262,13 +277,13 @@ impl Provider {
     }
 
     /// A TLS echo server of this provider with the default settings.
-    pub fn echo_server(self, threads: usize) -> muon::ServerHandle {
+    pub fn echo_server(self, threads: usize) -> net::ServerHandle {
         self.echo_server_with(&ServerOpts::default(), threads)
     }
 
     /// A TLS echo server of this provider with `opts`.
-    pub fn echo_server_with(self, opts: &ServerOpts, threads: usize) -> muon::ServerHandle {
-        muon::TcpServer::builder("127.0.0.1:0")
+    pub fn echo_server_with(self, opts: &ServerOpts, threads: usize) -> net::ServerHandle {
+        net::TcpServer::builder("127.0.0.1:0")
             .name("tls-echo")
             .threads(threads)
             .tls(self.acceptor(opts))

@@ -82,13 +82,6 @@ fn check(journal: &Journal) -> usize {
     up
 }
 
-/// Closes with RST instead of FIN (SO_LINGER 0).
-fn reset(stream: &TcpStream) {
-    socket2::SockRef::from(stream)
-        .set_linger(Some(Duration::ZERO))
-        .expect("SO_LINGER");
-}
-
 /// Round `i` of a churn: reset right away, after sending, or after an echo.
 fn step(i: usize) -> usize {
     i % 3
@@ -119,7 +112,7 @@ fn tls13_resets_on(provider: Provider) {
                 tls.read_exact(&mut back).expect("echo");
             }
         }
-        reset(tls.get_ref());
+        common::reset(tls.get_ref());
     }
     stop_when_idle(&server);
     let up = check(&journal);
@@ -146,7 +139,7 @@ fn plain_resets_at_every_step_keep_the_callback_rules() {
                 stream.read_exact(&mut back).expect("echo");
             }
         }
-        reset(&stream);
+        common::reset(&stream);
     }
     stop_when_idle(&server);
     let up = check(&journal);
@@ -179,7 +172,7 @@ fn reset_after_server_flight() -> (std::net::SocketAddr, StopOnDrop) {
             let mut hello = vec![0; 16 * 1024];
             let n = (&stream).read(&mut hello).unwrap_or(0);
             hello.truncate(n);
-            reset(&stream);
+            common::reset(&stream);
             let io = FlightOnly {
                 hello: std::io::Cursor::new(hello),
                 socket: stream,
