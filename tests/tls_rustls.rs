@@ -508,3 +508,32 @@ fn reload_keeps_tickets_but_a_client_auth_change_forces_a_full_handshake() {
         stop_when_idle(&server);
     }
 }
+
+#[test]
+fn the_rustls_client_refuses_a_wrong_name_and_an_unknown_issuer_with_reasons() {
+    use muon::rustls::RustlsConnector;
+    init_logging();
+    let server = Provider::OpenSsl.echo_server(1);
+    let dev_ca = RustlsConnector::builder()
+        .ca_file(cert("ca.crt"))
+        .build()
+        .unwrap();
+    // The system bundle does not know the development CA.
+    let system = RustlsConnector::builder().build().unwrap();
+    for (connector, host, reason) in [
+        (&dev_ca, "wrong.example", "not valid for name"),
+        (&system, "localhost", "UnknownIssuer"),
+    ] {
+        let client = muon::TcpClient::builder(&server.local_addr().to_string())
+            .retry(muon::RetryPolicy::no_retry())
+            .tls(connector.for_host(host))
+            .connect()
+            .unwrap();
+        let err = client.wait_connected(IO_TIMEOUT).unwrap_err().to_string();
+        assert!(
+            err.contains("handshake failed") && err.contains(reason),
+            "{host}: expected {reason:?} in: {err}"
+        );
+    }
+    stop_when_idle(&server);
+}
