@@ -11,11 +11,13 @@
 # offered), -c (client simulation: informational only), -h (HTTP headers: the echo
 # server does not speak HTTP).
 #
-# Usage: .ci/testssl.sh [ECHO_BINARY]   (default: target/release/examples/echo)
+# Usage: .ci/testssl.sh [ECHO_BINARY [EXTRA_ECHO_FLAGS...]]
+#        (default: target/release/examples/echo; e.g. `... echo --tls-provider rustls`)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 echo_bin="${1:-target/release/examples/echo}"
+shift || true
 ALLOWED="cert_validityPeriod cert_revocation"
 work="$(mktemp -d)"
 echo_pid=""
@@ -26,7 +28,7 @@ cleanup() {
 trap cleanup EXIT
 
 "$echo_bin" --tls --addr 127.0.0.1:0 --threads 2 --log info \
-  --cert certs/chain.crt --key certs/chain.key 2>"$work/echo.log" &
+  --cert certs/chain.crt --key certs/chain.key "$@" 2>"$work/echo.log" &
 echo_pid=$!
 # The echo logs its address once it listens (polled for at most 10 s); the scan's
 # refused handshakes are logged there too, out of the way.

@@ -4,6 +4,8 @@
 #
 #   bench/run.sh          # everything (echo scenarios, then http)
 #   bench/run.sh http     # only the HTTP scenario: wrk keep-alive GET / vs hyper
+#   bench/run.sh rustls   # only the TLS providers: Muon and tokio on OpenSSL and on
+#                         # rustls (handshakes, pingpong, bulk, idle memory), alternated
 #   bench/run.sh udp      # only UDP echo: Muon vs tokio vs the C floor (bench/udp.sh)
 #   bench/run.sh h2       # only HTTP/2 (h2c): h2load GET / vs hyper's http2 server
 #
@@ -27,7 +29,7 @@ OUT=$ROOT/bench/out
 RES=$ROOT/bench/results
 mkdir -p "$OUT" "$RES"
 RESULTS=$RES/results.jsonl
-[[ ${1:-all} == http || ${1:-all} == h2 ]] || : >"$RESULTS"
+[[ ${1:-all} == http || ${1:-all} == h2 || ${1:-all} == rustls ]] || : >"$RESULTS"
 REPS=${BENCH_REPS:-3}
 WINDOW=${BENCH_WINDOW:-1}
 WARMUP=${BENCH_WARMUP:-0.25}
@@ -107,7 +109,7 @@ log "building muon-bench (system OpenSSL)"
 cargo build --release -p muon-bench
 cp "$CARGO_TARGET_DIR/release/muon-bench" "$OUT/muon-bench-system"
 VENDORED_BUILD_S=skipped
-[[ $SCENARIO == http || $SCENARIO == h2 ]] && VENDORED=0
+[[ $SCENARIO == http || $SCENARIO == h2 || $SCENARIO == rustls ]] && VENDORED=0
 if [[ $VENDORED == 1 ]]; then
     log "building muon-bench --features vendored (compiles OpenSSL once; cached afterwards)"
     t0=$(date +%s)
@@ -321,6 +323,50 @@ PY
 if [[ $SCENARIO == h2 ]]; then
     h2_batch "$OUT/muon-bench-system"
     log "done in $(($(date +%s) - SUITE_START)) s: bench/results/h2.jsonl, h2-meta.txt"
+    exit 0
+fi
+# The TLS providers side by side: muon and tokio on OpenSSL (tokio-openssl) and on
+# rustls (muon-rustls, tokio-rustls on the same ServerConfig), alternated in every rep,
+# ECDSA P-256 certificate, one server worker on core 0, the load generator on core 1.
+rustls_section() {
+    local bin=$OUT/muon-bench-system out=$RES/rustls.jsonl
+    local RUSTLS_IMPLS=${BENCH_RUSTLS_IMPLS:-muon tokio muon-rustls tokio-rustls}
+    local MEM_CONNS=${BENCH_RUSTLS_MEM_CONNS:-10000}
+    : >"$out"
+    for rep in $(seq "$REPS"); do
+        for imp in $RUSTLS_IMPLS; do
+            log "rustls rep=$rep $imp"
+            start_server "$bin" "$imp" --tls
+            for hs in "1.3 full" "1.3 resumed" "1.2 resumed" "1.2 full"; do
+                set -- $hs
+                local r=()
+                [[ $2 == resumed ]] && r=(--resume)
+                RESULTS=$out load "$bin" handshake --tls --tls-version "$1" "${r[@]}" \
+                    --conns $HS_CLIENTS --window "$WINDOW" --warmup "$WARMUP" \
+                    --label impl=$imp --label rep=$rep --label batch=rustls
+            done
+            for conns in 1 100; do
+                for size in 1024 16384; do
+                    RESULTS=$out load "$bin" pingpong --tls --conns $conns --size $size \
+                        --window "$WINDOW" --warmup "$WARMUP" \
+                        --label impl=$imp --label rep=$rep --label batch=rustls
+                done
+            done
+            RESULTS=$out load "$bin" bulk --tls --conns 1 --bytes $((64 << 20)) \
+                --label impl=$imp --label rep=$rep --label batch=rustls
+            stop_server
+            start_server "$bin" "$imp" --tls
+            RESULTS=$out load "$bin" memory --tls --conns "$MEM_CONNS" \
+                --label impl=$imp --label rep=$rep --label batch=rustls
+            stop_server
+        done
+    done
+    python3 "$ROOT/bench/rustls_report.py" "$out" "$ROOT/docs/benchmarks.md" \
+        "command: bench/run.sh rustls (BENCH_REPS=$REPS BENCH_WINDOW=$WINDOW BENCH_WARMUP=$WARMUP BENCH_RUSTLS_MEM_CONNS=$MEM_CONNS); $(date -u +%Y-%m-%dT%H:%MZ); $(nproc) cores, load average before: $LOAD_BEFORE, after: $(cut -d' ' -f1-3 /proc/loadavg); rustls $(crate_version rustls), tokio-rustls $(crate_version tokio-rustls), aws-lc-rs $(crate_version aws-lc-rs)"
+}
+if [[ $SCENARIO == rustls ]]; then
+    rustls_section
+    log "done in $(($(date +%s) - SUITE_START)) s: the rustls section of docs/benchmarks.md"
     exit 0
 fi
 if [[ $SCENARIO == http ]]; then

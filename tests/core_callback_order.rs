@@ -12,7 +12,6 @@ use std::time::Duration;
 
 use common::tls::*;
 use common::*;
-use muon::ssl::TlsVersion;
 use muon::{ConnId, TcpServerBuilder};
 use openssl::ssl::SslVersion;
 
@@ -90,10 +89,16 @@ fn step(i: usize) -> usize {
 
 #[test]
 fn tls13_resets_right_after_the_handshake_never_give_down_without_up() {
-    let acceptor = acceptor_builder()
-        .min_protocol(TlsVersion::Tls13)
-        .build()
-        .unwrap();
+    for &provider in PROVIDERS {
+        tls13_resets_on(provider);
+    }
+}
+
+fn tls13_resets_on(provider: Provider) {
+    let acceptor = provider.acceptor(&ServerOpts {
+        version: Some(Version::Tls13),
+        ..ServerOpts::default()
+    });
     let (server, journal) = journaling(muon::TcpServer::builder("127.0.0.1:0").tls(acceptor));
     let config = client_config(Some(SslVersion::TLS1_3));
     for i in 0..300 {
@@ -112,7 +117,10 @@ fn tls13_resets_right_after_the_handshake_never_give_down_without_up() {
     stop_when_idle(&server);
     let up = check(&journal);
     // The echoed third certainly came up; the rest may or may not have.
-    assert!(up >= 100, "only {up} of 300 connections came up");
+    assert!(
+        up >= 100,
+        "{provider:?}: only {up} of 300 connections came up"
+    );
 }
 
 #[test]
@@ -231,15 +239,11 @@ impl Drop for StopOnDrop {
 
 /// One client against [`reset_after_server_flight`]: returns how many of its
 /// connections came up.
-fn client_against_resetting_server(addr: std::net::SocketAddr) -> usize {
+fn client_against_resetting_server(addr: std::net::SocketAddr, provider: Provider) -> usize {
     let journal: Journal = Arc::default();
     let note = journal.clone();
-    let connector = muon::ssl::TlsConnector::builder()
-        .ca_file(cert("ca.crt"))
-        .build()
-        .unwrap();
     let client = muon::TcpClient::builder(&addr.to_string())
-        .tls(connector.for_host("localhost"))
+        .tls(provider.client(&ClientOpts::default()))
         .retry(muon::RetryPolicy {
             initial_delay: Duration::from_millis(5),
             max_delay: Duration::from_millis(20),
@@ -285,9 +289,11 @@ fn client_against_resetting_server(addr: std::net::SocketAddr) -> usize {
 fn client_whose_connection_dies_before_it_is_up_counts_a_failed_attempt() {
     let (addr, server) = reset_after_server_flight();
     let rounds = 8;
-    let came_up = (0..rounds)
-        .filter(|_| client_against_resetting_server(addr) > 0)
-        .count();
-    eprintln!("{came_up} of {rounds} clients came up before the reset");
+    for &provider in PROVIDERS {
+        let came_up = (0..rounds)
+            .filter(|_| client_against_resetting_server(addr, provider) > 0)
+            .count();
+        eprintln!("{provider:?}: {came_up} of {rounds} clients came up before the reset");
+    }
     drop(server);
 }

@@ -24,20 +24,31 @@ fn two_chromium_pages_chat_over_wss() {
         eprintln!("SKIPPED: run `npm install --prefix tests/browser` for the browser test");
         return;
     }
-    let (_server, addr) = start_example("ws_chat", &["--threads", "2", "--tls"]);
+    for &provider in common::tls::PROVIDERS {
+        chat_on(&dir, provider);
+    }
+}
+
+fn chat_on(dir: &Path, provider: common::tls::Provider) {
+    let mut flags = vec!["--threads", "2", "--tls"];
+    flags.extend(provider.flag());
+    let (_server, addr) = start_example("ws_chat", &flags);
     let port = addr.rsplit_once(':').unwrap().1;
-    let shot = std::env::temp_dir().join(format!("muon-ws-chat-{}.png", std::process::id()));
+    let shot = std::env::temp_dir().join(format!(
+        "muon-ws-chat-{}-{provider:?}.png",
+        std::process::id()
+    ));
     let out = Command::new("timeout")
         .args(["60", "node", "chat.mjs"])
         .arg(format!("https://localhost:{port}/"))
         .arg(&shot)
-        .current_dir(&dir)
+        .current_dir(dir)
         .output()
         .expect("node");
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success() && stdout.trim_end().ends_with("OK"),
-        "browser chat failed: {stdout}\n{}",
+        "{provider:?}: browser chat failed: {stdout}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(

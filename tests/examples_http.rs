@@ -92,7 +92,15 @@ fn https_example_negotiates_h2_by_alpn_and_its_metrics_count_handshakes() {
     if common::require_tool("curl", "curl").is_none() {
         return;
     }
-    let (_server, addr) = start_example("http_server", &["--threads", "1", "--tls"]);
+    for &provider in common::tls::PROVIDERS {
+        https_example_on(provider);
+    }
+}
+
+fn https_example_on(provider: common::tls::Provider) {
+    let mut flags = vec!["--threads", "1", "--tls"];
+    flags.extend(provider.flag());
+    let (_server, addr) = start_example("http_server", &flags);
     let port = addr.rsplit_once(':').unwrap().1;
     let url = format!("https://localhost:{port}/metrics");
     let resolve = format!("localhost:{port}:127.0.0.1");
@@ -116,7 +124,7 @@ fn https_example_negotiates_h2_by_alpn_and_its_metrics_count_handshakes() {
     assert!(
         log.lines()
             .any(|l| l.contains("ALPN") && l.contains("accepted") && l.contains("h2")),
-        "{log}"
+        "{provider:?}: {log}"
     );
     let text = String::from_utf8(out.stdout).unwrap();
     check_exposition_format(&text);

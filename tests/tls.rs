@@ -7,20 +7,22 @@ use std::time::{Duration, Instant};
 
 use common::tls::*;
 use common::*;
-use muon::ssl::{ClientAuth, TlsConnectionExt, TlsVersion};
+use muon::ssl::TlsConnectionExt;
 use openssl::ssl::{ShutdownResult, SslConnector, SslMethod, SslVersion};
 
-fn forced(version: TlsVersion) -> muon::ssl::TlsAcceptor {
-    acceptor_builder()
-        .min_protocol(version)
-        .max_protocol(version)
-        .build()
-        .unwrap()
+fn round_trips(version: Version, expect: &str) {
+    for &provider in PROVIDERS {
+        round_trips_on(provider, version, expect);
+    }
 }
 
-fn round_trips(version: TlsVersion, expect: &str) {
+fn round_trips_on(provider: Provider, version: Version, expect: &str) {
     init_logging();
-    let server = tls_echo_server(forced(version), 2);
+    let opts = ServerOpts {
+        version: Some(version),
+        ..ServerOpts::default()
+    };
+    let server = provider.echo_server_with(&opts, 2);
     let mut s = tls_connect(server.local_addr(), &client_config(None));
     assert_eq!(s.ssl().version_str(), expect);
     let mut len = 1;
@@ -28,24 +30,27 @@ fn round_trips(version: TlsVersion, expect: &str) {
         let data = payload(len, len as u64);
         assert!(
             tls_echo(&mut s, &data) == data,
-            "echo of {len} bytes differs"
+            "{provider:?}: echo of {len} bytes differs"
         );
         len *= 8;
     }
     let data = payload(16 << 20, 1);
-    assert!(tls_echo(&mut s, &data) == data, "16 MiB echo differs");
+    assert!(
+        tls_echo(&mut s, &data) == data,
+        "{provider:?}: 16 MiB echo differs"
+    );
     drop(s);
     stop_when_idle(&server);
 }
 
 #[test]
 fn round_trips_tls12() {
-    round_trips(TlsVersion::Tls12, "TLSv1.2");
+    round_trips(Version::Tls12, "TLSv1.2");
 }
 
 #[test]
 fn round_trips_tls13() {
-    round_trips(TlsVersion::Tls13, "TLSv1.3");
+    round_trips(Version::Tls13, "TLSv1.3");
 }
 
 #[test]
@@ -109,19 +114,24 @@ fn session_details_are_visible_in_callbacks() {
 
 #[test]
 fn mtls_accepts_with_certificate_and_rejects_without() {
+    for &provider in PROVIDERS {
+        mtls_on(provider);
+    }
+}
+
+fn mtls_on(provider: Provider) {
     init_logging();
-    let acceptor = acceptor_builder()
-        .client_ca_file(cert("ca.crt"))
-        .client_auth(ClientAuth::Required)
-        .build()
-        .unwrap();
+    let acceptor = provider.acceptor(&ServerOpts {
+        client_auth: Some(true),
+        ..ServerOpts::default()
+    });
     let (tx, rx) = crossbeam_channel::unbounded();
     let server = muon::TcpServer::builder("127.0.0.1:0")
         .threads(1)
         .tls(acceptor)
         .on_connection(move |conn| {
             if conn.is_connected() {
-                tx.send(conn.tls_layer().and_then(|t| t.peer_subject()))
+                tx.send(conn.tls_info().and_then(|t| t.peer_subject))
                     .unwrap();
             }
         })
@@ -150,8 +160,9 @@ fn mtls_accepts_with_certificate_and_rejects_without() {
         expect_tls_closed(&mut bare, "a client without a certificate").is_empty(),
         "served without a certificate"
     );
+    let peer = bare.get_ref().local_addr().unwrap().to_string();
     let line = wait_for_log(IO_TIMEOUT, |l| {
-        l.contains("handshake failed") && l.contains("certificate")
+        l.contains("handshake failed") && l.contains("certificate") && l.contains(&peer)
     })
     .expect("a log line naming the reason");
     assert!(line.contains("127.0.0.1:"), "no peer address: {line}");
@@ -165,15 +176,19 @@ fn mtls_accepts_with_certificate_and_rejects_without() {
 
 #[test]
 fn silent_client_is_closed_by_the_handshake_timeout() {
+    for &provider in PROVIDERS {
+        silent_client_on(provider);
+    }
+}
+
+fn silent_client_on(provider: Provider) {
     init_logging();
     let timeout = Duration::from_millis(300);
-    let server = tls_echo_server(
-        acceptor_builder()
-            .handshake_timeout(timeout)
-            .build()
-            .unwrap(),
-        1,
-    );
+    let opts = ServerOpts {
+        handshake_timeout: Some(timeout),
+        ..ServerOpts::default()
+    };
+    let server = provider.echo_server_with(&opts, 1);
     let start = Instant::now();
     let mut silent = connect(server.local_addr());
     let got = expect_closed(&mut silent, "a silent client");
@@ -190,8 +205,14 @@ fn silent_client_is_closed_by_the_handshake_timeout() {
 
 #[test]
 fn garbage_and_plain_http_are_closed_while_others_are_served() {
+    for &provider in PROVIDERS {
+        garbage_on(provider);
+    }
+}
+
+fn garbage_on(provider: Provider) {
     init_logging();
-    let server = tls_echo_server(acceptor_builder().build().unwrap(), 1);
+    let server = provider.echo_server(1);
     let mut good = tls_connect(server.local_addr(), &client_config(None));
     for junk in [
         &b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n"[..],
@@ -211,8 +232,14 @@ fn garbage_and_plain_http_are_closed_while_others_are_served() {
 
 #[test]
 fn peer_close_notify_flushes_our_reply_and_sends_ours() {
+    for &provider in PROVIDERS {
+        close_notify_on(provider);
+    }
+}
+
+fn close_notify_on(provider: Provider) {
     init_logging();
-    let server = tls_echo_server(acceptor_builder().build().unwrap(), 1);
+    let server = provider.echo_server(1);
     let mut s = tls_connect(server.local_addr(), &client_config(None));
     let data = payload(1 << 20, 11);
     s.write_all(&data).unwrap();
@@ -236,8 +263,14 @@ fn peer_close_notify_flushes_our_reply_and_sends_ours() {
 
 #[test]
 fn resets_mid_handshake_and_mid_transfer_leave_the_server_healthy() {
+    for &provider in PROVIDERS {
+        resets_on(provider);
+    }
+}
+
+fn resets_on(provider: Provider) {
     init_logging();
-    let server = tls_echo_server(acceptor_builder().build().unwrap(), 2);
+    let server = provider.echo_server(2);
     let config = client_config(None);
     for _ in 0..20 {
         // Mid-handshake: half a ClientHello, then RST.
@@ -261,8 +294,14 @@ fn resets_mid_handshake_and_mid_transfer_leave_the_server_healthy() {
 
 #[test]
 fn five_hundred_handshakes_release_every_connection() {
+    for &provider in PROVIDERS {
+        five_hundred_on(provider);
+    }
+}
+
+fn five_hundred_on(provider: Provider) {
     init_logging();
-    let server = tls_echo_server(acceptor_builder().build().unwrap(), 2);
+    let server = provider.echo_server(2);
     let config = client_config(Some(SslVersion::TLS1_3));
     for i in 0..500u32 {
         let mut s = tls_connect(server.local_addr(), &config);
@@ -281,13 +320,19 @@ fn five_hundred_handshakes_release_every_connection() {
 
 #[test]
 fn data_behind_the_handshake_reaches_the_application_after_the_up_callback() {
+    for &provider in PROVIDERS {
+        data_behind_on(provider);
+    }
+}
+
+fn data_behind_on(provider: Provider) {
     use muon::{Buffer, LayerFactory};
     init_logging();
     let (tx, rx) = crossbeam_channel::unbounded();
     let up = tx.clone();
     let server = muon::TcpServer::builder("127.0.0.1:0")
         .threads(1)
-        .tls(acceptor_builder().build().unwrap())
+        .tls(provider.acceptor(&ServerOpts::default()))
         .on_connection(move |conn| {
             if conn.is_connected() {
                 up.send(b"UP".to_vec()).unwrap();
@@ -301,12 +346,8 @@ fn data_behind_the_handshake_reaches_the_application_after_the_up_callback() {
     // Drive Muon's client layer by hand over a blocking socket: "early" is written
     // before the handshake completes, so it leaves in the same flight as the client's
     // Finished and reaches the server in the same read as the end of the handshake.
-    let connector = muon::ssl::TlsConnector::builder()
-        .ca_file(cert("ca.crt"))
-        .build()
-        .unwrap();
-    let mut layer = connector
-        .for_host("localhost")
+    let mut layer = provider
+        .client(&ClientOpts::default())
         .new_layer(server.local_addr())
         .unwrap();
     let mut sock = connect(server.local_addr());

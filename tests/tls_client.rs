@@ -66,6 +66,12 @@ fn echoes_against_muon_over_tls12_and_tls13() {
 
 #[test]
 fn echoes_against_openssl_s_server() {
+    for &provider in PROVIDERS {
+        s_server_on(provider);
+    }
+}
+
+fn s_server_on(provider: Provider) {
     init_logging();
     for flag in ["-tls1_2", "-tls1_3"] {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -95,14 +101,17 @@ fn echoes_against_openssl_s_server() {
             |l| l.contains("ACCEPT"),
         );
         let (b, rx) = collecting(&format!("localhost:{port}"));
-        let client = b.tls(connector().for_host("localhost")).connect().unwrap();
+        let client = b
+            .tls(provider.client(&ClientOpts::default()))
+            .connect()
+            .unwrap();
         let conn = client.wait_connected(IO_TIMEOUT).unwrap();
         // s_server -rev answers each line reversed.
         assert!(conn.send(b"hello muon\n".to_vec()));
         let got = recv_exactly(&rx, b"noum olleh".len());
         assert!(
             String::from_utf8_lossy(&got).contains("noum olleh"),
-            "{flag}: {got:?}"
+            "{provider:?} {flag}: {got:?}"
         );
         drop(client);
         let _ = server.kill();

@@ -9,7 +9,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-use common::tls::{cert, tls_echo, tls_echo_server};
+use common::tls::{cert, tls_echo, tls_echo_server, Provider, PROVIDERS};
 use common::tls_tools::*;
 use common::{init_logging, wait_until, IO_TIMEOUT};
 use muon::ssl::TlsAcceptor;
@@ -173,11 +173,19 @@ fn issuer(out: &str) -> Option<&str> {
 
 #[test]
 fn sighup_reloads_the_echo_examples_files_and_a_bad_reload_keeps_serving() {
-    let dir = TempDir::new("reload-sighup");
+    for &provider in PROVIDERS {
+        sighup_reloads_on(provider);
+    }
+}
+
+fn sighup_reloads_on(provider: Provider) {
+    let dir = TempDir::new(&format!("reload-sighup-{provider:?}"));
     let (live_crt, live_key) = (dir.path("live.crt"), dir.path("live.key"));
     replace_file(cert("chain.crt"), &live_crt);
     replace_file(cert("chain.key"), &live_key);
-    let echo = EchoProcess::start(&["--cert", &live_crt, "--key", &live_key]);
+    let mut flags = vec!["--cert", &live_crt, "--key", &live_key];
+    flags.extend(provider.flag());
+    let echo = EchoProcess::start(&flags);
     let (ca, root) = (cert("ca.crt"), cert("root-ca.crt"));
     let args = ["-CAfile", &root, "-CAfile", &ca, "-servername", "localhost"];
     let run = s_client(&echo.addr, &args);
@@ -235,19 +243,25 @@ fn sighup_reloads_the_echo_examples_files_and_a_bad_reload_keeps_serving() {
     );
     assert!(
         run.echoed,
-        "the old configuration keeps serving: {}",
+        "{provider:?}: the old configuration keeps serving: {}",
         run.out
     );
 }
 
 #[test]
 fn sighup_reloads_the_ocsp_response_and_the_client_ca() {
-    let dir = TempDir::new("reload-ocsp-ca");
+    for &provider in PROVIDERS {
+        sighup_ocsp_and_ca_on(provider);
+    }
+}
+
+fn sighup_ocsp_and_ca_on(provider: Provider) {
+    let dir = TempDir::new(&format!("reload-ocsp-ca-{provider:?}"));
     let (ocsp, client_ca) = (dir.path("live.ocsp"), dir.path("client-ca.pem"));
     replace_file(ocsp_response(&dir, "V"), &ocsp);
     replace_file(cert("ca.crt"), &client_ca);
     let (chain, key) = (cert("chain.crt"), cert("chain.key"));
-    let echo = EchoProcess::start(&[
+    let mut flags = vec![
         "--cert",
         &chain,
         "--key",
@@ -256,7 +270,9 @@ fn sighup_reloads_the_ocsp_response_and_the_client_ca() {
         &ocsp,
         "--client-ca",
         &client_ca,
-    ]);
+    ];
+    flags.extend(provider.flag());
+    let echo = EchoProcess::start(&flags);
     let (root, c, k) = (cert("root-ca.crt"), cert("client.crt"), cert("client.key"));
     let args = [
         "-CAfile",
@@ -295,7 +311,7 @@ fn sighup_reloads_the_ocsp_response_and_the_client_ca() {
     let run = s_client(&echo.addr, &args);
     assert!(
         !run.echoed,
-        "a client certificate of the old CA: {}",
+        "{provider:?}: a client certificate of the old CA: {}",
         run.out
     );
 }

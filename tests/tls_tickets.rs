@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::tls::cert;
+use common::tls::{cert, Provider, PROVIDERS};
 use common::tls_tools::*;
 
 fn key_file(dir: &TempDir, name: &str, len: usize, seed: u8) -> String {
@@ -17,11 +17,12 @@ fn key_file(dir: &TempDir, name: &str, len: usize, seed: u8) -> String {
     path
 }
 
-fn server(keys: &[&str]) -> EchoProcess {
+fn server(provider: Provider, keys: &[&str]) -> EchoProcess {
     let mut args = Vec::new();
     for k in keys {
         args.extend(["--ticket-keys", *k]);
     }
+    args.extend(provider.flag());
     EchoProcess::start(&args)
 }
 
@@ -53,19 +54,25 @@ fn resumes(first: &EchoProcess, second: &EchoProcess, proto: &str, sess: &str) -
 
 #[test]
 fn processes_with_the_same_key_file_resume_each_others_sessions() {
-    let dir = TempDir::new("tickets-shared");
+    for &provider in PROVIDERS {
+        same_key_file_on(provider);
+    }
+}
+
+fn same_key_file_on(provider: Provider) {
+    let dir = TempDir::new(&format!("tickets-shared-{provider:?}"));
     for (len, tag) in [(80, "80"), (48, "48")] {
         let key = key_file(&dir, &format!("ticket{tag}.key"), len, 1);
-        let (a, b) = (server(&[&key]), server(&[&key]));
+        let (a, b) = (server(provider, &[&key]), server(provider, &[&key]));
         for proto in ["-tls1_2", "-tls1_3"] {
             let sess = dir.path(&format!("sess{tag}{proto}.pem"));
             assert!(
                 resumes(&a, &b, proto, &sess),
-                "{len}-byte key, {proto}: A -> B"
+                "{provider:?} {len}-byte key, {proto}: A -> B"
             );
             assert!(
                 resumes(&b, &a, proto, &sess),
-                "{len}-byte key, {proto}: B -> A"
+                "{provider:?} {len}-byte key, {proto}: B -> A"
             );
         }
     }
@@ -73,35 +80,41 @@ fn processes_with_the_same_key_file_resume_each_others_sessions() {
 
 #[test]
 fn an_old_key_kept_as_decrypt_only_still_resumes_and_a_missing_one_does_not() {
-    let dir = TempDir::new("tickets-rotate");
+    for &provider in PROVIDERS {
+        rotation_on(provider);
+    }
+}
+
+fn rotation_on(provider: Provider) {
+    let dir = TempDir::new(&format!("tickets-rotate-{provider:?}"));
     let old = key_file(&dir, "old.key", 80, 1);
     let new = key_file(&dir, "new.key", 80, 2);
-    let before = server(&[&old]);
-    let rotated = server(&[&new, &old]);
-    let only_new = server(&[&new]);
-    let random = server(&[]);
+    let before = server(provider, &[&old]);
+    let rotated = server(provider, &[&new, &old]);
+    let only_new = server(provider, &[&new]);
+    let random = server(provider, &[]);
     for proto in ["-tls1_2", "-tls1_3"] {
         let sess = dir.path(&format!("sess{proto}.pem"));
         assert!(
             resumes(&before, &rotated, proto, &sess),
-            "{proto}: old key decrypts"
+            "{provider:?} {proto}: old key decrypts"
         );
         assert!(
             !resumes(&before, &only_new, proto, &sess),
-            "{proto}: no old key, no resumption"
+            "{provider:?} {proto}: no old key, no resumption"
         );
         assert!(
             !resumes(&before, &random, proto, &sess),
-            "{proto}: random keys differ"
+            "{provider:?} {proto}: random keys differ"
         );
         // The rotated process issues tickets under the new key: only_new resumes them.
         assert!(
             resumes(&rotated, &only_new, proto, &sess),
-            "{proto}: new key encrypts"
+            "{provider:?} {proto}: new key encrypts"
         );
         assert!(
             !resumes(&rotated, &before, proto, &sess),
-            "{proto}: not under the old key"
+            "{provider:?} {proto}: not under the old key"
         );
     }
 }
@@ -116,12 +129,17 @@ fn ticket_dump(out: &str) -> String {
         .join("\n")
 }
 
+/// OpenSSL only: the renewal rule is net-ssl's ticket callback (rustls issues a new
+/// ticket on every TLS 1.2 resumption anyway).
 #[test]
 fn tls12_tickets_under_a_decrypt_only_key_are_renewed_under_the_encrypting_key() {
     let dir = TempDir::new("tickets-renew");
     let old = key_file(&dir, "old.key", 80, 1);
     let new = key_file(&dir, "new.key", 80, 2);
-    let (before, rotated) = (server(&[&old]), server(&[&new, &old]));
+    let (before, rotated) = (
+        server(Provider::OpenSsl, &[&old]),
+        server(Provider::OpenSsl, &[&new, &old]),
+    );
     let sess = dir.path("sess.pem");
     let ca = cert("ca.crt");
     let base = ["-CAfile", &ca, "-servername", "localhost", "-tls1_2"];
@@ -152,20 +170,28 @@ fn tls12_tickets_under_a_decrypt_only_key_are_renewed_under_the_encrypting_key()
 
 #[test]
 fn random_keys_resume_on_the_same_process() {
-    let dir = TempDir::new("tickets-random");
-    let a = server(&[]);
-    for proto in ["-tls1_2", "-tls1_3"] {
-        let sess = dir.path(&format!("sess{proto}.pem"));
-        assert!(resumes(&a, &a, proto, &sess), "{proto}");
+    for &provider in PROVIDERS {
+        let dir = TempDir::new(&format!("tickets-random-{provider:?}"));
+        let a = server(provider, &[]);
+        for proto in ["-tls1_2", "-tls1_3"] {
+            let sess = dir.path(&format!("sess{proto}.pem"));
+            assert!(resumes(&a, &a, proto, &sess), "{provider:?} {proto}");
+        }
     }
 }
 
 #[test]
 fn sighup_replaces_the_ticket_keys_and_a_bad_key_file_changes_nothing() {
-    let dir = TempDir::new("tickets-reload");
+    for &provider in PROVIDERS {
+        sighup_keys_on(provider);
+    }
+}
+
+fn sighup_keys_on(provider: Provider) {
+    let dir = TempDir::new(&format!("tickets-reload-{provider:?}"));
     let live = key_file(&dir, "live.key", 80, 1);
-    let a = server(&[&live]);
-    let witness = server(&[&live]);
+    let a = server(provider, &[&live]);
+    let witness = server(provider, &[&live]);
     let sess = dir.path("sess.pem");
     assert!(
         resumes(&witness, &a, "-tls1_3", &sess),
@@ -198,6 +224,9 @@ fn sighup_replaces_the_ticket_keys_and_a_bad_key_file_changes_nothing() {
         !resumes(&witness, &a, "-tls1_3", &sess),
         "the old key is gone"
     );
-    let b = server(&[&fresh]);
-    assert!(resumes(&a, &b, "-tls1_3", &sess), "the new key encrypts");
+    let b = server(provider, &[&fresh]);
+    assert!(
+        resumes(&a, &b, "-tls1_3", &sess),
+        "{provider:?}: the new key encrypts"
+    );
 }

@@ -42,6 +42,11 @@ pub enum Impl {
     Muon,
     /// A tokio multi-thread runtime (with tokio-openssl for TLS).
     Tokio,
+    /// Muon's `TcpServer` with `muon::rustls::RustlsAcceptor` (rustls, unbuffered API).
+    MuonRustls,
+    /// A tokio multi-thread runtime with tokio-rustls, on the very same rustls
+    /// `ServerConfig` as `muon-rustls`.
+    TokioRustls,
 }
 
 #[derive(Subcommand, Debug)]

@@ -46,21 +46,82 @@ pub struct ServerArgs {
 
 /// Runs the chosen server until the process is killed.
 pub fn run(args: ServerArgs) -> io::Result<()> {
+    let dir = crate::certs_dir();
+    let cert = args.cert.clone().unwrap_or_else(|| dir.join("server.crt"));
+    let key = args.key.clone().unwrap_or_else(|| dir.join("server.key"));
+    if matches!(args.imp, Impl::MuonRustls | Impl::TokioRustls) {
+        let acceptor = if args.tls {
+            Some(
+                muon::rustls::RustlsAcceptor::from_pem_files(cert, key)
+                    .map_err(io::Error::other)?,
+            )
+        } else {
+            None
+        };
+        return match args.imp {
+            Impl::MuonRustls => run_muon(&args, acceptor),
+            _ => run_tokio_rustls(&args, acceptor.map(|a| a.config())),
+        };
+    }
     let acceptor = if args.tls {
-        let dir = crate::certs_dir();
-        let cert = args.cert.clone().unwrap_or_else(|| dir.join("server.crt"));
-        let key = args.key.clone().unwrap_or_else(|| dir.join("server.key"));
         Some(muon::ssl::TlsAcceptor::from_pem_files(cert, key).map_err(io::Error::other)?)
     } else {
         None
     };
     match args.imp {
-        Impl::Muon => run_muon(&args, acceptor),
         Impl::Tokio => run_tokio(&args, acceptor.map(|a| a.context().to_owned())),
+        _ => run_muon(&args, acceptor),
     }
 }
 
-fn run_muon(args: &ServerArgs, acceptor: Option<muon::ssl::TlsAcceptor>) -> io::Result<()> {
+/// tokio + tokio-rustls, on the `ServerConfig` of a `RustlsAcceptor` (same policy,
+/// tickets and certificate as `muon-rustls` by construction).
+fn run_tokio_rustls(
+    args: &ServerArgs,
+    config: Option<std::sync::Arc<muon::rustls::rustls::ServerConfig>>,
+) -> io::Result<()> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(args.threads)
+        .enable_all()
+        .build()?;
+    rt.block_on(async move {
+        let listener = TcpListener::bind(args.addr.as_str()).await?;
+        println!("tokio-rustls listening on {}", listener.local_addr()?);
+        let acceptor = config.map(tokio_rustls::TlsAcceptor::from);
+        loop {
+            let (sock, _) = match listener.accept().await {
+                Ok(s) => s,
+                Err(e) => {
+                    eprintln!("tokio-rustls server: accept: {e}");
+                    tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                    continue;
+                }
+            };
+            let _ = sock.set_nodelay(true);
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                let _ = match acceptor {
+                    Some(a) => serve_rustls(sock, a).await,
+                    None => serve_plain(sock).await,
+                };
+            });
+        }
+    })
+}
+
+async fn serve_rustls(sock: TcpStream, acceptor: tokio_rustls::TlsAcceptor) -> io::Result<()> {
+    let mut s = acceptor.accept(sock).await?;
+    let mut buf = vec![0u8; TOKIO_BUF];
+    loop {
+        let n = s.read(&mut buf).await?;
+        if n == 0 {
+            return s.shutdown().await;
+        }
+        s.write_all(&buf[..n]).await?;
+    }
+}
+
+fn run_muon<L: muon::LayerFactory>(args: &ServerArgs, acceptor: Option<L>) -> io::Result<()> {
     let mut builder = muon::TcpServer::builder(args.addr.as_str())
         .name("bench")
         .threads(args.threads)

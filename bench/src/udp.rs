@@ -58,6 +58,11 @@ pub fn run_server(args: UdpServerArgs) -> io::Result<()> {
                 }
             })
         }
+        // The TLS providers are TCP servers; there is no UDP variant of them.
+        Impl::MuonRustls | Impl::TokioRustls => Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "udp-server: --impl muon or tokio (the rustls servers are TLS over TCP)",
+        )),
     }
 }
 

@@ -5,8 +5,18 @@
 
 use std::path::PathBuf;
 
-use clap::Args;
+use clap::{Args, ValueEnum};
 use muon::ssl::{ClientAuth, TlsAcceptor, TlsAcceptorBuilder};
+
+/// Which TLS library serves `--tls`.
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TlsProvider {
+    /// OpenSSL (muon::ssl), the default.
+    #[default]
+    Openssl,
+    /// rustls with aws-lc-rs (muon::rustls; the facade's `rustls` feature).
+    Rustls,
+}
 
 /// TLS options (all files are read again on SIGHUP).
 #[derive(Args, Debug, Clone)]
@@ -38,36 +48,108 @@ pub struct TlsArgs {
     /// Require client certificates signed by the CAs in this PEM file (mTLS).
     #[arg(long, value_name = "FILE", requires = "tls")]
     pub client_ca: Option<PathBuf>,
+    /// The TLS library: every other TLS flag works with both (see docs/tls.md,
+    /// "Choosing a provider").
+    #[arg(long, value_enum, default_value_t = TlsProvider::Openssl, requires = "tls")]
+    pub tls_provider: TlsProvider,
+}
+
+/// The server-side TLS of either provider: a `LayerFactory` for the server builder,
+/// and the reload behind SIGHUP.
+#[derive(Clone)]
+pub enum ServerTls {
+    /// OpenSSL.
+    OpenSsl(TlsAcceptor),
+    /// rustls.
+    #[cfg(feature = "rustls")]
+    Rustls(muon::rustls::RustlsAcceptor),
+}
+
+impl muon::LayerFactory for ServerTls {
+    fn new_layer(&self, peer: std::net::SocketAddr) -> std::io::Result<Box<dyn muon::Layer>> {
+        match self {
+            ServerTls::OpenSsl(a) => a.new_layer(peer),
+            #[cfg(feature = "rustls")]
+            ServerTls::Rustls(a) => a.new_layer(peer),
+        }
+    }
+
+    fn handshake_timeout(&self) -> Option<std::time::Duration> {
+        match self {
+            ServerTls::OpenSsl(a) => muon::LayerFactory::handshake_timeout(a),
+            #[cfg(feature = "rustls")]
+            ServerTls::Rustls(a) => muon::LayerFactory::handshake_timeout(a),
+        }
+    }
+}
+
+impl ServerTls {
+    /// Reads every TLS file again (all or nothing); the summary or the reason.
+    pub fn reload(&self) -> Result<String, String> {
+        match self {
+            ServerTls::OpenSsl(a) => a.reload().map(|s| s.to_string()).map_err(|e| e.to_string()),
+            #[cfg(feature = "rustls")]
+            ServerTls::Rustls(a) => a.reload().map(|s| s.to_string()).map_err(|e| e.to_string()),
+        }
+    }
 }
 
 impl TlsArgs {
     /// The acceptor the flags describe, or `None` without `--tls`.
-    pub fn acceptor(&self) -> std::io::Result<Option<TlsAcceptor>> {
+    pub fn acceptor(&self) -> std::io::Result<Option<ServerTls>> {
         self.acceptor_with_alpn(&[])
     }
 
     /// The same, offering `alpn` (e.g. `["http/1.1"]` for the HTTP examples).
-    pub fn acceptor_with_alpn(&self, alpn: &[&str]) -> std::io::Result<Option<TlsAcceptor>> {
+    pub fn acceptor_with_alpn(&self, alpn: &[&str]) -> std::io::Result<Option<ServerTls>> {
         if !self.tls {
             return Ok(None);
         }
-        let tls = self
-            .builder()?
-            .alpn_protocols(alpn)
-            .build()
-            .map_err(std::io::Error::other)?;
+        let tls = match self.tls_provider {
+            TlsProvider::Openssl => ServerTls::OpenSsl(
+                self.builder()?
+                    .alpn_protocols(alpn)
+                    .build()
+                    .map_err(std::io::Error::other)?,
+            ),
+            TlsProvider::Rustls => self.rustls_acceptor(alpn)?,
+        };
         Ok(Some(tls))
+    }
+
+    #[cfg(feature = "rustls")]
+    fn rustls_acceptor(&self, alpn: &[&str]) -> std::io::Result<ServerTls> {
+        use muon::rustls::{ClientAuth, RustlsAcceptor};
+        let mut b = RustlsAcceptor::builder(&self.cert, &self.key).alpn_protocols(alpn);
+        for file in &self.ticket_keys {
+            b = b.ticket_key_file(file);
+        }
+        for spec in &self.sni {
+            let (name, chain, key) = parse_sni(spec).ok_or_else(|| bad_sni(spec))?;
+            b = b.sni_certificate(name, chain, key);
+        }
+        b = b.refuse_unknown_server_names(self.sni_strict);
+        if let Some(ocsp) = &self.ocsp {
+            b = b.ocsp_response_file(ocsp);
+        }
+        if let Some(ca) = &self.client_ca {
+            b = b.client_ca_file(ca).client_auth(ClientAuth::Required);
+        }
+        Ok(ServerTls::Rustls(b.build().map_err(std::io::Error::other)?))
+    }
+
+    #[cfg(not(feature = "rustls"))]
+    fn rustls_acceptor(&self, _alpn: &[&str]) -> std::io::Result<ServerTls> {
+        Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "--tls-provider rustls: built without the `rustls` feature",
+        ))
     }
 
     fn builder(&self) -> std::io::Result<TlsAcceptorBuilder> {
         let mut b = TlsAcceptor::builder(&self.cert, &self.key);
         for spec in &self.sni {
-            let (name, chain, key) = parse_sni(spec).ok_or_else(|| {
-                std::io::Error::new(
-                    std::io::ErrorKind::InvalidInput,
-                    format!("--sni {spec:?}: expected NAME=CHAIN,KEY"),
-                )
-            })?;
+            let (name, chain, key) = parse_sni(spec).ok_or_else(|| bad_sni(spec))?;
             b = b.sni_certificate(name, chain, key);
         }
         b = b.refuse_unknown_server_names(self.sni_strict);
@@ -84,6 +166,13 @@ impl TlsArgs {
     }
 }
 
+fn bad_sni(spec: &str) -> std::io::Error {
+    std::io::Error::new(
+        std::io::ErrorKind::InvalidInput,
+        format!("--sni {spec:?}: expected NAME=CHAIN,KEY"),
+    )
+}
+
 fn parse_sni(spec: &str) -> Option<(&str, &str, &str)> {
     let (name, files) = spec.split_once('=')?;
     let (chain, key) = files.split_once(',')?;
@@ -92,7 +181,7 @@ fn parse_sni(spec: &str) -> Option<(&str, &str, &str)> {
 
 /// Reloads every TLS file of `acceptor` on each SIGHUP, on a thread of its own; logs
 /// what changed at info, a rejected reload (the old files keep serving) at error.
-pub fn reload_on_sighup(acceptor: TlsAcceptor) -> std::io::Result<()> {
+pub fn reload_on_sighup(acceptor: ServerTls) -> std::io::Result<()> {
     let mut signals = signal_hook::iterator::Signals::new([signal_hook::consts::SIGHUP])?;
     std::thread::Builder::new()
         .name("sighup-reload".into())

@@ -1,5 +1,8 @@
 //! TLS helpers for the integration tests: certificates, servers and a blocking client.
 #![allow(dead_code)]
+// `feature = "rustls"` is the root package's; net-http's tests share this file and have no
+// such feature (there `PROVIDERS` is OpenSSL alone).
+#![allow(unexpected_cfgs)]
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -30,7 +33,7 @@ pub fn acceptor_builder() -> TlsAcceptorBuilder {
 }
 
 /// A TLS echo server with `threads` workers.
-pub fn tls_echo_server(acceptor: TlsAcceptor, threads: usize) -> net::ServerHandle {
+pub fn tls_echo_server(acceptor: impl net::LayerFactory, threads: usize) -> net::ServerHandle {
     net::TcpServer::builder("127.0.0.1:0")
         .name("tls-echo")
         .threads(threads)
@@ -71,4 +74,231 @@ pub fn tls_echo(stream: &mut SslStream<TcpStream>, data: &[u8]) -> Vec<u8> {
 
 pub fn io_timeout() -> std::time::Duration {
     IO_TIMEOUT
+}
+
+/// The TLS providers a test runs on: `PROVIDERS` lists the ones built (rustls behind
+/// the facade's `rustls` feature), and a test loops over them instead of being copied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Provider {
+    /// OpenSSL (`muon::ssl`).
+    OpenSsl,
+    /// rustls (`muon::rustls`).
+    #[cfg(feature = "rustls")]
+    Rustls,
+}
+
+/// Every provider this build has.
+pub const PROVIDERS: &[Provider] = &[
+    Provider::OpenSsl,
+    #[cfg(feature = "rustls")]
+    Provider::Rustls,
+];
+
+/// A protocol version, for either provider.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Version {
+    Tls12,
+    Tls13,
+}
+
+/// Server settings a test may change; the defaults are each provider's defaults with
+/// the development certificate (`certs/server.crt`).
+#[derive(Debug, Clone, Default)]
+pub struct ServerOpts {
+    /// Only this version (min = max).
+    pub version: Option<Version>,
+    pub alpn: Vec<&'static str>,
+    /// Ask for a client certificate from `certs/ca.crt`'s CA (true: required).
+    pub client_auth: Option<bool>,
+    pub handshake_timeout: Option<std::time::Duration>,
+    /// Add `certs/server-rsa.crt` to the default identity (RSA beside EC).
+    pub rsa_too: bool,
+}
+
+/// A server-side layer factory of either provider.
+#[derive(Clone)]
+pub enum AnyAcceptor {
+    OpenSsl(TlsAcceptor),
+    #[cfg(feature = "rustls")]
+    Rustls(net_rustls::RustlsAcceptor),
+}
+
+impl net::LayerFactory for AnyAcceptor {
+    fn new_layer(&self, peer: SocketAddr) -> std::io::Result<Box<dyn net::Layer>> {
+        match self {
+            AnyAcceptor::OpenSsl(a) => a.new_layer(peer),
+            #[cfg(feature = "rustls")]
+            AnyAcceptor::Rustls(a) => a.new_layer(peer),
+        }
+    }
+    fn handshake_timeout(&self) -> Option<std::time::Duration> {
+        match self {
+            AnyAcceptor::OpenSsl(a) => net::LayerFactory::handshake_timeout(a),
+            #[cfg(feature = "rustls")]
+            AnyAcceptor::Rustls(a) => net::LayerFactory::handshake_timeout(a),
+        }
+    }
+}
+
+/// A client-side layer factory of either provider.
+#[derive(Clone)]
+pub enum AnyClient {
+    OpenSsl(net_ssl::TlsClientFactory),
+    #[cfg(feature = "rustls")]
+    Rustls(net_rustls::RustlsClientFactory),
+}
+
+impl net::LayerFactory for AnyClient {
+    fn new_layer(&self, peer: SocketAddr) -> std::io::Result<Box<dyn net::Layer>> {
+        match self {
+            AnyClient::OpenSsl(c) => c.new_layer(peer),
+            #[cfg(feature = "rustls")]
+            AnyClient::Rustls(c) => c.new_layer(peer),
+        }
+    }
+    fn handshake_timeout(&self) -> Option<std::time::Duration> {
+        match self {
+            AnyClient::OpenSsl(c) => net::LayerFactory::handshake_timeout(c),
+            #[cfg(feature = "rustls")]
+            AnyClient::Rustls(c) => net::LayerFactory::handshake_timeout(c),
+        }
+    }
+}
+
+/// Client settings a test may change (the CA is always `certs/ca.crt`).
+#[derive(Debug, Clone, Default)]
+pub struct ClientOpts {
+    pub version: Option<Version>,
+    pub alpn: Vec<&'static str>,
+    /// Present `certs/client.crt`.
+    pub client_cert: bool,
+}
+
+impl Provider {
+    /// The acceptor with `opts`.
+    pub fn acceptor(self, opts: &ServerOpts) -> AnyAcceptor {
+        match self {
+            Provider::OpenSsl => {
+                use net_ssl::{ClientAuth, TlsVersion};
+                let mut b = acceptor_builder().alpn_protocols(&opts.alpn);
+                if let Some(v) = opts.version {
+                    let v = match v {
+                        Version::Tls12 => TlsVersion::Tls12,
+                        Version::Tls13 => TlsVersion::Tls13,
+                    };
+                    b = b.min_protocol(v).max_protocol(v);
+                }
+                if let Some(required) = opts.client_auth {
+                    let mode = if required {
+                        ClientAuth::Required
+                    } else {
+                        ClientAuth::Optional
+                    };
+                    b = b.client_ca_file(cert("ca.crt")).client_auth(mode);
+                }
+                if let Some(t) = opts.handshake_timeout {
+                    b = b.handshake_timeout(t);
+                }
+                if opts.rsa_too {
+                    b = b.certificate(cert("server-rsa.crt"), cert("server-rsa.key"));
+                }
+                AnyAcceptor::OpenSsl(b.build().expect("OpenSSL acceptor"))
+            }
+            #[cfg(feature = "rustls")]
+            Provider::Rustls => {
+                use net_rustls::{ClientAuth, RustlsAcceptor, TlsVersion};
+                let mut b = RustlsAcceptor::builder(cert("server.crt"), cert("server.key"))
+                    .alpn_protocols(&opts.alpn);
+                if let Some(v) = opts.version {
+                    let v = match v {
+                        Version::Tls12 => TlsVersion::Tls12,
+                        Version::Tls13 => TlsVersion::Tls13,
+                    };
+                    b = b.min_protocol(v).max_protocol(v);
+                }
+                if let Some(required) = opts.client_auth {
+                    let mode = if required {
+                        ClientAuth::Required
+                    } else {
+                        ClientAuth::Optional
+                    };
+                    b = b.client_ca_file(cert("ca.crt")).client_auth(mode);
+                }
+                if let Some(t) = opts.handshake_timeout {
+                    b = b.handshake_timeout(t);
+                }
+                if opts.rsa_too {
+                    b = b.certificate(cert("server-rsa.crt"), cert("server-rsa.key"));
+                }
+                AnyAcceptor::Rustls(b.build().expect("rustls acceptor"))
+            }
+        }
+    }
+
+    /// A client factory for "localhost" with `opts`, trusting the development CA.
+    pub fn client(self, opts: &ClientOpts) -> AnyClient {
+        match self {
+            Provider::OpenSsl => {
+                use net_ssl::{TlsConnector, TlsVersion};
+                let mut b = TlsConnector::builder()
+                    .ca_file(cert("ca.crt"))
+                    .alpn_protocols(&opts.alpn);
+                if let Some(v) = opts.version {
+                    let v = match v {
+                        Version::Tls12 => TlsVersion::Tls12,
+                        Version::Tls13 => TlsVersion::Tls13,
+                    };
+                    b = b.min_protocol(v).max_protocol(v);
+                }
+                if opts.client_cert {
+                    b = b.client_cert(cert("client.crt"), cert("client.key"));
+                }
+                AnyClient::OpenSsl(b.build().expect("OpenSSL connector").for_host("localhost"))
+            }
+            #[cfg(feature = "rustls")]
+            Provider::Rustls => {
+                use net_rustls::{RustlsConnector, TlsVersion};
+                let mut b = RustlsConnector::builder()
+                    .ca_file(cert("ca.crt"))
+                    .alpn_protocols(&opts.alpn);
+                if let Some(v) = opts.version {
+                    let v = match v {
+                        Version::Tls12 => TlsVersion::Tls12,
+                        Version::Tls13 => TlsVersion::Tls13,
+                    };
+                    b = b.min_protocol(v).max_protocol(v);
+                }
+                if opts.client_cert {
+                    b = b.client_cert(cert("client.crt"), cert("client.key"));
+                }
+                AnyClient::Rustls(b.build().expect("rustls connector").for_host("localhost"))
+            }
+        }
+    }
+
+    /// A TLS echo server of this provider with the default settings.
+    pub fn echo_server(self, threads: usize) -> net::ServerHandle {
+        self.echo_server_with(&ServerOpts::default(), threads)
+    }
+
+    /// A TLS echo server of this provider with `opts`.
+    pub fn echo_server_with(self, opts: &ServerOpts, threads: usize) -> net::ServerHandle {
+        net::TcpServer::builder("127.0.0.1:0")
+            .name("tls-echo")
+            .threads(threads)
+            .tls(self.acceptor(opts))
+            .echo()
+            .started()
+    }
+}
+
+impl Provider {
+    /// The examples' flag choosing this provider (`--tls-provider NAME`).
+    pub fn flag(self) -> [&'static str; 2] {
+        match self {
+            Provider::OpenSsl => ["--tls-provider", "openssl"],
+            #[cfg(feature = "rustls")]
+            Provider::Rustls => ["--tls-provider", "rustls"],
+        }
+    }
 }
