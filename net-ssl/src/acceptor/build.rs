@@ -10,7 +10,8 @@ use openssl::ssl::{
 };
 use openssl::x509::X509;
 
-use super::{set_alpn, ClientAuth, TlsAcceptorBuilder, SESSION_ID_CONTEXT};
+use super::session_context::session_id_context;
+use super::{set_alpn, ClientAuth, TlsAcceptorBuilder};
 use crate::config::{apply_defaults, load_ca_file, Identity};
 use crate::error::TlsError;
 use crate::ocsp;
@@ -132,7 +133,7 @@ impl TlsAcceptorBuilder {
         apply_defaults(&mut ctx, self.min, self.max)?;
         ctx.set_options(SslOptions::CIPHER_SERVER_PREFERENCE);
         ctx.set_session_cache_mode(SslSessionCacheMode::SERVER);
-        ctx.set_session_id_context(SESSION_ID_CONTEXT)
+        ctx.set_session_id_context(&session_id_context(self.client_auth, client_ca)?)
             .map_err(|e| TlsError::stack("setting the session id context", e))?;
         for identity in identities {
             identity.apply(&mut ctx)?;
