@@ -46,25 +46,30 @@ impl TlsAcceptorBuilder {
                     "{pattern:?} is not a server name (a host name or *.domain expected)"
                 )));
             }
-            let identities = self
+            let identities: Vec<&Identity> = self
                 .sni
                 .iter()
                 .filter(|(n, _)| n == pattern)
-                .map(|(_, i)| i);
+                .map(|(_, i)| i)
+                .collect();
             let ocsp = self
                 .sni_ocsp
                 .iter()
                 .find(|(n, _)| n == pattern)
                 .map(|(_, p)| p);
-            let mut ctx = self.context(identities, client_ca.as_deref(), ticket_keys)?;
+            let mut ctx = self.context(
+                identities.iter().copied(),
+                client_ca.as_deref(),
+                ticket_keys,
+            )?;
             if let Some(path) = ocsp {
-                ocsp::staple(&mut ctx, ocsp::load_response(path)?)?;
+                ocsp::staple(&mut ctx, ocsp::load_response(path, identities)?)?;
             }
             names.insert(pattern, ctx.build());
         }
         let mut ctx = self.context(self.identity.iter(), client_ca.as_deref(), ticket_keys)?;
         if let Some(path) = &self.ocsp {
-            ocsp::staple(&mut ctx, ocsp::load_response(path)?)?;
+            ocsp::staple(&mut ctx, ocsp::load_response(path, &self.identity)?)?;
         }
         let default_names = if self.refuse_unknown_names {
             Some(self.default_names()?)
