@@ -411,11 +411,14 @@ mod tests {
     /// Runs `child_takes` in a new process of this test binary as user `nobody`;
     /// returns what it printed.
     fn take_as_nobody(path: &Path) -> String {
+        // The test's name as libtest knows it: the module path without the crate.
+        let (_, module) = module_path!().split_once("::").unwrap();
+        let name = format!("{module}::child_takes");
         let mut child = std::process::Command::new(std::env::current_exe().unwrap())
             .args([
                 "--ignored",
                 "--exact",
-                "handover::tests::child_takes",
+                &name,
                 "--nocapture",
                 "--test-threads=1",
             ])
