@@ -7,8 +7,11 @@
 //! works with `&mut TcpConnection` beside it, and puts it back. All on the loop.
 //!
 //! Bounds: the request head by `max_header_bytes`, the body by `max_body_bytes`, the
-//! requests parsed ahead of their responses by `max_pipelined` (then reading pauses and
-//! what was read waits in `stash`), a streamed body by the high-water mark.
+//! requests parsed ahead of their responses by `max_pipelined`, the answers queued for
+//! a peer that does not read by the high-water mark (`stream_high_water`): at either
+//! limit parsing and reading pause ([`Hold`]) and what was read waits in `stash`, so
+//! a pipelining peer that never reads gets at most about one answer queued, not one
+//! per request it sent. A streamed body is bounded by the same mark.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -25,6 +28,19 @@ use crate::ws;
 mod parse;
 mod timer;
 mod write;
+
+/// Why parsing and reading are paused. One rule decides it ([`HttpConn::hold_reason`]),
+/// both for pausing and for resuming.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Hold {
+    /// A WebSocket upgrade is answered before anything behind it is parsed.
+    Upgrade,
+    /// `max_pipelined` requests wait for their answers.
+    PipelineFull,
+    /// The output is at or above the high-water mark: the peer reads slower than it
+    /// asks; resumes once the output drains (write-complete).
+    OutputFull,
+}
 
 /// The connection context holding the codec (taken out while it works).
 pub(crate) struct ConnSlot(Option<HttpConn>);
@@ -75,8 +91,8 @@ pub(crate) struct HttpConn {
     continue_for: Option<u64>,
     /// No request after the current ones: close once they are answered.
     last_request_seen: bool,
-    /// Parsing is paused (pipeline full or upgrade pending) and reading stopped.
-    hold: bool,
+    /// Parsing is paused and reading stopped, and why (`None`: parsing as bytes come).
+    held: Option<Hold>,
     upgrade_pending: bool,
     peer_done: bool,
     head_started: Option<Instant>,
@@ -118,7 +134,7 @@ pub(crate) fn on_up(conn: &mut TcpConnection, app: &Arc<App>) {
         streaming: None,
         continue_for: None,
         last_request_seen: false,
-        hold: false,
+        held: None,
         upgrade_pending: false,
         peer_done: false,
         head_started: None,
@@ -140,10 +156,10 @@ pub(crate) fn on_down(conn: &mut TcpConnection) {
 pub(crate) fn on_message(conn: &mut TcpConnection, input: &mut Buffer) {
     let handled = with_state(conn, |st, conn| {
         st.last_rx = Instant::now();
-        if st.hold || !st.stash.is_empty() {
+        if st.held.is_some() || !st.stash.is_empty() {
             st.stash.append(input.peek());
             input.retrieve_all();
-            if !st.hold {
+            if st.held.is_none() {
                 st.drain_stash(conn);
             }
         } else {
@@ -158,7 +174,7 @@ pub(crate) fn on_message(conn: &mut TcpConnection, input: &mut Buffer) {
 
 pub(crate) fn on_write_complete(conn: &mut TcpConnection) {
     with_state(conn, |st, conn| {
-        if st.streaming.is_some() || st.hold {
+        if st.streaming.is_some() || st.held.is_some() {
             st.pump(conn);
         }
     });

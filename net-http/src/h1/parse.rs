@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use net::{Buffer, TcpConnection};
 
-use super::{BodyKind, BodyRead, HttpConn, Outgoing, Slot};
+use super::{BodyKind, BodyRead, Hold, HttpConn, Outgoing, Slot};
 use crate::chunked::ChunkedDecoder;
 use crate::error::HttpError;
 use crate::handler::{Ctx, Reply};
@@ -51,13 +51,23 @@ impl HttpConn {
                 self.head_started = None;
                 return;
             }
-            if self.upgrade_pending || self.slots.len() >= self.app.limits.max_pipelined {
+            // Answers ready so far go out before the next request is parsed, so that
+            // the output check below sees them (an upgrade waits for pump, which hands
+            // the stash over with it).
+            if !self.upgrade_pending {
+                self.write_ready(conn);
+                if conn.is_closed() || self.last_request_seen && self.body.is_none() {
+                    buf.retrieve_all();
+                    return;
+                }
+            }
+            if let Some(why) = self.hold_reason(conn) {
                 if !is_stash {
                     self.stash.append(buf.peek());
                     buf.retrieve_all();
                 }
                 conn.stop_reading();
-                self.hold = true;
+                self.held = Some(why);
                 return;
             }
             match parse_head(
@@ -85,6 +95,20 @@ impl HttpConn {
                     return;
                 }
             }
+        }
+    }
+
+    /// Whether parsing (and reading) must pause before the next request, and why; `None`
+    /// when it may go on. Pausing and resuming both ask this.
+    pub(super) fn hold_reason(&self, conn: &TcpConnection) -> Option<Hold> {
+        if self.upgrade_pending {
+            Some(Hold::Upgrade)
+        } else if self.slots.len() >= self.app.limits.max_pipelined {
+            Some(Hold::PipelineFull)
+        } else if conn.output_len() >= self.app.limits.stream_high_water {
+            Some(Hold::OutputFull)
+        } else {
+            None
         }
     }
 

@@ -21,18 +21,15 @@ impl HttpConn {
             if conn.is_closed() || self.upgraded {
                 return;
             }
-            if self.hold
-                && !self.upgrade_pending
-                && self.slots.len() < self.app.limits.max_pipelined
-            {
-                self.hold = false;
+            if self.held.is_some() && self.hold_reason(conn).is_none() {
+                self.held = None;
                 conn.start_reading();
                 self.drain_stash(conn);
                 continue;
             }
             break;
         }
-        if self.peer_done && !self.hold {
+        if self.peer_done && self.held.is_none() {
             // No more bytes will come: a request still arriving can never complete.
             if let Some(b) = self.body.take() {
                 if b.seq.checked_sub(self.send_seq).map(|i| i + 1) == Some(self.slots.len() as u64)
@@ -43,7 +40,7 @@ impl HttpConn {
             }
             self.head_started = None;
         }
-        if self.slots.is_empty() && self.streaming.is_none() && !self.hold {
+        if self.slots.is_empty() && self.streaming.is_none() && self.held.is_none() {
             if self.last_request_seen || self.peer_done {
                 conn.shutdown();
                 return;
@@ -97,7 +94,7 @@ impl HttpConn {
             self.last_request_seen = true;
             self.slots.clear();
             self.body = None;
-            self.hold = false;
+            self.held = None;
             self.upgrade_pending = false;
         }
         let no_body = slot.head_only || bodiless(resp.status);
@@ -213,7 +210,7 @@ impl HttpConn {
         if let Some((id, _)) = self.tick.take() {
             conn.cancel_timer(id);
         }
-        if std::mem::take(&mut self.hold) {
+        if self.held.take().is_some() {
             conn.start_reading();
         }
         self.app.metrics.http_opened(-1);
