@@ -25,6 +25,15 @@ fn emfile_server() {
     let mut sink = Vec::new();
     let _ = std::io::stdin().read_to_end(&mut sink);
     server.stop();
+    // After the stop every connection is released: the counters are final.
+    let s = server.stats();
+    println!(
+        "STATS accepted={} closed={} active={} limit={}",
+        s.accepted,
+        s.closes.total(),
+        s.active,
+        s.closes.limit
+    );
 }
 
 #[test]
@@ -133,6 +142,12 @@ fn emfile_reached_and_recovered() {
         "server did not recover after descriptors freed up"
     );
     drop(child.stdin.take());
+    let mut stats = String::new();
+    for line in out.lines().map_while(Result::ok) {
+        if let Some(s) = line.strip_prefix("STATS ") {
+            stats = s.to_string();
+        }
+    }
     let status = child.wait().unwrap();
     log_reader.join().unwrap();
     let err = child_log();
@@ -141,8 +156,31 @@ fn emfile_reached_and_recovered() {
         err.contains("out of file descriptors"),
         "no warning logged: {err}"
     );
+    // Every connection taken off the backlog is counted, the ones refused for want of
+    // descriptors too (as closed at a limit): accepted = closed + active, and every
+    // client of the flood was accepted (served, or accepted and closed at once).
+    let field = |name: &str| -> u64 {
+        stats
+            .split_whitespace()
+            .find_map(|kv| kv.strip_prefix(name)?.strip_prefix('='))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("no {name} in the child's stats: {stats:?}\n{err}"))
+    };
+    let (accepted, closed, active, limit) = (
+        field("accepted"),
+        field("closed"),
+        field("active"),
+        field("limit"),
+    );
+    assert_eq!(accepted, closed + active, "{stats}");
+    assert!(
+        accepted >= 2 * FD_LIMIT,
+        "{accepted} accepted for {} clients that were all served or refused: {stats}",
+        2 * FD_LIMIT
+    );
+    assert!(limit >= 1, "no refusal counted: {stats}");
     println!(
-        "emfile: served {served}, refused {refused} of {} at RLIMIT_NOFILE={FD_LIMIT}",
+        "emfile: served {served}, refused {refused} of {} at RLIMIT_NOFILE={FD_LIMIT}; {stats}",
         2 * FD_LIMIT
     );
 }

@@ -60,6 +60,18 @@ impl<C> Service<C> {
         *self.live.lock() += 1;
     }
 
+    /// Counts one more live connection if fewer than `max` are live, in one step
+    /// under the lock (a check and a separate count let acceptors on several loops
+    /// pass the check together and overshoot the limit). Whether it was counted.
+    pub(crate) fn try_open(&self, max: usize) -> bool {
+        let mut live = self.live.lock();
+        if *live >= max {
+            return false;
+        }
+        *live += 1;
+        true
+    }
+
     pub(crate) fn closed(&self) {
         let mut live = self.live.lock();
         *live -= 1;
@@ -81,5 +93,50 @@ impl<C> Service<C> {
             }
         }
         *live
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+
+    #[test]
+    fn try_open_never_passes_the_limit_under_contention() {
+        // Many threads race for a few places; each looks at the live count while it
+        // holds one, and counts how many hold one at once independently of it.
+        const MAX: usize = 4;
+        let service: Arc<Service<()>> = Arc::new(Service::new(
+            "t".into(),
+            Callbacks::default(),
+            ConnOptions::default(),
+            None,
+        ));
+        let inside = Arc::new(AtomicUsize::new(0));
+        let most = Arc::new(AtomicUsize::new(0));
+        let threads: Vec<_> = (0..8)
+            .map(|_| {
+                let (service, inside, most) = (service.clone(), inside.clone(), most.clone());
+                std::thread::spawn(move || {
+                    for _ in 0..200_000 {
+                        if service.try_open(MAX) {
+                            let now = inside.fetch_add(1, SeqCst) + 1;
+                            most.fetch_max(now.max(service.live()), SeqCst);
+                            inside.fetch_sub(1, SeqCst);
+                            service.closed();
+                        }
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        assert_eq!(service.live(), 0);
+        assert!(
+            most.load(SeqCst) <= MAX,
+            "{} admitted at once with a limit of {MAX}",
+            most.load(SeqCst)
+        );
     }
 }

@@ -27,9 +27,25 @@ use crate::reactor::loop_ctx::LoopCtx;
 use crate::reactor::slab::SlotId;
 use crate::stats::{CloseCause, HandshakeFailure};
 
+/// Where a connection whose header is being read stands in the server's accounting.
+/// It was counted live (and accepted) before it got here; exactly one outcome settles
+/// that, whoever holds the socket at that moment: handed on (the connection owns the
+/// count from then on), or failed (counted here). A read that fails after the socket
+/// was taken out to be handed on is still a failure to count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Accounting {
+    /// Counted live; no outcome yet.
+    Pending,
+    /// Given to `LoopCtx::adopt`, which counts whatever happens next.
+    HandedOn,
+    /// Counted as a failed connection here.
+    Failed,
+}
+
 pub(crate) struct HeaderReader {
     /// `None` once handed on (or closed).
     stream: Option<TcpStream>,
+    accounting: Accounting,
     peer: SocketAddr,
     service: Arc<ConnService>,
     loop_index: u32,
@@ -55,6 +71,7 @@ impl HeaderReader {
             registry.register(&mut stream, token, Interest::READABLE)?;
             Ok(Box::new(HeaderReader {
                 stream: Some(stream),
+                accounting: Accounting::Pending,
                 peer,
                 service: service.clone(),
                 loop_index,
@@ -137,8 +154,12 @@ impl HeaderReader {
         ctx.remove_handler(id);
     }
 
+    /// Settles the accounting as a failure (once; nothing if already settled) and
+    /// closes the socket if it is still here.
     fn count_failure(&mut self, cause: CloseCause) {
-        if self.stream.take().is_some() {
+        self.stream = None;
+        if self.accounting == Accounting::Pending {
+            self.accounting = Accounting::Failed;
             let stats = &self.service.stats;
             stats.failed_before_start(self.loop_index, HandshakeFailure::ProxyHeader, cause);
             self.service.closed();
@@ -162,6 +183,7 @@ impl HeaderReader {
                 )
             }
         };
+        self.accounting = Accounting::HandedOn;
         ctx.remove_handler(id);
         let info = ProxyInfo {
             proxy: self.peer,
@@ -190,7 +212,7 @@ impl HeaderReader {
 
 impl IoHandler for HeaderReader {
     fn ready(&mut self, ctx: &mut LoopCtx, id: SlotId, event: Option<&Event>) {
-        if self.stream.is_none() {
+        if self.accounting != Accounting::Pending || self.stream.is_none() {
             return;
         }
         if event.is_some_and(|e| e.is_read_closed() || e.is_error()) {
@@ -220,5 +242,73 @@ impl Drop for HeaderReader {
     /// Dropped with its socket still here: the loop is ending (the server stops).
     fn drop(&mut self) {
         self.count_failure(CloseCause::Forced);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::conn::callbacks::Callbacks;
+    use crate::conn::options::ConnOptions;
+    use crate::conn::service::Service;
+
+    /// A reader for the server side of a loopback connection, counted live as the
+    /// acceptor does; the client side is returned to keep the connection open.
+    fn reader() -> (HeaderReader, std::net::TcpStream) {
+        let service = Arc::new(Service::new(
+            "t".into(),
+            Callbacks::default(),
+            ConnOptions::default(),
+            None,
+        ));
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (server, peer) = listener.accept().unwrap();
+        service.opened();
+        service.stats.accepted(0);
+        let reader = HeaderReader {
+            stream: Some(TcpStream::from_std(server)),
+            accounting: Accounting::Pending,
+            peer,
+            service,
+            loop_index: 0,
+            max_len: 536,
+            deadline: Instant::now(),
+            read_closed: false,
+        };
+        (reader, client)
+    }
+
+    #[test]
+    fn a_read_that_fails_after_the_socket_was_taken_out_is_still_counted() {
+        let (mut r, _client) = reader();
+        // The header's bytes are gone by the time they are read (our read side shut):
+        // the read fails after `consume` took the socket out.
+        let stream = r.stream.as_ref().unwrap();
+        stream.shutdown(std::net::Shutdown::Read).unwrap();
+        assert!(r.consume(16).is_err());
+        assert!(r.stream.is_none());
+        // What give_up does with it.
+        r.count_failure(CloseCause::Error);
+        assert_eq!(r.service.live(), 0, "the max_connections slot leaked");
+        let s = r.service.stats.snapshot(r.service.live() as u64);
+        assert_eq!(s.handshakes_failed.proxy_header, 1);
+        assert_eq!(s.accepted, s.closes.total() + s.active, "{s:?}");
+        assert_eq!(s.closes.error, 1);
+        // Dropping it (the loop ending) counts nothing twice.
+        let service = r.service.clone();
+        drop(r);
+        assert_eq!(service.live(), 0);
+        assert_eq!(service.stats.snapshot(0).closes.total(), 1);
+    }
+
+    #[test]
+    fn a_reader_dropped_with_its_socket_counts_one_forced_close() {
+        let (r, _client) = reader();
+        let service = r.service.clone();
+        drop(r);
+        assert_eq!(service.live(), 0);
+        let s = service.stats.snapshot(0);
+        assert_eq!((s.closes.forced, s.closes.total()), (1, 1), "{s:?}");
     }
 }
