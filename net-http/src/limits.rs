@@ -43,7 +43,7 @@ pub struct Limits {
 }
 
 /// The most header fields any request may carry (the parser's array is this long).
-pub const MAX_HEADERS: usize = 128;
+pub(crate) const MAX_HEADERS: usize = 128;
 
 impl Default for Limits {
     fn default() -> Self {

@@ -18,7 +18,7 @@ impl Metrics {
 }
 
 /// Writes `stats` as Prometheus text with the label `server="<name>"`.
-pub fn write_server_stats(out: &mut String, name: &str, stats: &ServerStats) {
+pub(crate) fn write_server_stats(out: &mut String, name: &str, stats: &ServerStats) {
     let f = &stats.handshakes_failed;
     let k = &stats.closes;
     let mut family =

@@ -7,11 +7,8 @@
 //! works with `&mut TcpConnection` beside it, and puts it back. All on the loop.
 //!
 //! Bounds: the request head by `max_header_bytes`, the body by `max_body_bytes`, the
-//! requests parsed ahead of their responses by `max_pipelined`, the answers queued for
-//! a peer that does not read by the high-water mark (`stream_high_water`): at either
-//! limit parsing and reading pause ([`Hold`]) and what was read waits in `stash`, so
-//! a pipelining peer that never reads gets at most about one answer queued, not one
-//! per request it sent. A streamed body is bounded by the same mark.
+//! requests parsed ahead of their responses by `max_pipelined` (then reading pauses and
+//! what was read waits in `stash`), a streamed body by the high-water mark.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -22,25 +19,16 @@ use net::{Buffer, TcpConnection, TimerId};
 use crate::app::App;
 use crate::chunked::ChunkedDecoder;
 use crate::request::Request;
-use crate::response::{BodySource, OutFraming, Response};
+use crate::response::Response;
 use crate::ws;
+use reading::Reading;
+use writing::Writing;
 
 mod parse;
+mod reading;
 mod timer;
 mod write;
-
-/// Why parsing and reading are paused. One rule decides it ([`HttpConn::hold_reason`]),
-/// both for pausing and for resuming.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Hold {
-    /// A WebSocket upgrade is answered before anything behind it is parsed.
-    Upgrade,
-    /// `max_pipelined` requests wait for their answers.
-    PipelineFull,
-    /// The output is at or above the high-water mark: the peer reads slower than it
-    /// asks; resumes once the output drains (write-complete).
-    OutputFull,
-}
+mod writing;
 
 /// The connection context holding the codec (taken out while it works).
 pub(crate) struct ConnSlot(Option<HttpConn>);
@@ -72,37 +60,23 @@ struct Slot {
     out: Option<Outgoing>,
 }
 
-struct Streaming {
-    source: Box<dyn BodySource>,
-    framing: OutFraming,
-    remaining: Option<u64>,
-}
-
 pub(crate) struct HttpConn {
     app: Arc<App>,
     /// Input held while parsing is paused, or a partial request left from it.
     stash: Buffer,
     scanned: usize,
-    body: Option<BodyRead>,
+    /// What is being read: the machine that decides pauses, deadlines and the end.
+    reading: Reading<BodyRead>,
+    /// What is being written: answers in order, a streamed body, or nothing (upgraded).
+    writing: Writing,
+    /// Requests parsed and not yet answered on the wire, in order.
     slots: VecDeque<Slot>,
     next_seq: u64,
     send_seq: u64,
-    streaming: Option<Streaming>,
-    continue_for: Option<u64>,
-    /// No request after the current ones: close once they are answered.
-    last_request_seen: bool,
-    /// Parsing is paused and reading stopped, and why (`None`: parsing as bytes come).
-    held: Option<Hold>,
-    upgrade_pending: bool,
-    peer_done: bool,
-    head_started: Option<Instant>,
     last_rx: Instant,
-    idle_since: Option<Instant>,
     served: u64,
     tick: Option<(TimerId, Instant)>,
     scratch: Vec<u8>,
-    /// Handed over to the WebSocket codec: nothing more for HTTP to do.
-    upgraded: bool,
 }
 
 /// Runs `f` with the codec state and the connection, if this is an HTTP connection.
@@ -112,7 +86,7 @@ fn with_state<R>(
 ) -> Option<R> {
     let mut st = conn.extensions_mut().get_mut::<ConnSlot>()?.0.take()?;
     let r = f(&mut st, conn);
-    if st.upgraded {
+    if st.writing.is_upgraded() {
         conn.extensions_mut().remove::<ConnSlot>();
     } else if let Some(slot) = conn.extensions_mut().get_mut::<ConnSlot>() {
         slot.0 = Some(st);
@@ -127,23 +101,15 @@ pub(crate) fn on_up(conn: &mut TcpConnection, app: &Arc<App>) {
         app: app.clone(),
         stash: Buffer::new(),
         scanned: 0,
-        body: None,
+        reading: Reading::new(now),
+        writing: Writing::InOrder,
         slots: VecDeque::new(),
         next_seq: 0,
         send_seq: 0,
-        streaming: None,
-        continue_for: None,
-        last_request_seen: false,
-        held: None,
-        upgrade_pending: false,
-        peer_done: false,
-        head_started: None,
         last_rx: now,
-        idle_since: Some(now),
         served: 0,
         tick: None,
         scratch: Vec::new(),
-        upgraded: false,
     })));
     with_state(conn, |st, conn| st.ensure_tick(conn));
 }
@@ -156,10 +122,10 @@ pub(crate) fn on_down(conn: &mut TcpConnection) {
 pub(crate) fn on_message(conn: &mut TcpConnection, input: &mut Buffer) {
     let handled = with_state(conn, |st, conn| {
         st.last_rx = Instant::now();
-        if st.held.is_some() || !st.stash.is_empty() {
+        if st.reading.is_held() || !st.stash.is_empty() {
             st.stash.append(input.peek());
             input.retrieve_all();
-            if st.held.is_none() {
+            if !st.reading.is_held() {
                 st.drain_stash(conn);
             }
         } else {
@@ -174,7 +140,7 @@ pub(crate) fn on_message(conn: &mut TcpConnection, input: &mut Buffer) {
 
 pub(crate) fn on_write_complete(conn: &mut TcpConnection) {
     with_state(conn, |st, conn| {
-        if st.streaming.is_some() || st.held.is_some() {
+        if st.writing.is_streaming() || st.reading.is_held() {
             st.pump(conn);
         }
     });
@@ -182,8 +148,8 @@ pub(crate) fn on_write_complete(conn: &mut TcpConnection) {
 
 pub(crate) fn on_half_close(conn: &mut TcpConnection) {
     with_state(conn, |st, conn| {
-        st.peer_done = true;
-        // pump answers what is complete and drops a request still arriving.
+        // What is complete is still answered; a request cut short is dropped.
+        st.peer_ended();
         st.pump(conn);
     });
 }

@@ -11,7 +11,7 @@
 mod conn;
 mod frame;
 mod handler;
-pub mod handshake;
+pub(crate) mod handshake;
 mod message;
 pub(crate) mod reader;
 mod session;
