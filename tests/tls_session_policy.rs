@@ -3,7 +3,8 @@
 //! from before the reload is not resumed (the client gets a full handshake and the new
 //! policy's verdict), over TLS 1.2 and 1.3; an unchanged reload still resumes. The
 //! ticket keys survive reloads on purpose, so this rests on the session id context
-//! (derived from the policy) being checked for tickets too.
+//! (derived from the policy) being checked for tickets too. Processes with the same
+//! policy and ticket keys still resume each other's sessions.
 
 mod common;
 
@@ -180,4 +181,65 @@ fn dropping_a_client_ca_refuses_sessions_from_before_and_an_unchanged_reload_res
         assert!(server.stop());
     }
     assert!(served.is_empty(), "{served:#?}");
+}
+
+/// Two `echo` processes with the same ticket key file and the same client-auth policy
+/// (`--client-ca`, which requires a certificate) resume each other's sessions with
+/// `openssl s_client`, over TLS 1.2 and 1.3: the derived context is the same in both;
+/// a third process whose CA file holds another CA does not resume them.
+#[test]
+fn processes_with_the_same_policy_share_sessions_and_another_policy_does_not() {
+    use common::tls_tools::{s_client, EchoProcess};
+    let dir = TempDir::new("session-policy-fleet");
+    let key = dir.path("ticket.key");
+    std::fs::write(
+        &key,
+        (0..80u8).map(|i| i.wrapping_mul(29)).collect::<Vec<_>>(),
+    )
+    .unwrap();
+    let both = dir.path("both-cas.pem");
+    common::tls_tools::write_file(
+        &both,
+        &[
+            std::fs::read(cert("ca.crt")).unwrap(),
+            std::fs::read(cert("root-ca.crt")).unwrap(),
+        ]
+        .concat(),
+    );
+    let start = |ca: &str| EchoProcess::start(&["--ticket-keys", &key, "--client-ca", ca]);
+    let (a, b) = (start(&cert("ca.crt")), start(&cert("ca.crt")));
+    let other = start(&both);
+    let (ca, c, k) = (cert("ca.crt"), cert("client.crt"), cert("client.key"));
+    for proto in ["-tls1_2", "-tls1_3"] {
+        let sess = dir.path(&format!("sess{proto}.pem"));
+        let base = [
+            "-CAfile",
+            &ca,
+            "-servername",
+            "localhost",
+            "-cert",
+            &c,
+            "-key",
+            &k,
+            proto,
+        ];
+        let run = s_client(&a.addr, &[&base[..], &["-sess_out", &sess]].concat());
+        assert!(
+            run.echoed && run.out.contains("New, TLS"),
+            "{proto}: {}",
+            run.out
+        );
+        let run = s_client(&b.addr, &[&base[..], &["-sess_in", &sess]].concat());
+        assert!(
+            run.echoed && run.out.contains("Reused, TLS"),
+            "{proto}: same key and policy must resume: {}",
+            run.out
+        );
+        let run = s_client(&other.addr, &[&base[..], &["-sess_in", &sess]].concat());
+        assert!(
+            run.echoed && run.out.contains("New, TLS"),
+            "{proto}: another CA set must not resume: {}",
+            run.out
+        );
+    }
 }
