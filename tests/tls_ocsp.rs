@@ -2,7 +2,8 @@
 //! and at reload: a response for another certificate, a revoked or unknown status, or a
 //! passed `nextUpdate` is refused with an error naming the file and the reason, and a
 //! refused reload keeps the previous response stapled. Responses are made by the
-//! `openssl ocsp` command line as a responder (and `faketime` for an old one).
+//! `openssl ocsp` command line as a responder (and `faketime` for an old one). Beside
+//! an RSA certificate, a response for the EC one is stapled only for the EC one.
 
 mod common;
 
@@ -235,5 +236,54 @@ fn a_refused_reload_keeps_the_previous_response_stapled() {
         }
     }
     assert!(wrong.is_empty(), "{wrong:#?}");
+    assert!(server.stop());
+}
+
+/// An EC and an RSA certificate side by side with a response for the EC one: only the
+/// handshakes served the EC certificate get it (a response for another certificate is
+/// worse than none).
+#[test]
+fn the_response_is_stapled_only_for_the_certificate_it_covers() {
+    use openssl::ssl::SslVerifyMode;
+    let dir = TempDir::new("ocsp-dual");
+    let good = make(&dir, "good", &GOOD);
+    let good_der = std::fs::read(&good).unwrap();
+    let acceptor = TlsAcceptor::builder(cert("chain.crt"), cert("chain.key"))
+        .certificate(cert("wildcard-rsa.crt"), cert("wildcard-rsa.key"))
+        .ocsp_response_file(&good)
+        .build()
+        .unwrap();
+    let server = tls_echo_server(acceptor, 1);
+    for (sigalgs, bits, want) in [
+        ("ECDSA+SHA256", 256, Some(&good_der)),
+        ("RSA-PSS+SHA256:RSA+SHA256", 2048, None),
+    ] {
+        for version in [SslVersion::TLS1_2, SslVersion::TLS1_3] {
+            let mut b = SslConnector::builder(SslMethod::tls_client()).unwrap();
+            // Only the staple matters here (the RSA certificate is for another name).
+            b.set_verify(SslVerifyMode::NONE);
+            b.set_sigalgs_list(sigalgs).unwrap();
+            b.set_min_proto_version(Some(version)).unwrap();
+            b.set_max_proto_version(Some(version)).unwrap();
+            let mut ssl = b
+                .build()
+                .configure()
+                .unwrap()
+                .into_ssl("localhost")
+                .unwrap();
+            ssl.set_status_type(StatusType::OCSP).unwrap();
+            let tcp = TcpStream::connect(server.local_addr()).unwrap();
+            tcp.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+            let mut s = ssl.connect(tcp).expect("handshake");
+            let key = s.ssl().peer_certificate().unwrap().public_key().unwrap();
+            assert_eq!(key.bits(), bits, "{sigalgs} {version:?}");
+            assert_eq!(
+                s.ssl().ocsp_status().map(|d| d.to_vec()).as_ref(),
+                want,
+                "{sigalgs} {version:?}"
+            );
+            let _ = s.shutdown();
+        }
+    }
     assert!(server.stop());
 }
