@@ -468,6 +468,84 @@ mod tests {
         }
     }
 
+    const OFFER_ENV: &str = "MUON_HANDOVER_OFFER_PATH";
+
+    /// Not a test by itself: a process of another user offering its listener at the
+    /// path in `OFFER_ENV` until its stdin closes.
+    #[test]
+    #[ignore]
+    fn child_offers() {
+        let Some(path) = std::env::var_os(OFFER_ENV) else {
+            return;
+        };
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let _t = offer(Path::new(&path), move || Ok(vec![l.try_clone()?]), || {}).unwrap();
+        println!("child: offering");
+        let mut sink = Vec::new();
+        let _ = std::io::stdin().read_to_end(&mut sink);
+    }
+
+    #[test]
+    fn listeners_offered_by_another_user_are_not_taken() {
+        // SAFETY: geteuid has no preconditions.
+        if unsafe { libc::geteuid() } != 0 {
+            eprintln!("skipped: needs root to run a process as nobody");
+            return;
+        }
+        let dir = test_dir("offerer");
+        // nobody must be able to create its socket here.
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+        let path = dir.join("sock");
+        let (_, module) = module_path!().split_once("::").unwrap();
+        let name = format!("{module}::child_offers");
+        let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--ignored",
+                "--exact",
+                &name,
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env(OFFER_ENV, &path)
+            .uid(65534)
+            .gid(65534)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let out = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            for l in std::io::BufReader::new(out).lines().map_while(Result::ok) {
+                let _ = tx.send(l);
+            }
+        });
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match rx.recv_timeout(left) {
+                Ok(l) if l.contains("child: offering") => break,
+                Ok(_) => {}
+                Err(_) => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    panic!("the child did not offer in time");
+                }
+            }
+        }
+        let taken = take(&path);
+        drop(child.stdin.take());
+        let _ = child.wait();
+        match taken {
+            Err(e) => assert_eq!(e.kind(), io::ErrorKind::PermissionDenied, "{e}"),
+            Ok(Some((l, _))) => panic!("took {} listeners from uid 65534", l.len()),
+            Ok(None) => panic!("nobody's offer was not found"),
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
     #[test]
     fn another_user_is_refused_and_the_old_server_keeps_its_listeners() {
         // SAFETY: geteuid has no preconditions.
