@@ -34,7 +34,6 @@ use crate::reactor::loop_ctx::LoopCtx;
 use crate::reactor::loop_handle::LoopHandle;
 use crate::reactor::slab::SlotId;
 use crate::server::intake::Intake;
-use crate::stats::{CloseCause, HandshakeFailure::Other};
 
 /// How long accepting pauses when no descriptor can be freed.
 const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
@@ -180,23 +179,20 @@ impl Acceptor {
     fn hand_off(&mut self, ctx: &mut LoopCtx, stream: TcpStream, peer: SocketAddr) {
         let loop_index = self.loop_index(ctx);
         let service = self.intake.service.clone();
-        if !service.try_open(self.max_connections) {
+        // Checked and counted in one step (several loops may accept at once).
+        let Some(place) = service.try_admit(loop_index, self.max_connections) else {
             return self.refuse_at_limit(loop_index, peer);
-        }
+        };
         service.stats.accepted(loop_index);
+        // The place travels with the socket: a task dropped unrun (the loop ended) or
+        // a panic on the way gives it back.
         match &mut self.handoff {
-            Handoff::Local => self.intake.take_in(ctx, stream, peer),
+            Handoff::Local => self.intake.take_in(ctx, stream, peer, place),
             Handoff::RoundRobin { loops, next } => {
                 let worker = &loops[*next];
                 *next = (*next + 1) % loops.len();
                 let intake = self.intake.clone();
-                let queued = worker.queue_in_loop(move |ctx| intake.take_in(ctx, stream, peer));
-                if !queued {
-                    service
-                        .stats
-                        .failed_before_start(loop_index, Other, CloseCause::Forced);
-                    service.closed();
-                }
+                worker.queue_in_loop(move |ctx| intake.take_in(ctx, stream, peer, place));
             }
         }
     }

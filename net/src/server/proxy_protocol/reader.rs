@@ -21,34 +21,23 @@ use mio::{Interest, Registry};
 use super::parse::{parse, Header};
 use super::policy::ProxyProtocol;
 use crate::conn::connection::ConnService;
+use crate::conn::connection::TcpConnection;
 use crate::conn::proxy_info::ProxyInfo;
+use crate::conn::service::LivePlace;
+use crate::reactor::deadline::deadline_in;
 use crate::reactor::loop_ctx::IoHandler;
 use crate::reactor::loop_ctx::LoopCtx;
 use crate::reactor::slab::SlotId;
 use crate::stats::{CloseCause, HandshakeFailure};
 
-/// Where a connection whose header is being read stands in the server's accounting.
-/// It was counted live (and accepted) before it got here; exactly one outcome settles
-/// that, whoever holds the socket at that moment: handed on (the connection owns the
-/// count from then on), or failed (counted here). A read that fails after the socket
-/// was taken out to be handed on is still a failure to count.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Accounting {
-    /// Counted live; no outcome yet.
-    Pending,
-    /// Given to `LoopCtx::adopt`, which counts whatever happens next.
-    HandedOn,
-    /// Counted as a failed connection here.
-    Failed,
-}
-
 pub(crate) struct HeaderReader {
     /// `None` once handed on (or closed).
     stream: Option<TcpStream>,
-    accounting: Accounting,
     peer: SocketAddr,
     service: Arc<ConnService>,
-    loop_index: u32,
+    /// The connection's place in the live count: handed on with the socket, or given
+    /// back (counted as a failed PROXY header) when the reader gives up or is dropped.
+    place: Option<LivePlace<TcpConnection>>,
     max_len: usize,
     deadline: Instant,
     /// The peer's FIN arrived (a peek then returns the bytes before it, not 0).
@@ -56,27 +45,27 @@ pub(crate) struct HeaderReader {
 }
 
 impl HeaderReader {
-    /// Starts reading the header of `stream` (already counted in `service`) on this
-    /// loop. Every outcome is counted and the count undone if it fails.
+    /// Starts reading the header of `stream` (with its `place` in the live count) on
+    /// this loop. Every outcome is counted, and the place given back if it fails.
     pub(crate) fn start(
         ctx: &mut LoopCtx,
-        service: Arc<ConnService>,
+        place: LivePlace<TcpConnection>,
         mut stream: TcpStream,
         peer: SocketAddr,
         policy: &ProxyProtocol,
     ) {
         let (max_len, timeout) = policy.limits();
-        let loop_index = ctx.index() as u32;
+        let service = place.service().clone();
+        // A failed registration drops the closure, and the place with it (counted).
         let added = ctx.add_handler(|registry, token| {
             registry.register(&mut stream, token, Interest::READABLE)?;
             Ok(Box::new(HeaderReader {
                 stream: Some(stream),
-                accounting: Accounting::Pending,
                 peer,
                 service: service.clone(),
-                loop_index,
+                place: Some(place),
                 max_len,
-                deadline: Instant::now() + timeout,
+                deadline: deadline_in(timeout),
                 read_closed: false,
             }))
         });
@@ -87,15 +76,7 @@ impl HeaderReader {
                 // generation) reaches nothing.
                 ctx.run_after(timeout, move |ctx| ctx.run_handler(id, None));
             }
-            Err(e) => {
-                log::warn!("{}: {peer}: cannot register: {e}", service.name);
-                (service.stats).failed_before_start(
-                    loop_index,
-                    HandshakeFailure::Other,
-                    CloseCause::Error,
-                );
-                service.closed();
-            }
+            Err(e) => log::warn!("{}: {peer}: cannot register: {e}", service.name),
         }
     }
 
@@ -154,15 +135,10 @@ impl HeaderReader {
         ctx.remove_handler(id);
     }
 
-    /// Settles the accounting as a failure (once; nothing if already settled) and
-    /// closes the socket if it is still here.
     fn count_failure(&mut self, cause: CloseCause) {
         self.stream = None;
-        if self.accounting == Accounting::Pending {
-            self.accounting = Accounting::Failed;
-            let stats = &self.service.stats;
-            stats.failed_before_start(self.loop_index, HandshakeFailure::ProxyHeader, cause);
-            self.service.closed();
+        if let Some(place) = self.place.take() {
+            place.fail(HandshakeFailure::ProxyHeader, cause);
         }
     }
 
@@ -183,7 +159,6 @@ impl HeaderReader {
                 )
             }
         };
-        self.accounting = Accounting::HandedOn;
         ctx.remove_handler(id);
         let info = ProxyInfo {
             proxy: self.peer,
@@ -201,7 +176,10 @@ impl HeaderReader {
             self.peer
         );
         let info = Some(Box::new(info));
-        if let Err(e) = ctx.adopt(stream, client, self.service.clone(), info) {
+        let Some(place) = self.place.take() else {
+            return;
+        };
+        if let Err(e) = ctx.adopt(stream, client, place, info) {
             log::warn!(
                 "{}: {client}: cannot take the connection in: {e}",
                 self.service.name
@@ -212,7 +190,7 @@ impl HeaderReader {
 
 impl IoHandler for HeaderReader {
     fn ready(&mut self, ctx: &mut LoopCtx, id: SlotId, event: Option<&Event>) {
-        if self.accounting != Accounting::Pending || self.stream.is_none() {
+        if self.stream.is_none() {
             return;
         }
         if event.is_some_and(|e| e.is_read_closed() || e.is_error()) {
@@ -252,8 +230,8 @@ mod tests {
     use crate::conn::options::ConnOptions;
     use crate::conn::service::Service;
 
-    /// A reader for the server side of a loopback connection, counted live as the
-    /// acceptor does; the client side is returned to keep the connection open.
+    /// A reader for the server side of a loopback connection, counted live and
+    /// accepted as the acceptor does; the client side is returned to keep it open.
     fn reader() -> (HeaderReader, std::net::TcpStream) {
         let service = Arc::new(Service::new(
             "t".into(),
@@ -264,14 +242,13 @@ mod tests {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
         let (server, peer) = listener.accept().unwrap();
-        service.opened();
         service.stats.accepted(0);
+        let place = service.admit(0);
         let reader = HeaderReader {
             stream: Some(TcpStream::from_std(server)),
-            accounting: Accounting::Pending,
             peer,
             service,
-            loop_index: 0,
+            place: Some(place),
             max_len: 536,
             deadline: Instant::now(),
             read_closed: false,
@@ -293,8 +270,8 @@ mod tests {
         assert_eq!(r.service.live(), 0, "the max_connections slot leaked");
         let s = r.service.stats.snapshot(r.service.live() as u64);
         assert_eq!(s.handshakes_failed.proxy_header, 1);
-        assert_eq!(s.accepted, s.closes.total() + s.active, "{s:?}");
         assert_eq!(s.closes.error, 1);
+        assert_eq!(s.accepted, s.closes.total() + s.active, "{s:?}");
         // Dropping it (the loop ending) counts nothing twice.
         let service = r.service.clone();
         drop(r);
@@ -310,5 +287,6 @@ mod tests {
         assert_eq!(service.live(), 0);
         let s = service.stats.snapshot(0);
         assert_eq!((s.closes.forced, s.closes.total()), (1, 1), "{s:?}");
+        assert_eq!(s.accepted, s.closes.total() + s.active, "{s:?}");
     }
 }
