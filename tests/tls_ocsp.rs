@@ -28,6 +28,8 @@ struct Response<'a> {
     /// Run the responder this far in the past (`faketime` offset, "-3d").
     past: Option<&'a str>,
     ndays: &'a str,
+    /// The CertId's hash: `openssl ocsp`'s default SHA-1, or SHA-256.
+    sha256: bool,
 }
 
 const GOOD: Response<'static> = Response {
@@ -37,6 +39,7 @@ const GOOD: Response<'static> = Response {
     status: Some("V"),
     past: None,
     ndays: "7",
+    sha256: false,
 };
 
 fn make(dir: &TempDir, name: &str, r: &Response) -> String {
@@ -67,17 +70,22 @@ fn make(dir: &TempDir, name: &str, r: &Response) -> String {
         None => Command::new("openssl"),
     };
     let (issuer, key) = (cert(r.issuer), cert(r.issuer_key));
+    cmd.args([
+        "ocsp",
+        "-index",
+        &index_path,
+        "-rsigner",
+        &issuer,
+        "-rkey",
+        &key,
+    ])
+    .args(["-CA", &issuer]);
+    if r.sha256 {
+        // Applies to the -cert after it.
+        cmd.arg("-sha256");
+    }
     let out = cmd
-        .args([
-            "ocsp",
-            "-index",
-            &index_path,
-            "-rsigner",
-            &issuer,
-            "-rkey",
-            &key,
-        ])
-        .args(["-CA", &issuer, "-issuer", &issuer, "-cert", &cert(r.cert)])
+        .args(["-issuer", &issuer, "-cert", &cert(r.cert)])
         .args(["-respout", &out_path, "-ndays", r.ndays])
         .output()
         .expect("openssl ocsp (and faketime) installed");
@@ -167,6 +175,18 @@ fn a_response_that_does_not_fit_the_certificate_is_refused_at_build() {
         .ocsp_response_file(&good)
         .build()
         .expect("a good response for the leaf");
+    let good256 = make(
+        &dir,
+        "good-sha256",
+        &Response {
+            sha256: true,
+            ..GOOD
+        },
+    );
+    TlsAcceptor::builder(cert("chain.crt"), cert("chain.key"))
+        .ocsp_response_file(&good256)
+        .build()
+        .expect("a good response whose CertId is hashed with SHA-256");
     let mut wrong = Vec::new();
     for (path, reason) in bad_responses(&dir) {
         match TlsAcceptor::builder(cert("chain.crt"), cert("chain.key"))
