@@ -408,13 +408,23 @@ mod tests {
 
     const CHILD_ENV: &str = "MUON_HANDOVER_CHILD_PATH";
 
+    /// A copy of this test binary in `dir` that `nobody` can run wherever the
+    /// checkout is (a build under /root is out of its reach).
+    fn exe_for_nobody(dir: &Path) -> PathBuf {
+        let exe = dir.join("handover-test-child");
+        std::fs::copy(std::env::current_exe().unwrap(), &exe).unwrap();
+        std::fs::set_permissions(&exe, std::fs::Permissions::from_mode(0o755)).unwrap();
+        exe
+    }
+
     /// Runs `child_takes` in a new process of this test binary as user `nobody`;
     /// returns what it printed.
     fn take_as_nobody(path: &Path) -> String {
         // The test's name as libtest knows it: the module path without the crate.
         let (_, module) = module_path!().split_once("::").unwrap();
         let name = format!("{module}::child_takes");
-        let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+        let exe = exe_for_nobody(path.parent().unwrap());
+        let mut child = std::process::Command::new(exe)
             .args([
                 "--ignored",
                 "--exact",
@@ -498,7 +508,7 @@ mod tests {
         let path = dir.join("sock");
         let (_, module) = module_path!().split_once("::").unwrap();
         let name = format!("{module}::child_offers");
-        let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+        let mut child = std::process::Command::new(exe_for_nobody(&dir))
             .args([
                 "--ignored",
                 "--exact",
