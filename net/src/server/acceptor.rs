@@ -7,17 +7,17 @@
 //! hand-off, no thread switch per connection; the kernel spreads the connections.
 //!
 //! Connection limit: beyond `max_connections` a new connection is accepted and closed
-//! at once (the check and the count are one step under the live count's lock, so
-//! acceptors on several loops never overshoot together) (the client sees an EOF or a reset instead of waiting in the backlog, and
+//! at once (the client sees an EOF or a reset instead of waiting in the backlog, and
 //! the descriptor is freed at once, so there is no EMFILE spiral); it is counted in
 //! `closes.limit` and logged at most once per second with the count since the last log.
+//! The check and the count are one step under the live count's lock
+//! (`Service::try_admit`), so acceptors on several loops never overshoot together.
 //!
 //! Out of descriptors (EMFILE/ENFILE): muduo's reserve-descriptor trick. A spare
 //! descriptor on /dev/null is closed to make room, the pending connection is accepted
 //! and closed at once (counted like a connection refused at the limit), and the spare
-//! is reopened. If even that fails, accepting pauses
-//! briefly and retries by timer. One warning per burst; recovery needs nothing from the
-//! user.
+//! is reopened. If even that fails, accepting pauses briefly and retries by timer. One
+//! warning per burst; recovery needs nothing from the user.
 
 use std::fs::File;
 use std::io;
