@@ -14,6 +14,7 @@ cd "$(dirname "$0")/.."
 
 MACHINES=(
   "muon-net|net/src/lifecycle.rs|--lib lifecycle"
+  "muon-net|net/src/client/machine.rs|--lib client::machine"
 )
 
 command -v cargo-mutants >/dev/null || cargo install --locked cargo-mutants@27.1.0
