@@ -27,6 +27,15 @@ fn emfile_server() {
     let mut sink = Vec::new();
     let _ = std::io::stdin().read_to_end(&mut sink);
     server.stop();
+    // After the stop every connection is released: the counters are final.
+    let s = server.stats();
+    println!(
+        "STATS accepted={} closed={} active={} limit={}",
+        s.accepted,
+        s.closes.total(),
+        s.active,
+        s.closes.limit
+    );
 }
 
 #[test]
@@ -136,6 +145,14 @@ fn emfile_reached_and_recovered() {
     );
     drop(child.stdin.take());
     let status = wait_within(&mut child, Duration::from_secs(30), "the emfile child");
+    // The child's final counters, printed after its stop.
+    let line = wait_for_line(
+        &out,
+        Instant::now() + IO_TIMEOUT,
+        "the child's counters",
+        |l| l.contains("STATS "),
+    );
+    let stats = line.split_once("STATS ").unwrap().1.trim().to_string();
     log_reader.join().unwrap();
     let err = child_log();
     assert!(status.success(), "child failed: {err}");
@@ -145,8 +162,31 @@ fn emfile_reached_and_recovered() {
         1,
         "not exactly one warning: {err}"
     );
+    // Every connection taken off the backlog is counted, the ones refused for want of
+    // descriptors too (as closed at a limit): accepted = closed + active, and every
+    // client of the flood was accepted (served, or accepted and closed at once).
+    let field = |name: &str| -> u64 {
+        stats
+            .split_whitespace()
+            .find_map(|kv| kv.strip_prefix(name)?.strip_prefix('='))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("no {name} in the child's stats: {stats:?}\n{err}"))
+    };
+    let (accepted, closed, active, limit) = (
+        field("accepted"),
+        field("closed"),
+        field("active"),
+        field("limit"),
+    );
+    assert_eq!(accepted, closed + active, "{stats}");
+    assert!(
+        accepted >= 2 * FD_LIMIT,
+        "{accepted} accepted for {} clients that were all served or refused: {stats}",
+        2 * FD_LIMIT
+    );
+    assert!(limit >= 1, "no refusal counted: {stats}");
     println!(
-        "emfile: served {served}, refused {refused} of {} at RLIMIT_NOFILE={FD_LIMIT}",
+        "emfile: served {served}, refused {refused} of {} at RLIMIT_NOFILE={FD_LIMIT}; {stats}",
         2 * FD_LIMIT
     );
 }

@@ -28,7 +28,9 @@ pub struct Limits {
     /// responses go out (default 16).
     pub max_pipelined: usize,
     /// Output bytes queued above which a streamed body waits for the socket to
-    /// drain (default 64 KiB).
+    /// drain, and no further pipelined request is parsed (nor the socket read) until
+    /// the output drains: a peer that asks without reading gets about one answer
+    /// queued, not one per request (default 64 KiB).
     pub stream_high_water: usize,
     /// Largest WebSocket message (all fragments together); more closes with 1009
     /// (default 1 MiB).

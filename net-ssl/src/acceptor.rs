@@ -22,10 +22,7 @@ use crate::ticket_keys::{TicketKey, TicketKeyStore, DEFAULT_TICKET_KEY_ROTATION}
 
 mod build;
 mod production;
-
-/// The session id context: needed for resumption as soon as client certificates are
-/// requested (without it OpenSSL refuses to resume and the handshake fails).
-const SESSION_ID_CONTEXT: &[u8] = b"muon";
+mod session_context;
 
 /// Whether the server asks clients for a certificate (mTLS).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -116,6 +116,24 @@ impl Identity {
         Ok(chain.swap_remove(0))
     }
 
+    /// The leaf, the certificate in the chain that issued it (if the chain holds it),
+    /// and where the chain came from (for error messages).
+    pub(crate) fn leaf_and_issuer(&self) -> Result<(X509, Option<X509>, String), TlsError> {
+        let (pem, origin) = match self {
+            Identity::Files(cert, _) => (
+                read_file(cert, "certificate chain")?,
+                cert.display().to_string(),
+            ),
+            Identity::Pem(cert, _) => (cert.clone(), "the certificate PEM".to_string()),
+        };
+        let mut chain = parse_chain(&pem, &origin)?;
+        let leaf = chain.remove(0);
+        let issuer = chain
+            .into_iter()
+            .find(|c| c.issued(&leaf) == openssl::x509::X509VerifyResult::OK);
+        Ok((leaf, issuer, origin))
+    }
+
     /// Installs the chain and key on `ctx` and checks that they belong together.
     /// Another identity applied to the same context with another key type (RSA next to
     /// EC) is kept beside it; OpenSSL picks by what the client supports.

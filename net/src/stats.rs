@@ -127,7 +127,8 @@ impl Counters {
         self.at(loop_index).handshakes_ok.fetch_add(1, Relaxed);
     }
 
-    /// A connection was accepted and closed at once: the connection limit was reached.
+    /// A connection was accepted and closed at once: the connection limit was reached,
+    /// or descriptors ran out.
     pub(crate) fn refused_at_limit(&self, loop_index: u32) {
         let c = self.at(loop_index);
         c.accepted.fetch_add(1, Relaxed);
@@ -260,7 +261,9 @@ pub struct CloseCounts {
     pub close_delay_timeout: u64,
     /// Closed at once: `force_close`, a panicking callback, the stop deadline.
     pub forced: u64,
-    /// Accepted and closed at once because the connection limit was reached.
+    /// Accepted and closed at once because a limit was reached: `max_connections`, or
+    /// the process ran out of descriptors (EMFILE/ENFILE: the reserve descriptor was
+    /// spent to accept and close it).
     pub limit: u64,
 }
 

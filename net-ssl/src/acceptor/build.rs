@@ -10,7 +10,8 @@ use openssl::ssl::{
 };
 use openssl::x509::X509;
 
-use super::{set_alpn, ClientAuth, TlsAcceptorBuilder, SESSION_ID_CONTEXT};
+use super::session_context::session_id_context;
+use super::{set_alpn, ClientAuth, TlsAcceptorBuilder};
 use crate::config::{apply_defaults, load_ca_file, Identity};
 use crate::error::TlsError;
 use crate::ocsp;
@@ -45,25 +46,30 @@ impl TlsAcceptorBuilder {
                     "{pattern:?} is not a server name (a host name or *.domain expected)"
                 )));
             }
-            let identities = self
+            let identities: Vec<&Identity> = self
                 .sni
                 .iter()
                 .filter(|(n, _)| n == pattern)
-                .map(|(_, i)| i);
+                .map(|(_, i)| i)
+                .collect();
             let ocsp = self
                 .sni_ocsp
                 .iter()
                 .find(|(n, _)| n == pattern)
                 .map(|(_, p)| p);
-            let mut ctx = self.context(identities, client_ca.as_deref(), ticket_keys)?;
+            let mut ctx = self.context(
+                identities.iter().copied(),
+                client_ca.as_deref(),
+                ticket_keys,
+            )?;
             if let Some(path) = ocsp {
-                ocsp::staple(&mut ctx, ocsp::load_response(path)?)?;
+                ocsp::staple(&mut ctx, ocsp::load_response(path, identities)?)?;
             }
             names.insert(pattern, ctx.build());
         }
         let mut ctx = self.context(self.identity.iter(), client_ca.as_deref(), ticket_keys)?;
         if let Some(path) = &self.ocsp {
-            ocsp::staple(&mut ctx, ocsp::load_response(path)?)?;
+            ocsp::staple(&mut ctx, ocsp::load_response(path, &self.identity)?)?;
         }
         let default_names = if self.refuse_unknown_names {
             Some(self.default_names()?)
@@ -132,7 +138,7 @@ impl TlsAcceptorBuilder {
         apply_defaults(&mut ctx, self.min, self.max)?;
         ctx.set_options(SslOptions::CIPHER_SERVER_PREFERENCE);
         ctx.set_session_cache_mode(SslSessionCacheMode::SERVER);
-        ctx.set_session_id_context(SESSION_ID_CONTEXT)
+        ctx.set_session_id_context(&session_id_context(self.client_auth, client_ca)?)
             .map_err(|e| TlsError::stack("setting the session id context", e))?;
         for identity in identities {
             identity.apply(&mut ctx)?;

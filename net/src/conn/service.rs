@@ -68,6 +68,22 @@ impl<C> Service<C> {
         }
     }
 
+    /// Like [`Service::admit`] if fewer than `max` connections are live, in one step
+    /// under the lock; `None` at the limit. A check and a separate count would let
+    /// acceptors on several loops pass the check together and overshoot the limit.
+    pub(crate) fn try_admit(self: &Arc<Self>, loop_index: u32, max: usize) -> Option<LivePlace<C>> {
+        let mut live = self.live.lock();
+        if *live >= max {
+            return None;
+        }
+        *live += 1;
+        Some(LivePlace {
+            service: self.clone(),
+            loop_index,
+            given_back: false,
+        })
+    }
+
     fn closed(&self) {
         let mut live = self.live.lock();
         *live -= 1;
@@ -136,5 +152,52 @@ impl<C> LivePlace<C> {
 impl<C> Drop for LivePlace<C> {
     fn drop(&mut self) {
         self.give_back(HandshakeFailure::Other, CloseCause::Error);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::conn::callbacks::Callbacks;
+    use crate::conn::options::ConnOptions;
+    use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+
+    #[test]
+    fn try_admit_never_passes_the_limit_under_contention() {
+        // Many threads race for a few places; each looks at the live count while it
+        // holds one, and counts how many hold one at once independently of it.
+        const MAX: usize = 4;
+        let service: Arc<Service<()>> = Arc::new(Service::new(
+            "t".into(),
+            Callbacks::default(),
+            ConnOptions::default(),
+            None,
+        ));
+        let inside = Arc::new(AtomicUsize::new(0));
+        let most = Arc::new(AtomicUsize::new(0));
+        let threads: Vec<_> = (0..8)
+            .map(|_| {
+                let (service, inside, most) = (service.clone(), inside.clone(), most.clone());
+                std::thread::spawn(move || {
+                    for _ in 0..200_000 {
+                        if let Some(place) = service.try_admit(0, MAX) {
+                            let now = inside.fetch_add(1, SeqCst) + 1;
+                            most.fetch_max(now.max(service.live()), SeqCst);
+                            inside.fetch_sub(1, SeqCst);
+                            place.release();
+                        }
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        assert_eq!(service.live(), 0);
+        assert!(
+            most.load(SeqCst) <= MAX,
+            "{} admitted at once with a limit of {MAX}",
+            most.load(SeqCst)
+        );
     }
 }

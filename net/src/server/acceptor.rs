@@ -10,12 +10,14 @@
 //! at once (the client sees an EOF or a reset instead of waiting in the backlog, and
 //! the descriptor is freed at once, so there is no EMFILE spiral); it is counted in
 //! `closes.limit` and logged at most once per second with the count since the last log.
+//! The check and the count are one step under the live count's lock
+//! (`Service::try_admit`), so acceptors on several loops never overshoot together.
 //!
 //! Out of descriptors (EMFILE/ENFILE): muduo's reserve-descriptor trick. A spare
 //! descriptor on /dev/null is closed to make room, the pending connection is accepted
-//! and closed at once, and the spare is reopened. If even that fails, accepting pauses
-//! briefly and retries by timer. One warning per burst; recovery needs nothing from the
-//! user.
+//! and closed at once (counted like a connection refused at the limit), and the spare
+//! is reopened. If even that fails, accepting pauses briefly and retries by timer. One
+//! warning per burst; recovery needs nothing from the user.
 
 use std::fs::File;
 use std::io;
@@ -106,7 +108,7 @@ impl Acceptor {
                             self.name()
                         );
                     }
-                    if !self.refuse_one() {
+                    if !self.refuse_one(ctx) {
                         self.pause(ctx, id);
                         return;
                     }
@@ -121,14 +123,29 @@ impl Acceptor {
     }
 
     /// Frees the spare descriptor, accepts and closes one pending connection, takes
-    /// the spare back. Returns whether a connection was taken off the backlog.
-    fn refuse_one(&mut self) -> bool {
+    /// the spare back. Returns whether a connection was taken off the backlog. The
+    /// connection was accepted and closed at once for want of a resource, so it is
+    /// counted as such (`accepted`, `closes.limit`), keeping "accepted = closed +
+    /// active" true.
+    fn refuse_one(&mut self, ctx: &LoopCtx) -> bool {
         if self.reserve.take().is_none() {
             return false;
         }
         let refused = self.listener.accept().is_ok();
         self.reserve = File::open("/dev/null").ok();
+        if refused {
+            let loop_index = self.loop_index(ctx);
+            self.intake.service.stats.refused_at_limit(loop_index);
+        }
         refused
+    }
+
+    /// The loop whose counters an accepted socket goes to.
+    fn loop_index(&self, ctx: &LoopCtx) -> u32 {
+        match &self.handoff {
+            Handoff::RoundRobin { next, .. } => *next as u32,
+            Handoff::Local => ctx.index() as u32,
+        }
     }
 
     fn pause(&mut self, ctx: &mut LoopCtx, id: SlotId) {
@@ -160,18 +177,15 @@ impl Acceptor {
     }
 
     fn hand_off(&mut self, ctx: &mut LoopCtx, stream: TcpStream, peer: SocketAddr) {
-        let loop_index = match &self.handoff {
-            Handoff::RoundRobin { next, .. } => *next as u32,
-            Handoff::Local => ctx.index() as u32,
-        };
+        let loop_index = self.loop_index(ctx);
         let service = self.intake.service.clone();
-        if service.live() >= self.max_connections {
+        // Checked and counted in one step (several loops may accept at once).
+        let Some(place) = service.try_admit(loop_index, self.max_connections) else {
             return self.refuse_at_limit(loop_index, peer);
-        }
+        };
         service.stats.accepted(loop_index);
         // The place travels with the socket: a task dropped unrun (the loop ended) or
         // a panic on the way gives it back.
-        let place = service.admit(loop_index);
         match &mut self.handoff {
             Handoff::Local => self.intake.take_in(ctx, stream, peer, place),
             Handoff::RoundRobin { loops, next } => {

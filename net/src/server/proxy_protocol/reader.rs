@@ -222,3 +222,71 @@ impl Drop for HeaderReader {
         self.count_failure(CloseCause::Forced);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::conn::callbacks::Callbacks;
+    use crate::conn::options::ConnOptions;
+    use crate::conn::service::Service;
+
+    /// A reader for the server side of a loopback connection, counted live and
+    /// accepted as the acceptor does; the client side is returned to keep it open.
+    fn reader() -> (HeaderReader, std::net::TcpStream) {
+        let service = Arc::new(Service::new(
+            "t".into(),
+            Callbacks::default(),
+            ConnOptions::default(),
+            None,
+        ));
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (server, peer) = listener.accept().unwrap();
+        service.stats.accepted(0);
+        let place = service.admit(0);
+        let reader = HeaderReader {
+            stream: Some(TcpStream::from_std(server)),
+            peer,
+            service,
+            place: Some(place),
+            max_len: 536,
+            deadline: Instant::now(),
+            read_closed: false,
+        };
+        (reader, client)
+    }
+
+    #[test]
+    fn a_read_that_fails_after_the_socket_was_taken_out_is_still_counted() {
+        let (mut r, _client) = reader();
+        // The header's bytes are gone by the time they are read (our read side shut):
+        // the read fails after `consume` took the socket out.
+        let stream = r.stream.as_ref().unwrap();
+        stream.shutdown(std::net::Shutdown::Read).unwrap();
+        assert!(r.consume(16).is_err());
+        assert!(r.stream.is_none());
+        // What give_up does with it.
+        r.count_failure(CloseCause::Error);
+        assert_eq!(r.service.live(), 0, "the max_connections slot leaked");
+        let s = r.service.stats.snapshot(r.service.live() as u64);
+        assert_eq!(s.handshakes_failed.proxy_header, 1);
+        assert_eq!(s.closes.error, 1);
+        assert_eq!(s.accepted, s.closes.total() + s.active, "{s:?}");
+        // Dropping it (the loop ending) counts nothing twice.
+        let service = r.service.clone();
+        drop(r);
+        assert_eq!(service.live(), 0);
+        assert_eq!(service.stats.snapshot(0).closes.total(), 1);
+    }
+
+    #[test]
+    fn a_reader_dropped_with_its_socket_counts_one_forced_close() {
+        let (r, _client) = reader();
+        let service = r.service.clone();
+        drop(r);
+        assert_eq!(service.live(), 0);
+        let s = service.stats.snapshot(0);
+        assert_eq!((s.closes.forced, s.closes.total()), (1, 1), "{s:?}");
+        assert_eq!(s.accepted, s.closes.total() + s.active, "{s:?}");
+    }
+}
