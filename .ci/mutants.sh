@@ -13,7 +13,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 MACHINES=(
-  "muon-net|net/src/lifecycle.rs|--lib lifecycle"
+  "muon-net|net/src/conn/lifecycle.rs|--lib lifecycle"
 )
 
 command -v cargo-mutants >/dev/null || cargo install --locked cargo-mutants@27.1.0
