@@ -30,7 +30,7 @@ mod timer;
 mod write;
 mod writing;
 
-/// The connection context holding the codec (taken out while it works).
+/// The connection extension holding the codec (taken out while it works).
 pub(crate) struct ConnSlot(Option<HttpConn>);
 
 /// A request whose head is parsed and whose body is arriving.
