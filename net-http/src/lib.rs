@@ -41,6 +41,7 @@ mod response;
 mod router;
 mod server_metrics;
 mod service;
+mod udp_metrics;
 pub mod ws;
 
 pub use error::HttpError;

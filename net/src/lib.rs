@@ -27,9 +27,11 @@ mod conn;
 mod layer;
 pub mod logging;
 mod reactor;
+pub mod resolve;
 mod server;
 mod socket;
 mod stats;
+pub mod udp;
 mod util;
 
 pub use buffer::Buffer;
