@@ -23,6 +23,7 @@ LIFECYCLE_EQUIVALENT='match guard self\.read != ReadSide::Ended with true in Lif
 
 MACHINES=(
   "muon-net|net/src/conn/lifecycle.rs|--lib lifecycle|$LIFECYCLE_EQUIVALENT"
+  "muon-net|net/src/client/machine.rs|--lib client::machine"
 )
 
 command -v cargo-mutants >/dev/null || cargo install --locked cargo-mutants@27.1.0
@@ -40,13 +41,13 @@ for entry in "${MACHINES[@]}"; do
   exclude=()
   [ -n "$equivalent" ] && exclude=(--exclude-re "$equivalent")
   # shellcheck disable=SC2086 # test_args is a list of words
-  cargo mutants -p "$pkg" -f "$file" -o "$out/$pkg" --timeout 120 "${exclude[@]}" -- $test_args || rc=$?
+  cargo mutants -p "$pkg" -f "$file" -o "$out/${file////_}" --timeout 120 "${exclude[@]}" -- $test_args || rc=$?
   echo "mutants: $file: $(( $(date +%s) - start )) s, exit status $rc"
   # 0: every mutant caught; 3: some only by a timeout (a hang is a failing test too).
   # 2: a mutant survived; 1 or 4: the run or the unmutated baseline failed.
   case $rc in
     0|3) ;;
-    2) echo "mutants: missed in $file:"; cat "$out/$pkg/mutants.out/missed.txt"; failed=1 ;;
+    2) echo "mutants: missed in $file:"; cat "$out/${file////_}/mutants.out/missed.txt"; failed=1 ;;
     *) echo "mutants: the run itself failed on $file"; failed=1 ;;
   esac
 done

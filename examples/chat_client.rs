@@ -73,7 +73,7 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let client = builder.connect()?;
     let conn = client.wait_connected(Duration::from_secs(10))?;
     for line in std::io::stdin().lock().lines() {
-        if !conn.send(codec.frame(line?.as_bytes())) {
+        if !conn.send(codec.frame(line?.as_bytes())?) {
             return Err("connection closed".into());
         }
     }

@@ -36,7 +36,7 @@ fn chat_server(tls: bool, threads: usize, high_water: usize) -> (muon::ServerHan
         })
         .on_message(move |conn, input| {
             codec.on_message(conn, input, |conn, payload| {
-                let frame = Arc::new(codec.frame(payload));
+                let frame = Arc::new(codec.frame(payload).unwrap());
                 conn.for_each_sibling(move |peer| {
                     peer.send(&frame);
                 });
@@ -165,7 +165,7 @@ fn room(tls: bool) {
             msg.extend_from_slice(&(sender as u16).to_be_bytes());
             msg.extend_from_slice(&seq.to_be_bytes());
             msg.extend_from_slice(&[b'x'; 32]);
-            assert!(h.send(LengthHeaderCodec::default().frame(&msg)));
+            assert!(h.send(LengthHeaderCodec::default().frame(&msg).unwrap()));
         }
     }
     churn.join().unwrap();
@@ -248,7 +248,7 @@ fn slow_receiver_is_cut_off_while_the_room_goes_on() {
                 msg.extend_from_slice(&(sender as u16).to_be_bytes());
                 msg.extend_from_slice(&seq.to_be_bytes());
                 msg.resize(size, b'y');
-                assert!(h.send(LengthHeaderCodec::default().frame(&msg)));
+                assert!(h.send(LengthHeaderCodec::default().frame(&msg).unwrap()));
             }
         }
         let target = talkers * ((round + 1) * per_round) as usize;
@@ -297,7 +297,9 @@ fn oversized_frame_closes_only_that_connection() {
     bad.write_all(&u32::MAX.to_be_bytes()).unwrap();
     assert!(expect_closed(&mut bad, "the oversized frame's sender").is_empty());
     assert!(wait_for_log(IO_TIMEOUT, |l| l.contains("exceeds the maximum")).is_some());
-    let frame = LengthHeaderCodec::default().frame(b"still chatting");
+    let frame = LengthHeaderCodec::default()
+        .frame(b"still chatting")
+        .unwrap();
     good.write_all(&frame).unwrap();
     let mut back = vec![0; frame.len()];
     good.read_exact(&mut back).unwrap();

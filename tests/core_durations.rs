@@ -394,3 +394,36 @@ fn a_panic_in_the_intake_gives_the_count_back() {
         stop_balanced(&server);
     }
 }
+
+#[test]
+fn close_delay_at_both_ends() {
+    init_logging();
+    for delay in [MAX, ZERO] {
+        // The server shuts down first (on_connection), so the close-delay timer bounds
+        // how long it waits for our FIN; at MAX it never fires (it used to overflow
+        // in the effect code and end the loop), at ZERO it closes at once.
+        let server = TcpServer::builder("127.0.0.1:0")
+            .close_delay(delay)
+            .on_connection(|conn| {
+                if conn.is_connected() {
+                    conn.send(b"bye");
+                    conn.shutdown();
+                }
+            })
+            .started();
+        let mut s = connect(server.local_addr());
+        let got = common::closed::expect_closed(&mut s, "the server's shutdown");
+        assert_eq!(got, b"bye", "{delay:?}");
+        drop(s);
+        assert!(wait_until(IO_TIMEOUT, || server.stats().closes.total() == 1));
+        // Closed by the orderly path (or, at ZERO, by the close delay), never as a
+        // connection that failed in the intake (what a panic there is counted as).
+        let closes = server.stats().closes;
+        assert_eq!(closes.error, 0, "{delay:?}: {closes:?}");
+        assert_eq!(server.stats().handshakes_failed.total(), 0, "{delay:?}");
+        if delay == MAX {
+            assert_eq!(closes.shutdown, 1, "{closes:?}");
+        }
+        stop_balanced(&server);
+    }
+}

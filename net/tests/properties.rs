@@ -68,7 +68,7 @@ proptest! {
         let codec = LengthHeaderCodec::new(1024);
         let mut wire = Buffer::new();
         for p in &payloads {
-            codec.encode(p, &mut wire);
+            codec.encode(p, &mut wire).unwrap();
         }
         let wire = wire.retrieve_all_as_vec();
         let mut input = Buffer::new();

@@ -153,13 +153,19 @@ impl TcpClientBuilder {
         let shared = Arc::new_cyclic(|me: &std::sync::Weak<ClientShared>| {
             let user = callbacks.connection.take();
             let up = me.clone();
+            // The client's machine decides whether the application sees an "up" (not
+            // once the client stopped) and so whether it sees the "down" that follows.
             callbacks.connection = Some(Arc::new(move |conn| {
-                if conn.is_connected() {
-                    if let Some(client) = up.upgrade() {
-                        client.came_up(conn);
+                let deliver = match up.upgrade() {
+                    Some(client) if conn.is_connected() => client.came_up(conn),
+                    Some(client) => client.delivers_down(conn),
+                    // The client is gone (dropped, so stopped).
+                    None => {
+                        conn.force_close();
+                        false
                     }
-                }
-                if let Some(cb) = &user {
+                };
+                if let (true, Some(cb)) = (deliver, &user) {
                     cb(conn);
                 }
             }));
@@ -184,7 +190,7 @@ impl TcpClientBuilder {
             )
         });
         let first = shared.clone();
-        loop_handle.queue_in_loop(move |ctx| first.start_attempt(ctx));
+        loop_handle.queue_in_loop(move |ctx| first.start(ctx));
         Ok(TcpClient { shared, own_loop })
     }
 }

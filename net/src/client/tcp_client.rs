@@ -1,14 +1,20 @@
 //! `TcpClient`: one outgoing connection, with connect timeout, retry and reconnect.
 //!
-//! Thread rule: the client's state machine runs on one loop (the caller's, or a loop
-//! thread of its own). `ClientShared` holds the state behind a mutex so that other
-//! threads can read it and wait on it; every transition happens on the loop thread.
+//! The client's life is decided by its state machine ([`ClientMachine`],
+//! `machine.rs`): idle → dialing → connecting → handshaking → up, backing off between
+//! failed attempts, giving up at the attempt limit, reconnecting after a disconnect if
+//! asked, stopped from anywhere. This file is the machine's shell: it does the I/O the
+//! machine's actions ask for (connectors and their timeouts, backoff timers, adopting
+//! a socket as a connection, closing it) and reports what happened as events.
 //!
-//! States: connecting (a `Connector` in flight, bounded by the connect timeout) →
-//! handshaking (with TLS, bounded by the layer's handshake timeout) → connected →
-//! (reconnect: back to connecting) — with backing off between failed attempts. Stopping
-//! or dropping the client in any state cancels the attempt or the backoff timer and
-//! closes the connection; nothing is left on the loop.
+//! Thread rule: the machine runs behind a mutex so that other threads can read it and
+//! wait on it; every event but `Stop` is applied on the client's loop thread. `stop()`
+//! applies `Stop` on the calling thread and carries its action out on the loop: off
+//! that loop's thread it waits (bounded) until the loop has done so, so once `stop()`
+//! returns nothing of the client is left on the loop and no callback of the client's
+//! runs again. Called on the loop's own thread (from a callback), the undoing runs
+//! when that callback returns, before the loop polls again; an "up" the stopped client
+//! did not wait for is withheld from the application either way.
 
 use std::io;
 use std::net::SocketAddr;
@@ -21,9 +27,10 @@ use parking_lot::{Condvar, Mutex};
 
 use crate::client::connector::{Completion, Connector};
 use crate::client::happy_eyeballs::{HappyEyeballs, ATTEMPT_DELAY};
+use crate::client::machine::{Action, ClientMachine, Event, Handles};
 use crate::client::retry::RetryPolicy;
 use crate::conn::connection::ConnService;
-use crate::conn::connection::TcpConnection;
+use crate::conn::connection::{ConnId, TcpConnection};
 use crate::conn::handle::ConnHandle;
 use crate::reactor::deadline::deadline_in;
 use crate::reactor::loop_ctx::LoopCtx;
@@ -35,16 +42,32 @@ use crate::reactor::timer_queue::TimerId;
 /// and the last error.
 pub type RetryCallback = Arc<dyn Fn(u32, Duration, &io::Error) + Send + Sync>;
 
-#[derive(Default)]
+/// How long `stop()` waits for the client's loop to carry the stop out (a loop that
+/// does not answer in this time is busy elsewhere or gone; the stop goes on there).
+const STOP_CONFIRM: Duration = Duration::from_secs(5);
+
+/// The machine's handles, as the loop knows them.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct LoopIds;
+
+/// A connect attempt: the connector's slot and its timeout timer.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Dial {
+    connector: SlotId,
+    timeout: TimerId,
+}
+
+impl Handles for LoopIds {
+    type Attempt = Dial;
+    type Conn = ConnId;
+    type Up = ConnHandle;
+    type Timer = TimerId;
+}
+
 struct ClientState {
-    stopped: bool,
-    failures: u32,
-    /// The connector in flight and its timeout timer.
-    attempt: Option<(SlotId, TimerId)>,
-    retry_timer: Option<TimerId>,
-    conn: Option<ConnHandle>,
+    machine: ClientMachine<LoopIds>,
+    /// Kept for `last_error()` and `wait_connected()`'s error; decides nothing.
     last_error: Option<(io::ErrorKind, String)>,
-    gave_up: bool,
 }
 
 pub(crate) struct ClientShared {
@@ -53,12 +76,18 @@ pub(crate) struct ClientShared {
     pub(crate) addrs: Vec<SocketAddr>,
     pub(crate) policy: RetryPolicy,
     pub(crate) connect_timeout: Duration,
-    pub(crate) reconnect: bool,
     pub(crate) loop_handle: LoopHandle,
     pub(crate) on_retry: Option<RetryCallback>,
     me: Weak<ClientShared>,
     state: Mutex<ClientState>,
     changed: Condvar,
+}
+
+/// Where an action is carried out: on the loop (with its context), or elsewhere
+/// (what needs the loop is queued to it).
+enum Place<'a> {
+    Loop(&'a mut LoopCtx),
+    Away,
 }
 
 impl ClientShared {
@@ -74,45 +103,138 @@ impl ClientShared {
         loop_handle: LoopHandle,
         on_retry: Option<RetryCallback>,
     ) -> Self {
+        let machine = ClientMachine::new(policy.max_attempts, reconnect);
         ClientShared {
             name,
             service,
             addrs,
             policy,
             connect_timeout,
-            reconnect,
             loop_handle,
             on_retry,
             me,
-            state: Mutex::default(),
+            state: Mutex::new(ClientState {
+                machine,
+                last_error: None,
+            }),
             changed: Condvar::new(),
         }
     }
 
-    fn schedule_attempt(&self, delay: Duration) -> TimerId {
-        let me = self.me.clone();
-        self.loop_handle.run_after(delay, move |ctx| {
-            if let Some(me) = me.upgrade() {
-                me.start_attempt(ctx);
+    /// Applies `event` and carries out the action, with the state locked. `error` is
+    /// the failure the event reports, if any. Returns the retry to report to the
+    /// application's retry callback once the lock is released (never under it: the
+    /// callback may call the client).
+    fn step(
+        &self,
+        st: &mut ClientState,
+        place: Place<'_>,
+        event: Event<LoopIds>,
+        error: Option<&io::Error>,
+    ) -> Option<Notice> {
+        if let Some(e) = error {
+            st.last_error = Some((e.kind(), e.to_string()));
+        }
+        let action = st.machine.apply(event);
+        self.changed.notify_all();
+        match action {
+            Action::None | Action::Adopt | Action::Deliver => {}
+            Action::Dial => match place {
+                Place::Loop(ctx) => return self.dial(st, ctx),
+                // Dial comes only from Start and Due, which run on the loop.
+                Place::Away => log::error!("{}: dial asked off the loop", self.name),
+            },
+            Action::Cancel(dial) => {
+                let undo = move |ctx: &mut LoopCtx| {
+                    ctx.cancel(dial.timeout);
+                    ctx.remove_handler(dial.connector);
+                };
+                match place {
+                    Place::Loop(ctx) => undo(ctx),
+                    Place::Away => {
+                        self.loop_handle.queue_in_loop(undo);
+                    }
+                }
             }
-        })
+            Action::Close(id) => {
+                let close = move |ctx: &mut LoopCtx| {
+                    ctx.with_connection(id, |c| c.force_close());
+                };
+                match place {
+                    Place::Loop(ctx) => close(ctx),
+                    Place::Away => {
+                        self.loop_handle.queue_in_loop(close);
+                    }
+                }
+            }
+            // Through the handle, queued after the task that armed it: always found.
+            Action::CancelTimer(timer) => self.loop_handle.cancel(timer),
+            Action::Retry { timer, failures } => {
+                let delay = self.policy.delay(failures);
+                self.arm(timer, delay);
+                let why = error.map_or_else(|| "failed".to_string(), |e| e.to_string());
+                log::warn!(
+                    "{}: attempt {failures} failed: {why}; retrying in {delay:?}",
+                    self.name
+                );
+                if let Some(e) = error {
+                    return Some(Notice {
+                        failures,
+                        delay,
+                        error: io::Error::new(e.kind(), e.to_string()),
+                    });
+                }
+            }
+            Action::Reconnect { timer } => {
+                let delay = self.policy.delay(1);
+                self.arm(timer, delay);
+                log::info!("{}: disconnected; reconnecting in {delay:?}", self.name);
+            }
+            Action::GiveUp { failures } => {
+                let why = error.map_or_else(|| "failed".to_string(), |e| e.to_string());
+                log::error!("{}: giving up after {failures} attempts: {why}", self.name);
+            }
+        }
+        None
     }
 
-    /// Starts one connect attempt (on the loop).
-    pub(crate) fn start_attempt(&self, ctx: &mut LoopCtx) {
-        let mut st = self.state.lock();
-        st.retry_timer = None;
-        if st.stopped || st.attempt.is_some() || st.conn.is_some() {
-            return;
+    /// Tells the application's retry callback (with the state unlocked).
+    fn notify(&self, notice: Option<Notice>) {
+        if let (Some(cb), Some(n)) = (&self.on_retry, notice) {
+            cb(n.failures, n.delay, &n.error);
         }
-        let Some(me) = self.me.upgrade() else {
-            return;
-        };
+    }
+
+    /// Arms backoff timer `timer` for `delay`.
+    fn arm(&self, timer: TimerId, delay: Duration) {
+        let me = self.me.clone();
+        self.loop_handle
+            .run_at_id(timer, deadline_in(delay), move |ctx| {
+                if let Some(me) = me.upgrade() {
+                    let mut st = me.state.lock();
+                    let notice = me.step(&mut st, Place::Loop(ctx), Event::Due(timer), None);
+                    drop(st);
+                    me.notify(notice);
+                }
+            });
+    }
+
+    /// The first attempt's turn (on the loop).
+    pub(crate) fn start(&self, ctx: &mut LoopCtx) {
+        let mut st = self.state.lock();
+        let notice = self.step(&mut st, Place::Loop(ctx), Event::Start, None);
+        drop(st);
+        self.notify(notice);
+    }
+
+    /// Starts one connect attempt (on the loop, for [`Action::Dial`]).
+    fn dial(&self, st: &mut ClientState, ctx: &mut LoopCtx) -> Option<Notice> {
+        let me = self.me.upgrade()?;
         let addrs = &self.addrs;
         log::debug!("{}: connecting to {addrs:?}", self.name);
         let done: Completion = Box::new(move |ctx, id, outcome| match outcome {
             Ok((stream, peer)) => me.connected(ctx, id, stream, peer),
-            Err(e) => me.attempt_failed(Some(id), e),
+            Err(e) => me.dial_failed(ctx, id, e),
         });
         // One attempt tries every address (Happy Eyeballs, RFC 8305).
         let started = match addrs.as_slice() {
@@ -120,153 +242,161 @@ impl ClientShared {
             many => HappyEyeballs::start(ctx, many, ATTEMPT_DELAY, done),
         };
         match started {
-            Ok(id) => {
+            Ok(connector) => {
                 let me = self.me.clone();
                 let timeout = self.connect_timeout;
                 let addrs = addrs.clone();
                 let timer = ctx.run_after(timeout, move |ctx| {
-                    ctx.remove_handler(id);
+                    ctx.remove_handler(connector);
                     if let Some(me) = me.upgrade() {
                         let e = io::Error::new(
                             io::ErrorKind::TimedOut,
                             format!("connect to {addrs:?} timed out after {timeout:?}"),
                         );
-                        me.attempt_failed(Some(id), e);
+                        me.dial_failed(ctx, connector, e);
                     }
                 });
-                st.attempt = Some((id, timer));
+                let dial = Dial {
+                    connector,
+                    timeout: timer,
+                };
+                self.step(st, Place::Loop(ctx), Event::Started(dial), None)
             }
             Err(e) => {
-                drop(st);
-                self.attempt_failed(None, e);
+                let retry = self.loop_handle.new_timer_id();
+                self.step(st, Place::Loop(ctx), Event::StartFailed { retry }, Some(&e))
             }
         }
     }
 
-    /// The connector reached the server: the socket becomes a connection.
-    pub(crate) fn connected(
-        &self,
-        ctx: &mut LoopCtx,
-        id: SlotId,
-        stream: TcpStream,
-        peer: SocketAddr,
-    ) {
+    /// The attempt whose connector is `connector`, if it is the one in flight.
+    fn current(st: &ClientState, connector: SlotId) -> Option<Dial> {
+        st.machine
+            .attempt()
+            .filter(|d| d.connector == connector)
+            .copied()
+    }
+
+    /// A connect attempt failed (refused, self-connect, timed out), on the loop.
+    fn dial_failed(&self, ctx: &mut LoopCtx, connector: SlotId, e: io::Error) {
+        let mut st = self.state.lock();
+        let Some(dial) = Self::current(&st, connector) else {
+            return;
+        };
+        ctx.cancel(dial.timeout);
+        ctx.remove_handler(dial.connector);
+        let retry = self.loop_handle.new_timer_id();
+        let event = Event::DialFailed {
+            attempt: dial,
+            retry,
+        };
+        let notice = self.step(&mut st, Place::Loop(ctx), event, Some(&e));
+        drop(st);
+        self.notify(notice);
+    }
+
+    /// The connector reached the server: the socket becomes a connection (on the
+    /// loop), if the machine still wants it.
+    fn connected(&self, ctx: &mut LoopCtx, connector: SlotId, stream: TcpStream, peer: SocketAddr) {
+        let conn = ConnId {
+            loop_index: ctx.index() as u32,
+            slot: ctx.next_slot(),
+        };
         {
             let mut st = self.state.lock();
-            if let Some((current, timer)) = st.attempt {
-                if current == id {
-                    st.attempt = None;
-                    ctx.cancel(timer);
-                }
-            }
-            if st.stopped {
+            let Some(dial) = Self::current(&st, connector) else {
+                return;
+            };
+            ctx.cancel(dial.timeout);
+            let action = st.machine.apply(Event::Connected {
+                attempt: dial,
+                conn,
+            });
+            self.changed.notify_all();
+            if action != Action::Adopt {
                 return;
             }
         }
-        let place = self.service.admit(ctx.index() as u32);
-        if let Err(e) = ctx.adopt(stream, peer, place, None) {
-            self.attempt_failed(None, e);
-        }
-    }
-
-    /// An attempt failed (connect error, timeout, self-connect, failed handshake):
-    /// back off and retry, or give up when the policy is exhausted.
-    pub(crate) fn attempt_failed(&self, id: Option<SlotId>, e: io::Error) {
-        let mut st = self.state.lock();
-        if let (Some(id), Some((current, timer))) = (id, st.attempt) {
-            if current == id {
-                st.attempt = None;
-                self.loop_handle.cancel(timer);
+        // Unlocked: a plain connection comes up inside `adopt`, and its up callback
+        // takes the lock.
+        let place = self.service.admit(conn.loop_index);
+        match ctx.adopt(stream, peer, place, None) {
+            Ok(id) => debug_assert_eq!(id, conn, "the connection took another slot"),
+            Err(e) => {
+                let mut st = self.state.lock();
+                let retry = self.loop_handle.new_timer_id();
+                let event = Event::Released { conn, retry };
+                let notice = self.step(&mut st, Place::Loop(ctx), event, Some(&e));
+                drop(st);
+                self.notify(notice);
             }
         }
-        st.failures += 1;
-        st.last_error = Some((e.kind(), e.to_string()));
-        if st.stopped {
-            return;
-        }
-        let failures = st.failures;
-        if self.policy.exhausted(failures) {
-            st.gave_up = true;
-            self.changed.notify_all();
-            drop(st);
-            log::error!("{}: giving up after {failures} attempts: {e}", self.name);
-            return;
-        }
-        let delay = self.policy.delay(failures);
-        st.retry_timer = Some(self.schedule_attempt(delay));
-        drop(st);
-        log::warn!(
-            "{}: attempt {failures} failed: {e}; retrying in {delay:?}",
-            self.name
-        );
-        if let Some(cb) = &self.on_retry {
-            cb(failures, delay, &e);
-        }
     }
 
-    /// The connection came up (after its handshake).
-    pub(crate) fn came_up(&self, conn: &mut TcpConnection) {
+    /// The connection finished its handshake: whether the application may see it
+    /// (if not, it is closed here: the client stopped meanwhile).
+    pub(crate) fn came_up(&self, conn: &mut TcpConnection) -> bool {
         let mut st = self.state.lock();
-        if st.stopped {
-            // Stopped while the handshake was in flight.
-            conn.force_close();
-            return;
-        }
-        st.failures = 0;
-        st.gave_up = false;
-        st.conn = Some(conn.handle());
+        let event = Event::Up {
+            conn: conn.id(),
+            handle: conn.handle(),
+        };
+        let action = st.machine.apply(event);
         self.changed.notify_all();
+        match action {
+            Action::Deliver => true,
+            Action::Close(_) => {
+                drop(st);
+                log::debug!("{}: came up after the client stopped; closing", self.name);
+                conn.force_close();
+                false
+            }
+            _ => false,
+        }
     }
 
-    /// The connection was released: a failed handshake counts as a failed attempt; a
-    /// connection that was up may be followed by a reconnect.
+    /// Whether the application may see the down of `conn` (only if it saw its up).
+    pub(crate) fn delivers_down(&self, conn: &TcpConnection) -> bool {
+        self.state.lock().machine.delivers_down(&conn.id())
+    }
+
+    /// The connection was released (on the loop): a failed handshake counts as a
+    /// failed attempt; a connection that was up may be followed by a reconnect.
     pub(crate) fn released(&self, conn: &mut TcpConnection) {
-        if !conn.was_connected() {
-            let e = match conn.error() {
-                Some(e) => io::Error::new(e.kind(), e.to_string()),
-                None => io::Error::new(
-                    io::ErrorKind::ConnectionAborted,
-                    "closed during the handshake",
-                ),
-            };
-            return self.attempt_failed(None, e);
-        }
+        let error = match conn.error() {
+            Some(e) => Some(io::Error::new(e.kind(), e.to_string())),
+            None if !conn.was_connected() => Some(io::Error::new(
+                io::ErrorKind::ConnectionAborted,
+                "closed during the handshake",
+            )),
+            None => None,
+        };
         let mut st = self.state.lock();
-        st.conn = None;
-        if let Some(e) = conn.error() {
-            st.last_error = Some((e.kind(), e.to_string()));
-        }
-        self.changed.notify_all();
-        if self.reconnect && !st.stopped {
-            let delay = self.policy.delay(1);
-            log::info!("{}: disconnected; reconnecting in {delay:?}", self.name);
-            st.retry_timer = Some(self.schedule_attempt(delay));
-        }
+        let retry = self.loop_handle.new_timer_id();
+        let event = Event::Released {
+            conn: conn.id(),
+            retry,
+        };
+        // Released inside the loop's release step: timers and connections are reached
+        // through the handle (queued), which is what `Away` does.
+        let notice = self.step(&mut st, Place::Away, event, error.as_ref());
+        drop(st);
+        self.notify(notice);
     }
 
+    /// Applies `Stop` (any thread); what it undoes is queued to the loop.
     fn stop(&self) {
         let mut st = self.state.lock();
-        if st.stopped {
-            return;
-        }
-        st.stopped = true;
-        if let Some(t) = st.retry_timer.take() {
-            self.loop_handle.cancel(t);
-        }
-        let attempt = st.attempt.take();
-        let conn = st.conn.take();
-        self.changed.notify_all();
-        drop(st);
-        self.loop_handle.queue_in_loop(move |ctx| {
-            if let Some((id, timer)) = attempt {
-                ctx.cancel(timer);
-                ctx.remove_handler(id);
-            }
-        });
-        if let Some(conn) = conn {
-            conn.force_close();
-        }
+        // Stop never retries: no notice.
+        let _ = self.step(&mut st, Place::Away, Event::Stop, None);
     }
+}
+
+/// A retry to report to the application's retry callback.
+struct Notice {
+    failures: u32,
+    delay: Duration,
+    error: io::Error,
 }
 
 /// A client: one outgoing connection. Made by [`TcpClient::builder`].
@@ -290,23 +420,30 @@ pub struct TcpClient {
 impl TcpClient {
     /// The connection, if it is up.
     pub fn connection(&self) -> Option<ConnHandle> {
-        self.shared.state.lock().conn.clone()
+        self.shared.state.lock().machine.up().cloned()
     }
 
-    /// Waits until the connection is up (after its handshake), the retry policy gives
-    /// up (its last error is returned), or `timeout` passes.
+    /// Waits until the connection is up (after its handshake), the client settles
+    /// without one (the retry policy gave up, the connection went down without
+    /// `reconnect`, or the client stopped: the last error is returned), or `timeout`
+    /// passes (`Duration::MAX`: no limit).
     pub fn wait_connected(&self, timeout: Duration) -> io::Result<ConnHandle> {
         let deadline = deadline_in(timeout);
         let mut st = self.shared.state.lock();
         loop {
-            if let Some(conn) = &st.conn {
+            if let Some(conn) = st.machine.up() {
                 return Ok(conn.clone());
             }
-            if st.gave_up || st.stopped {
+            if st.machine.settled_down() {
+                let why = if st.machine.is_stopped() {
+                    "client stopped"
+                } else {
+                    "not connected"
+                };
                 let (kind, msg) = st
                     .last_error
                     .clone()
-                    .unwrap_or((io::ErrorKind::NotConnected, "client stopped".into()));
+                    .unwrap_or((io::ErrorKind::NotConnected, why.into()));
                 return Err(io::Error::new(kind, msg));
             }
             if self
@@ -333,12 +470,12 @@ impl TcpClient {
 
     /// Whether the retry policy gave up.
     pub fn gave_up(&self) -> bool {
-        self.shared.state.lock().gave_up
+        self.shared.state.lock().machine.gave_up()
     }
 
     /// Consecutive failed attempts so far.
     pub fn failures(&self) -> u32 {
-        self.shared.state.lock().failures
+        self.shared.state.lock().machine.failures()
     }
 
     /// Number of live connections of this client (0 or 1).
@@ -346,19 +483,42 @@ impl TcpClient {
         self.shared.service.live()
     }
 
-    /// Stops: cancels any attempt or backoff, closes the connection, ends the client's
-    /// own loop thread if it has one. Also done on drop.
+    /// Stops, in any state: cancels the connect attempt or the backoff, closes the
+    /// connection (during its handshake too), and ends the client's own loop thread
+    /// if it has one. Also done on drop.
+    ///
+    /// Called from any thread but the client's loop thread, it returns once the loop
+    /// has carried the stop out (waiting at most 5 s for a loop busy elsewhere): then
+    /// nothing of the client is left on the loop and none of its callbacks runs again
+    /// (the down callback of a connection that was up runs before `stop` returns).
+    /// Called on the loop's thread (from a callback), the undoing runs when that
+    /// callback returns, before the loop next polls.
     pub fn stop(&mut self) {
         self.shared.stop();
+        let handle = &self.shared.loop_handle;
+        let on_loop = handle.is_in_loop_thread();
         if let Some(thread) = self.own_loop.take() {
-            self.shared.loop_handle.quit();
-            if self.shared.loop_handle.is_in_loop_thread() {
+            // The quit is queued after what the stop queued: the loop does both, then
+            // ends (closing anything left), and the join waits for that.
+            handle.quit();
+            if on_loop {
                 return;
             }
             match thread.join() {
                 Ok(Err(e)) => log::error!("{}: loop failed: {e}", self.shared.name),
                 Err(_) => log::error!("{}: loop thread panicked", self.shared.name),
                 Ok(Ok(())) => {}
+            }
+        } else if !on_loop {
+            let (tx, rx) = crossbeam_channel::bounded(1);
+            let queued = handle.queue_in_loop(move |_| {
+                let _ = tx.send(());
+            });
+            if queued && rx.recv_timeout(STOP_CONFIRM).is_err() {
+                log::warn!(
+                    "{}: the loop did not confirm the stop within {STOP_CONFIRM:?}",
+                    self.shared.name
+                );
             }
         }
     }

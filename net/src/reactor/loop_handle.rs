@@ -69,11 +69,26 @@ impl LoopHandle {
     where
         F: FnMut(&mut LoopCtx) + Send + 'static,
     {
-        let id = self.shared.new_timer_id();
+        let id = self.new_timer_id();
+        self.run_at_id(id, when, callback);
+        id
+    }
+
+    /// A timer id for [`LoopHandle::run_at_id`], known before the timer is armed.
+    pub(crate) fn new_timer_id(&self) -> TimerId {
+        self.shared.new_timer_id()
+    }
+
+    /// Runs `callback` once at `when` under the id `id` (from `new_timer_id`). The
+    /// timer is armed by a task, so a `cancel` through this handle, queued after it,
+    /// always finds it.
+    pub(crate) fn run_at_id<F>(&self, id: TimerId, when: Instant, callback: F)
+    where
+        F: FnMut(&mut LoopCtx) + Send + 'static,
+    {
         self.push(Box::new(move |ctx| {
             ctx.insert_timer(id, when, None, Box::new(callback))
         }));
-        id
     }
 
     /// Runs `callback` on the loop every `interval`, first after one interval.
