@@ -5,6 +5,7 @@
 #   bench/run.sh          # everything (echo scenarios, then http)
 #   bench/run.sh http     # only the HTTP scenario: wrk keep-alive GET / vs hyper
 #   bench/run.sh udp      # only UDP echo: Muon vs tokio vs the C floor (bench/udp.sh)
+#   bench/run.sh h2       # only HTTP/2 (h2c): h2load GET / vs hyper's http2 server
 #
 # Server pinned to core 0 (1 worker thread), load generator pinned to core 1, loopback.
 # Builds muon-bench twice: against the system OpenSSL and with the `vendored` feature
@@ -26,7 +27,7 @@ OUT=$ROOT/bench/out
 RES=$ROOT/bench/results
 mkdir -p "$OUT" "$RES"
 RESULTS=$RES/results.jsonl
-[[ ${1:-all} == http ]] || : >"$RESULTS"
+[[ ${1:-all} == http || ${1:-all} == h2 ]] || : >"$RESULTS"
 REPS=${BENCH_REPS:-3}
 WINDOW=${BENCH_WINDOW:-1}
 WARMUP=${BENCH_WARMUP:-0.25}
@@ -117,7 +118,7 @@ log "building muon-bench (system OpenSSL)"
 cargo build --release -p muon-bench
 cp "$CARGO_TARGET_DIR/release/muon-bench" "$OUT/muon-bench-system"
 VENDORED_BUILD_S=skipped
-[[ $SCENARIO == http ]] && VENDORED=0
+[[ $SCENARIO == http || $SCENARIO == h2 ]] && VENDORED=0
 if [[ $VENDORED == 1 ]]; then
     log "building muon-bench --features vendored (compiles OpenSSL once; cached afterwards)"
     t0=$(date +%s)
@@ -269,6 +270,72 @@ http_section() {
     python3 "$ROOT/bench/http_report.py" "$RES/http.jsonl" "$RES/http-meta.txt" \
         "$ROOT/docs/benchmarks.md" "$ROOT/docs/bench-http.svg"
 }
+# HTTP/2 over h2c: h2load GET / against muon (prior knowledge on its HTTP port) and
+# hyper's http2 server, alternated, one worker each; 1 and 100 streams per connection,
+# BENCH_HTTP_CONNS connections. Knob: BENCH_H2_STREAMS ("1 100").
+h2_batch() { # bin
+    local bin=$1 out=$RES/h2.jsonl
+    command -v h2load >/dev/null || { log "h2load missing (apt-get install nghttp2-client)"; exit 1; }
+    : >"$out"
+    for rep in $(seq "$REPS"); do
+        for imp in muon hyper-h2; do
+            PORT=$((PORT + 1))
+            taskset -c $SERVER_CORE "$bin" http-server --impl "$imp" --threads 1 \
+                --addr "127.0.0.1:$PORT" >>"$OUT/server.log" 2>&1 &
+            SPID=$!
+            for _ in $(seq 100); do
+                curl -s --http2-prior-knowledge -o /dev/null "http://127.0.0.1:$PORT/" && break
+                sleep 0.05
+            done
+            for conns in $HTTP_CONNS; do
+                for streams in ${BENCH_H2_STREAMS:-1 100}; do
+                    log "h2 rep=$rep $imp conns=$conns streams=$streams"
+                    local t0 t1 w
+                    t0=$(cpu_ticks "$SPID")
+                    w=$(timeout $((HTTP_SECONDS + 60)) taskset -c $LOAD_CORE h2load -t1 -c"$conns" \
+                        -m"$streams" -D"$HTTP_SECONDS" "http://127.0.0.1:$PORT/" 2>&1) || true
+                    t1=$(cpu_ticks "$SPID")
+                    echo "$w" >>"$OUT/h2load.log"
+                    echo "$w" | awk -v imp="$imp" -v conns="$conns" -v streams="$streams" -v rep="$rep" \
+                        -v cpu="$(echo "($t1 - $t0) / $CLK_TCK" | bc -l)" '
+                        /^finished in/ { secs = $3; sub(/s,?$/, "", secs) }
+                        /^requests:/ { ok = $8; failed = $10; errored = $12 }
+                        END { printf "{\"impl\":\"%s\",\"conns\":%d,\"streams\":%d,\"rep\":%d,\"requests\":%d,\"seconds\":%.3f,\"cpu_s\":%.3f,\"rps\":%.1f,\"cpu_us_per_req\":%.3f,\"errors\":%d}\n",
+                              imp, conns, streams, rep, ok, secs, cpu, ok / (secs ? secs : 1), cpu * 1e6 / (ok ? ok : 1), failed + errored }' >>"$out"
+                done
+            done
+            stop_server
+        done
+    done
+    {
+        echo "date=$(date -u +%Y-%m-%dT%H:%MZ)"
+        echo "command=bench/run.sh h2   (BENCH_REPS=$REPS BENCH_HTTP_SECONDS=$HTTP_SECONDS BENCH_HTTP_CONNS=\"$HTTP_CONNS\" BENCH_H2_STREAMS=\"${BENCH_H2_STREAMS:-1 100}\")"
+        echo "cpu=$(lscpu | sed -n 's/^Model name: *//p' | head -1), $(nproc) cores, load average before: $LOAD_BEFORE"
+        echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
+        echo "h2load=$(h2load --version 2>&1 | head -1)"
+        echo "crates=hyper $(crate_version hyper), h2 $(crate_version h2), tokio $(crate_version tokio)"
+        echo "rustc=$(rustc -V)"
+    } >"$RES/h2-meta.txt"
+    # Medians per (conns, streams, impl), and Muon's CPU per request over hyper's.
+    python3 - "$out" <<'PY'
+import json, statistics, sys
+rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+keys = sorted({(r["conns"], r["streams"]) for r in rows})
+print("| connections | streams | server | requests/s | CPU µs/request | Muon ÷ hyper | errors |")
+print("|---|---|---|---|---|---|---|")
+for c, m in keys:
+    med = {i: {k: statistics.median(r[k] for r in rows if (r["conns"], r["streams"], r["impl"]) == (c, m, i))
+               for k in ("rps", "cpu_us_per_req", "errors")} for i in ("muon", "hyper-h2")}
+    ratio = med["muon"]["cpu_us_per_req"] / med["hyper-h2"]["cpu_us_per_req"]
+    for i in ("muon", "hyper-h2"):
+        print(f"| {c} | {m} | {i} | {med[i]['rps']:.0f} | {med[i]['cpu_us_per_req']:.2f} | {ratio:.2f} | {med[i]['errors']:.0f} |")
+PY
+}
+if [[ $SCENARIO == h2 ]]; then
+    h2_batch "$OUT/muon-bench-system"
+    log "done in $(($(date +%s) - SUITE_START)) s: bench/results/h2.jsonl, h2-meta.txt"
+    exit 0
+fi
 if [[ $SCENARIO == http ]]; then
     http_section
     log "done in $(($(date +%s) - SUITE_START)) s: the HTTP section of docs/benchmarks.md; $FAILED_RUNS failed runs"

@@ -1,10 +1,12 @@
-//! HTTP/1.1 server with a WebSocket echo: `GET /` (a short text), `POST /echo` (the
-//! body back), `GET /metrics` (Prometheus text), `GET /ws-echo` (WebSocket echo, for
-//! the Autobahn|Testsuite). Plain, or TLS with `--tls` (ALPN `http/1.1`).
+//! HTTP/1.1 and HTTP/2 server with a WebSocket echo: `GET /` (a short text), `POST /echo`
+//! (the body back), `GET /metrics` (Prometheus text), `GET /ws-echo` (WebSocket echo over
+//! HTTP/1.1, for the Autobahn|Testsuite). Plain (HTTP/1.1, and h2c for a client that
+//! opens with the HTTP/2 preface), or TLS with `--tls` (ALPN `h2`, then `http/1.1`).
 //!
 //! ```text
 //! cargo run --release --example http_server -- --tls
 //! curl --cacert certs/ca.crt https://localhost:8443/
+//! curl --http2-prior-knowledge http://localhost:8080/
 //! ```
 
 use clap::Parser;
@@ -25,7 +27,7 @@ struct Args {
     /// Worker loops (default: number of CPUs).
     #[arg(long)]
     threads: Option<usize>,
-    /// TLS (HTTPS/WSS; ALPN `http/1.1`).
+    /// TLS (HTTPS/WSS; ALPN `h2`, then `http/1.1`).
     #[command(flatten)]
     tls: tls_args::TlsArgs,
     /// Largest request body (413 above).
@@ -57,6 +59,8 @@ fn run(args: Args) -> std::io::Result<()> {
     let for_metrics = counters.clone();
     let router = Router::new()
         .get("/", |_req, _ctx| Response::text("Hello from Muon\n").into())
+        // The HTTP/2 conformance suite (httpwg-cli, .ci/run) posts to `/` and expects 200.
+        .post("/", |_req, _ctx| Response::text("Hello from Muon\n").into())
         .post("/echo", |mut req, _ctx| {
             let ty = req
                 .header("content-type")
@@ -85,7 +89,7 @@ fn run(args: Args) -> std::io::Result<()> {
     let mut builder = muon::TcpServer::builder(args.addr.as_str())
         .name("http")
         .threads(args.threads.unwrap_or_else(num_cpus::get));
-    if let Some(tls) = args.tls.acceptor_with_alpn(&[muon::http::ALPN_HTTP11])? {
+    if let Some(tls) = args.tls.acceptor_with_alpn(&muon::http::ALPN_H2_HTTP11)? {
         tls_args::reload_on_sighup(tls.clone())?;
         builder = builder.tls(tls);
     }

@@ -40,6 +40,10 @@ fn two_chromium_pages_chat_over_wss() {
         "browser chat failed: {stdout}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    assert!(
+        stdout.lines().any(|l| l == "nextHopProtocol h2"),
+        "the page did not come over HTTP/2: {stdout}"
+    );
     let png = std::fs::read(&shot).expect("screenshot");
     assert!(png.starts_with(b"\x89PNG"));
     std::fs::remove_file(&shot).ok();

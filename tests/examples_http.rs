@@ -88,7 +88,7 @@ fn http_server_example_serves_pages_echo_websocket_and_metrics() {
 }
 
 #[test]
-fn https_example_negotiates_http_11_and_its_metrics_count_handshakes() {
+fn https_example_negotiates_h2_by_alpn_and_its_metrics_count_handshakes() {
     if common::require_tool("curl", "curl").is_none() {
         return;
     }
@@ -115,11 +115,15 @@ fn https_example_negotiates_http_11_and_its_metrics_count_handshakes() {
     let log = String::from_utf8_lossy(&out.stderr);
     assert!(
         log.lines()
-            .any(|l| l.contains("ALPN") && l.contains("accepted") && l.contains("http/1.1")),
+            .any(|l| l.contains("ALPN") && l.contains("accepted") && l.contains("h2")),
         "{log}"
     );
     let text = String::from_utf8(out.stdout).unwrap();
     check_exposition_format(&text);
+    // The scrape itself is the one HTTP/2 connection and stream.
+    assert_eq!(sample(&text, "muon_http2_connections_open"), 1.0);
+    assert_eq!(sample(&text, "muon_http2_streams_total"), 1.0);
+    assert_eq!(sample(&text, "muon_http_connections_open"), 0.0);
     assert_eq!(
         sample(
             &text,

@@ -1,6 +1,8 @@
-//! The two HTTP/1.1 servers of the `http` scenario: Muon's `net-http` and hyper 1.x on
-//! a tokio runtime with as many workers. Both answer `GET /` with the same 14-byte
-//! text body and the same header fields (Date, Content-Type, Content-Length).
+//! The servers of the `http` and `h2` scenarios: Muon's `net-http` (HTTP/1.1, and h2c by
+//! prior knowledge on the same port) and hyper 1.x on a tokio runtime with as many
+//! workers (`hyper`: HTTP/1.1; `hyper-h2`: its h2c server). All answer `GET /` with the
+//! same 14-byte text body and the same header fields (Date, Content-Type,
+//! Content-Length).
 
 use std::convert::Infallible;
 use std::io;
@@ -14,6 +16,8 @@ pub enum HttpImpl {
     Muon,
     /// hyper 1.x (`http1` server connection) on tokio.
     Hyper,
+    /// hyper 1.x (`http2` server connection, h2c prior knowledge) on tokio.
+    HyperH2,
 }
 
 /// Options of `muon-bench http-server`.
@@ -37,7 +41,8 @@ const BODY: &str = "Hello, World!\n";
 pub fn run(args: HttpServerArgs) -> io::Result<()> {
     match args.imp {
         HttpImpl::Muon => run_muon(&args),
-        HttpImpl::Hyper => run_hyper(&args),
+        HttpImpl::Hyper => run_hyper(&args, false),
+        HttpImpl::HyperH2 => run_hyper(&args, true),
     }
 }
 
@@ -55,7 +60,7 @@ fn run_muon(args: &HttpServerArgs) -> io::Result<()> {
     server.run()
 }
 
-fn run_hyper(args: &HttpServerArgs) -> io::Result<()> {
+fn run_hyper(args: &HttpServerArgs, h2: bool) -> io::Result<()> {
     let rt = if args.threads <= 1 {
         tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -84,9 +89,17 @@ fn run_hyper(args: &HttpServerArgs) -> io::Result<()> {
                     )
                 });
                 let io = hyper_util::rt::TokioIo::new(stream);
-                let _ = hyper::server::conn::http1::Builder::new()
+                if h2 {
+                    let _ = hyper::server::conn::http2::Builder::new(
+                        hyper_util::rt::TokioExecutor::new(),
+                    )
                     .serve_connection(io, service)
                     .await;
+                } else {
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(io, service)
+                        .await;
+                }
             });
         }
     })

@@ -27,7 +27,8 @@ struct Args {
     /// Worker loops (default: number of CPUs).
     #[arg(long)]
     threads: Option<usize>,
-    /// TLS (HTTPS/WSS; ALPN `http/1.1`).
+    /// TLS (HTTPS/WSS; ALPN `h2`, then `http/1.1`: the page over HTTP/2, the chat over
+    /// a WebSocket on HTTP/1.1).
     #[command(flatten)]
     tls: tls_args::TlsArgs,
     /// Largest chat message in bytes (bigger closes that client with 1009).
@@ -80,7 +81,7 @@ fn run(args: Args) -> std::io::Result<()> {
             log::warn!("{conn}: not reading ({queued} bytes queued); disconnecting");
             conn.force_close();
         });
-    if let Some(tls) = args.tls.acceptor_with_alpn(&[muon::http::ALPN_HTTP11])? {
+    if let Some(tls) = args.tls.acceptor_with_alpn(&muon::http::ALPN_H2_HTTP11)? {
         tls_args::reload_on_sighup(tls.clone())?;
         builder = builder.tls(tls);
     }

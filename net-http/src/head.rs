@@ -120,6 +120,7 @@ pub(crate) fn parse_head(
         fields: ranges,
         body: Vec::new(),
         peer,
+        http2: false,
     };
     let upgrade_websocket = rules.conn_upgrade && rules.upgrade_websocket;
     Ok(Some((

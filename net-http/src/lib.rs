@@ -25,6 +25,7 @@
 //! ```
 #![deny(missing_docs)]
 
+mod alpn;
 mod app;
 mod chunked;
 mod date;
@@ -32,6 +33,8 @@ mod error;
 #[doc(hidden)]
 pub mod fuzzing;
 mod h1;
+mod h2;
+mod h2_metrics;
 mod handler;
 mod head;
 mod limits;
@@ -44,6 +47,7 @@ mod service;
 mod udp_metrics;
 pub mod ws;
 
+pub use alpn::{ALPN_H2, ALPN_H2_HTTP11, ALPN_HTTP11};
 pub use error::HttpError;
 pub use handler::{Ctx, Reply, Responder};
 pub use limits::Limits;
@@ -53,6 +57,3 @@ pub use response::{Body, BodySource, Response};
 pub use router::{Handler, Router};
 pub use service::HttpService;
 pub use ws::{Message, WsConn, WsHandle, WsHandler};
-
-/// The ALPN protocol id of HTTP/1.1, for `TlsAcceptorBuilder::alpn_protocols`.
-pub const ALPN_HTTP11: &str = "http/1.1";

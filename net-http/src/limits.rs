@@ -11,8 +11,8 @@ pub struct Limits {
     /// Largest request head (request line + headers + final CRLF); more is 431
     /// (default 16 KiB). Also bounds a chunked body's trailer section.
     pub max_header_bytes: usize,
-    /// Most header fields in one request; more is 431 (default 64; values above 128
-    /// count as 128, the parser's fixed table).
+    /// Most header fields in one request; more is 431 (default 64, at most
+    /// 128).
     pub max_headers: usize,
     /// Largest request body, by `Content-Length` or decoded chunks; more is 413
     /// (default 1 MiB).
@@ -38,6 +38,23 @@ pub struct Limits {
     /// not make the server buffer every broadcast (default 4 MiB). A single message
     /// larger than this still goes to a peer that keeps up.
     pub ws_max_queued_bytes: usize,
+    /// HTTP/2: streams a client may have open at once (SETTINGS_MAX_CONCURRENT_STREAMS);
+    /// a stream over it is refused with RST_STREAM(REFUSED_STREAM) (default 100).
+    /// Request bodies in flight are bounded by this times `max_body_bytes`.
+    pub h2_max_concurrent_streams: u32,
+    /// HTTP/2: each stream's receive window (SETTINGS_INITIAL_WINDOW_SIZE); the
+    /// connection's is four times it (default 256 KiB).
+    pub h2_initial_window_size: u32,
+    /// HTTP/2: the largest frame payload the server accepts (SETTINGS_MAX_FRAME_SIZE,
+    /// 16 KiB to 16 MiB; default 16 KiB). HEADERS and CONTINUATION together are
+    /// bounded by `max_header_bytes` (SETTINGS_MAX_HEADER_LIST_SIZE).
+    pub h2_max_frame_size: u32,
+    /// HTTP/2: streams the client may open and reset before the server accepts them
+    /// (rapid reset, CVE-2023-44487); more is GOAWAY(ENHANCE_YOUR_CALM) (default 20).
+    pub h2_max_pending_reset_streams: usize,
+    /// HTTP/2: SETTINGS and PING frames (not ACKs) the peer may send in a row without
+    /// a request between them; more is GOAWAY(ENHANCE_YOUR_CALM) (default 1,000).
+    pub h2_max_control_frames: u32,
 }
 
 /// The most header fields any request may carry (the parser's array is this long).
@@ -55,6 +72,11 @@ impl Default for Limits {
             stream_high_water: 64 * 1024,
             ws_max_message_bytes: 1024 * 1024,
             ws_max_queued_bytes: 4 * 1024 * 1024,
+            h2_max_concurrent_streams: 100,
+            h2_initial_window_size: 256 * 1024,
+            h2_max_frame_size: 16 * 1024,
+            h2_max_pending_reset_streams: 20,
+            h2_max_control_frames: 1000,
         }
     }
 }

@@ -26,6 +26,7 @@ pub struct Metrics {
     ws_in: AtomicU64,
     ws_out: AtomicU64,
     http_open: AtomicI64,
+    h2: crate::h2_metrics::H2Counters,
     sources: RwLock<Vec<MetricsSource>>,
 }
 
@@ -83,6 +84,28 @@ impl Metrics {
 
     pub(crate) fn http_opened(&self, delta: i64) {
         self.http_open.fetch_add(delta, Relaxed);
+    }
+
+    pub(crate) fn h2_opened(&self, delta: i64) {
+        self.h2.opened(delta);
+    }
+
+    pub(crate) fn h2_stream(&self) {
+        self.h2.stream();
+    }
+
+    pub(crate) fn h2_reset(&self, code: u32) {
+        self.h2.reset(code);
+    }
+
+    pub(crate) fn h2_goaway_sent(&self, code: u32) {
+        self.h2.goaway(code);
+    }
+
+    /// HTTP/2 GOAWAY frames sent so far with error `code` (RFC 9113 §7; 0 is a
+    /// graceful close).
+    pub fn h2_goaways_sent(&self, code: u32) -> u64 {
+        self.h2.goaways_with(code)
     }
 
     /// Requests counted so far with `method` (`"other"` for the rest).
@@ -157,6 +180,7 @@ impl Metrics {
             "WebSocket messages sent (a broadcast counts once per receiver).",
             self.ws_out.load(Relaxed),
         );
+        self.h2.render(&mut out);
         if let Ok(sources) = self.sources.read() {
             for s in sources.iter() {
                 s(&mut out);

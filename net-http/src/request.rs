@@ -1,4 +1,4 @@
-//! `Request`: one parsed HTTP/1.1 request, head and complete body.
+//! `Request`: one parsed HTTP/1.1 or HTTP/2 request, head and complete body.
 //!
 //! The head's bytes are copied once into the request; the method, target and header
 //! fields are ranges into them, so a request costs two allocations (head and field
@@ -17,6 +17,8 @@ pub struct Request {
     pub(crate) fields: Vec<(Range<usize>, Range<usize>)>,
     pub(crate) body: Vec<u8>,
     pub(crate) peer: SocketAddr,
+    /// Arrived over HTTP/2.
+    pub(crate) http2: bool,
 }
 
 impl Request {
@@ -41,9 +43,15 @@ impl Request {
         self.target().split_once('?').map(|(_, q)| q)
     }
 
-    /// 0 for HTTP/1.0, 1 for HTTP/1.1.
+    /// 0 for HTTP/1.0, 1 for HTTP/1.1 (and for HTTP/2: see [`Request::is_http2`]).
     pub fn minor_version(&self) -> u8 {
         self.minor_version
+    }
+
+    /// Whether the request came over HTTP/2. Its `:authority` is then also a `host`
+    /// field (unless it had one), and its field names are lowercase.
+    pub fn is_http2(&self) -> bool {
+        self.http2
     }
 
     /// The first value of header `name` (case-insensitive).

@@ -43,6 +43,7 @@ pub struct Response {
     pub(crate) headers: Vec<(String, Vec<u8>)>,
     pub(crate) body: Body,
     pub(crate) close: bool,
+    pub(crate) trailers: Vec<(String, Vec<u8>)>,
 }
 
 impl Response {
@@ -53,6 +54,7 @@ impl Response {
             headers: Vec::new(),
             body: Body::Empty,
             close: false,
+            trailers: Vec::new(),
         }
     }
 
@@ -104,6 +106,23 @@ impl Response {
             return self;
         }
         self.headers.push((name.to_string(), value.to_vec()));
+        self
+    }
+
+    /// Adds a trailer field, sent after the body (gRPC's `grpc-status` is one). Sent
+    /// over HTTP/2 only: HTTP/1.1 responses drop their trailers. A name or value that
+    /// could not be sent is dropped with a warning.
+    pub fn trailer(mut self, name: &str, value: impl AsRef<[u8]>) -> Self {
+        let value = value.as_ref();
+        let name_ok = !name.is_empty()
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_graphic() && !b"()<>@,;:\\\"/[]?={}".contains(&b));
+        if !name_ok || value.iter().any(|&b| b == b'\r' || b == b'\n' || b == 0) {
+            log::warn!("response trailer {name:?} dropped: invalid name or value");
+            return self;
+        }
+        self.trailers.push((name.to_string(), value.to_vec()));
         self
     }
 

@@ -90,9 +90,16 @@ fn request_smuggling_shapes_are_refused_with_400_and_close() {
         b"GET / HTTP/1.1\r\nHost: t\r\nExpect: tea\r\n\r\n",
         417,
     );
-    // The HTTP/2 preface (a client that assumed h2 without ALPN): not a version we speak.
-    refused(&server, b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", 505);
     stop_when_idle(&server);
+    // The HTTP/2 preface to a service with HTTP/2 turned off: not a version it speaks.
+    // (With HTTP/2 on, the default, it is served as h2c: tests/http2.rs.)
+    let h1_only = net_http::HttpService::new(app())
+        .limits(limits())
+        .http2(false)
+        .install(net::TcpServer::builder("127.0.0.1:0").threads(1));
+    let h1_only = common::BuilderExt::started(h1_only);
+    refused(&h1_only, b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", 505);
+    stop_when_idle(&h1_only);
 }
 
 #[test]

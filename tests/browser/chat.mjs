@@ -36,6 +36,9 @@ try {
       throw new Error("page saw " + JSON.stringify(lines));
     }
   }
+  // The page itself came over HTTP/2 (ALPN h2); the WebSocket stays on HTTP/1.1.
+  const protocol = await alice.evaluate(() => performance.getEntriesByType("navigation")[0].nextHopProtocol);
+  console.log("nextHopProtocol " + protocol);
   if (screenshot) {
     await alice.screenshot({ path: screenshot });
   }

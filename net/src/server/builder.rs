@@ -43,6 +43,7 @@ pub struct TcpServerBuilder {
     pub(crate) backlog: i32,
     pub(crate) stop_timeout: Duration,
     pub(crate) drain_grace: Duration,
+    pub(crate) drain: Option<crate::conn::callbacks::ConnectionCallback<TcpConnection>>,
     pub(crate) accept_per_loop: bool,
     pub(crate) inherited: Vec<std::net::TcpListener>,
     pub(crate) proxy: Option<crate::server::proxy_protocol::policy::ProxyProtocol>,
@@ -67,6 +68,7 @@ impl TcpServerBuilder {
             backlog: 1024,
             stop_timeout: Duration::from_secs(5),
             drain_grace: Duration::ZERO,
+            drain: None,
             accept_per_loop: false,
             inherited: Vec::new(),
             proxy: None,
@@ -143,6 +145,19 @@ impl TcpServerBuilder {
         self
     }
 
+    /// How a graceful stop ends each connection still open after the grace, on its
+    /// loop. By default `shutdown` (flush, then FIN). A protocol that can announce its
+    /// end does it here and closes by itself once its work is done (HTTP/2: GOAWAY,
+    /// then the in-flight streams finish); whatever is still open at the stop timeout
+    /// is closed forcibly, as always.
+    pub fn on_drain<F>(mut self, f: F) -> Self
+    where
+        F: Fn(&mut TcpConnection) + Send + Sync + 'static,
+    {
+        self.drain = Some(Arc::new(f));
+        self
+    }
+
     /// The listen backlog (default 1024).
     pub fn backlog(mut self, backlog: i32) -> Self {
         self.backlog = backlog;
@@ -208,6 +223,7 @@ impl TcpServer {
             copies,
             b.stop_timeout,
             b.drain_grace,
+            b.drain,
         ));
         Ok(TcpServer {
             listeners,

@@ -5,7 +5,8 @@
 //! 2. Grace (default none): wait for connections to end by themselves, for protocols
 //!    whose clients finish a request and leave.
 //! 3. Shut down the rest on every loop: an idle connection sends its FIN at once, a busy
-//!    one flushes its output (and TLS close_notify) first.
+//!    one flushes its output (and TLS close_notify) first; or, with `on_drain`, let the
+//!    protocol end it (HTTP/2: GOAWAY, then close once the in-flight streams finish).
 //! 4. Wait, on the live-connection condition variable (no polling), until none is left
 //!    or the stop timeout passes; force-close what is left and wait for its release.
 //! 5. Quit the main loop: `TcpServer::run` then joins the workers and returns.
@@ -21,7 +22,8 @@ use std::time::{Duration, Instant};
 use parking_lot::{Condvar, Mutex};
 
 use crate::conn::broadcast::on_every_connection;
-use crate::conn::connection::ConnService;
+use crate::conn::callbacks::ConnectionCallback;
+use crate::conn::connection::{ConnService, TcpConnection};
 use crate::reactor::deadline::{deadline_after, deadline_in};
 use crate::reactor::loop_ctx::LoopCtx;
 use crate::reactor::loop_handle::LoopHandle;
@@ -48,6 +50,9 @@ pub(crate) struct ServerShared {
     done_cond: Condvar,
     pub(crate) stop_timeout: Duration,
     pub(crate) drain_grace: Duration,
+    /// How each connection is ended after the grace (`TcpServerBuilder::on_drain`);
+    /// `shutdown` when unset.
+    drain_step: Option<ConnectionCallback<TcpConnection>>,
 }
 
 fn loop_key(lp: &LoopHandle) -> usize {
@@ -62,6 +67,7 @@ impl ServerShared {
         listeners: Vec<TcpListener>,
         stop_timeout: Duration,
         drain_grace: Duration,
+        drain_step: Option<ConnectionCallback<TcpConnection>>,
     ) -> Self {
         ServerShared {
             service,
@@ -74,6 +80,7 @@ impl ServerShared {
             done_cond: Condvar::new(),
             stop_timeout,
             drain_grace,
+            drain_step,
         }
     }
 
@@ -151,7 +158,11 @@ impl ServerShared {
             self.service
                 .wait_all_closed(deadline_after(start, self.drain_grace));
         }
-        on_every_connection(&self.service, Arc::new(|c| c.shutdown()));
+        let step = self
+            .drain_step
+            .clone()
+            .unwrap_or_else(|| Arc::new(|c: &mut TcpConnection| c.shutdown()));
+        on_every_connection(&self.service, step);
         let left = self.service.wait_all_closed(deadline_in(self.stop_timeout));
         if left > 0 {
             log::warn!("{name}: {left} connections still open at the stop deadline; closing them");
