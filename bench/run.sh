@@ -278,7 +278,7 @@ h2_batch() { # bin
     command -v h2load >/dev/null || { log "h2load missing (apt-get install nghttp2-client)"; exit 1; }
     : >"$out"
     for rep in $(seq "$REPS"); do
-        for imp in muon hyper-h2; do
+        for imp in $(order muon hyper-h2); do
             PORT=$((PORT + 1))
             taskset -c $SERVER_CORE "$bin" http-server --impl "$imp" --threads 1 \
                 --addr "127.0.0.1:$PORT" >>"$OUT/server.log" 2>&1 &
