@@ -11,12 +11,23 @@ meta = open(meta_path).read().strip()
 conns = sorted({r["conns"] for r in rows})
 impls = ["muon", "hyper"]
 
+import re
+m = re.search(r"BENCH_REPS=(\d+)", meta)
+want_reps = int(m.group(1)) if m else 1
+
+def reps(imp, c):
+    return sum(1 for r in rows if r["impl"] == imp and r["conns"] == c)
+
+def flag(imp, c):
+    """A dagger on a cell whose median rests on fewer repetitions than asked."""
+    return "†" if reps(imp, c) < want_reps else ""
+
 def med(imp, c, key):
     vals = [r[key] for r in rows if r["impl"] == imp and r["conns"] == c]
     return statistics.median(vals) if vals else float("nan")
 
 lines = ["<!-- http:begin -->", "## HTTP/1.1: keep-alive `GET /`, Muon (`muon::http`) vs hyper", "",
-         "wrk (`-t1 --latency`, keep-alive) against one server at a time, alternated rep by rep; "
+         "wrk (`-t1 --latency`, keep-alive) against one server at a time, in a random order within each repetition; "
          "the server on core 0 with one worker (Muon `threads(1)`; hyper 1.x on a tokio "
          "current-thread runtime), wrk on core 1, loopback. Both answer the same 14-byte text with "
          "Date, Content-Type and Content-Length. Server CPU is utime+stime from /proc over the whole "
@@ -28,10 +39,14 @@ lines = ["<!-- http:begin -->", "## HTTP/1.1: keep-alive `GET /`, Muon (`muon::h
 for c in conns:
     ratio = med("muon", c, "cpu_us_per_req") / med("hyper", c, "cpu_us_per_req")
     for imp in impls:
-        lines.append("| %d | %s | %.0f | %.2f | %s | %.2f | %.2f | %d |" % (
-            c, imp, med(imp, c, "rps"), med(imp, c, "cpu_us_per_req"),
+        lines.append("| %d | %s | %.0f%s | %.2f | %s | %.2f | %.2f | %d |" % (
+            c, imp, med(imp, c, "rps"), flag(imp, c), med(imp, c, "cpu_us_per_req"),
             ("%.2f" % ratio) if imp == "muon" else "", med(imp, c, "p50_ms"), med(imp, c, "p99_ms"),
             sum(r["errors"] for r in rows if r["impl"] == imp and r["conns"] == c)))
+short = ["%s at %d connections: %d of %d" % (imp, c, reps(imp, c), want_reps)
+         for c in conns for imp in impls if reps(imp, c) < want_reps]
+lines += ["", ("† fewer repetitions than the %d asked for (a wrk run failed): " % want_reps + "; ".join(short) + ".")
+          if short else "Every median rests on the %d repetitions asked for." % want_reps]
 def spread(imp, c, key):
     vals = [r[key] for r in rows if r["impl"] == imp and r["conns"] == c]
     return "%.2f-%.2f" % (min(vals), max(vals))

@@ -57,13 +57,18 @@ LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 
+# The implementations of one repetition, in a random order: whichever runs first or
+# second in a warming or cooling machine is not always the same one.
+order() { shuf -e "$@"; }
+FAILED_RUNS=0
+
 # HTTP: wrk keep-alive GET / against muon and hyper, alternated, one worker each.
 http_batch() { # bin
     local bin=$1 out=$RES/http.jsonl
     command -v wrk >/dev/null || { log "wrk missing (apt-get install wrk)"; exit 1; }
     : >"$out"
     for rep in $(seq "$REPS"); do
-        for imp in muon hyper; do
+        for imp in $(order muon hyper); do
             PORT=$((PORT + 1))
             taskset -c $SERVER_CORE "$bin" http-server --impl "$imp" --threads 1 \
                 --addr "127.0.0.1:$PORT" >>"$OUT/server.log" 2>&1 &
@@ -76,8 +81,14 @@ http_batch() { # bin
                 log "http rep=$rep $imp conns=$conns"
                 local t0 t1 w
                 t0=$(cpu_ticks "$SPID")
-                w=$(timeout $((HTTP_SECONDS + 60)) taskset -c $LOAD_CORE wrk -t1 -c"$conns" \
-                    -d"${HTTP_SECONDS}s" --timeout 10s --latency "http://127.0.0.1:$PORT/" 2>&1) || true
+                if ! w=$(timeout $((HTTP_SECONDS + 60)) taskset -c $LOAD_CORE wrk -t1 -c"$conns" \
+                    -d"${HTTP_SECONDS}s" --timeout 10s --latency "http://127.0.0.1:$PORT/" 2>&1); then
+                    # No row: the report flags the cell as short of repetitions.
+                    echo "$w" >>"$OUT/wrk.log"
+                    log "FAILED: wrk http rep=$rep $imp conns=$conns"
+                    FAILED_RUNS=$((FAILED_RUNS + 1))
+                    continue
+                fi
                 t1=$(cpu_ticks "$SPID")
                 echo "$w" >>"$OUT/wrk.log"
                 echo "$w" | awk -v imp="$imp" -v conns="$conns" -v rep="$rep" \
@@ -148,7 +159,9 @@ load() {
     shift 2
     if ! timeout 180 taskset -c $LOAD_CORE "$bin" load "$scenario" \
         --addr "127.0.0.1:$PORT" --server-pid "$SPID" "$@" >>"$RESULTS"; then
+        # No row: the report flags the cell as short of repetitions.
         log "FAILED: load $scenario $*"
+        FAILED_RUNS=$((FAILED_RUNS + 1))
     fi
 }
 
@@ -157,7 +170,7 @@ pingpong_batch() { # bin ssl tls(0/1)
     local bin=$1 ssl=$2 tls=$3 flag=()
     [[ $tls == 1 ]] && flag=(--tls)
     for rep in $(seq "$REPS"); do
-        for imp in muon tokio; do
+        for imp in $(order muon tokio); do
             log "pingpong ssl=$ssl tls=$tls rep=$rep $imp"
             start_server "$bin" "$imp" "${flag[@]}"
             for conns in 1 100 1000; do
@@ -175,7 +188,7 @@ pingpong_batch() { # bin ssl tls(0/1)
 handshake_batch() { # bin ssl
     local bin=$1 ssl=$2
     for rep in $(seq "$REPS"); do
-        for imp in muon tokio; do
+        for imp in $(order muon tokio); do
             for key in ecdsa rsa; do
                 local cert=$CERTS/server.crt k=$CERTS/server.key
                 [[ $key == rsa ]] && cert=$CERTS/server-rsa.crt k=$CERTS/server-rsa.key
@@ -200,7 +213,7 @@ bulk_batch() { # bin ssl tls
     local bin=$1 ssl=$2 tls=$3 flag=()
     [[ $tls == 1 ]] && flag=(--tls)
     for rep in $(seq "$REPS"); do
-        for imp in muon tokio; do
+        for imp in $(order muon tokio); do
             log "bulk ssl=$ssl tls=$tls rep=$rep $imp"
             start_server "$bin" "$imp" "${flag[@]}"
             for conns in 1 4; do
@@ -216,7 +229,7 @@ memory_batch() { # bin ssl tls
     local bin=$1 ssl=$2 tls=$3 flag=()
     [[ $tls == 1 ]] && flag=(--tls)
     for rep in $(seq "$REPS"); do
-        for imp in muon tokio; do
+        for imp in $(order muon tokio); do
             log "memory ssl=$ssl tls=$tls rep=$rep $imp"
             start_server "$bin" "$imp" "${flag[@]}"
             load "$bin" memory "${flag[@]}" --conns 10000 \
@@ -232,7 +245,7 @@ memory_batch() { # bin ssl tls
 accept_batch() { # bin
     local bin=$1
     for rep in $(seq "$REPS"); do
-        for mode in main per-loop main-only tokio; do
+        for mode in $(order main per-loop main-only tokio); do
             local imp=muon threads=1 extra=()
             case $mode in
                 per-loop) extra=(--accept-per-loop) ;;
@@ -267,7 +280,7 @@ h2_batch() { # bin
     command -v h2load >/dev/null || { log "h2load missing (apt-get install nghttp2-client)"; exit 1; }
     : >"$out"
     for rep in $(seq "$REPS"); do
-        for imp in muon hyper-h2; do
+        for imp in $(order muon hyper-h2); do
             PORT=$((PORT + 1))
             taskset -c $SERVER_CORE "$bin" http-server --impl "$imp" --threads 1 \
                 --addr "127.0.0.1:$PORT" >>"$OUT/server.log" 2>&1 &
@@ -371,7 +384,7 @@ if [[ $SCENARIO == rustls ]]; then
 fi
 if [[ $SCENARIO == http ]]; then
     http_section
-    log "done in $(($(date +%s) - SUITE_START)) s: the HTTP section of docs/benchmarks.md"
+    log "done in $(($(date +%s) - SUITE_START)) s: the HTTP section of docs/benchmarks.md; $FAILED_RUNS failed runs"
     exit 0
 fi
 
@@ -424,4 +437,4 @@ fi
 "$SYS" report --results "$RESULTS" --floors "$RES/floors.txt" --meta "$RES/meta.txt" \
     --notes "$ROOT/bench/NOTES.md" --out "$ROOT/docs/benchmarks.md"
 http_section
-log "done in $(($(date +%s) - SUITE_START)) s: docs/benchmarks.md"
+log "done in $(($(date +%s) - SUITE_START)) s: docs/benchmarks.md; $FAILED_RUNS failed runs (flagged in its Repetitions section)"

@@ -184,6 +184,22 @@ fn graceful_stop_with_open_connections_finishes_within_deadline() {
     drop(idle);
 }
 
+/// The "closed" check itself can fail: a connection the server keeps open is reported
+/// as open once the bound passes, never taken for closed.
+#[test]
+#[should_panic(expected = "not closed")]
+fn the_closed_check_fails_on_a_connection_left_open() {
+    let server = echo_server(1);
+    let mut open = connect(server.local_addr());
+    let socket = open.try_clone().unwrap();
+    read_until_closed(
+        &mut open,
+        &socket,
+        Duration::from_millis(200),
+        "an echo connection nobody closed",
+    );
+}
+
 #[test]
 fn panicking_callback_closes_only_its_connection() {
     init_logging();

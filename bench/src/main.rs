@@ -14,6 +14,7 @@
 //! (utime + stime from `/proc/PID/stat`) and RSS (`VmRSS` from `/proc/PID/status`) are
 //! read by the load generator itself at the edges of the measured window.
 
+mod findings;
 mod http_server;
 mod load;
 mod proc_stat;

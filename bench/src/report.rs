@@ -79,9 +79,33 @@ fn val_str(v: &Value) -> String {
 /// Rows of a run, and medians over the repetitions that match a filter.
 struct Data {
     rows: Vec<Row>,
+    /// The repetitions the run asked for (`reps` of meta.txt).
+    want_reps: usize,
+    /// The table cells whose median rests on fewer repetitions than asked.
+    short: std::cell::RefCell<std::collections::BTreeSet<String>>,
+}
+
+impl crate::findings::Source for Data {
+    fn median(&self, filter: &[(&str, &str)], metric: &str) -> Option<(f64, usize)> {
+        let n = self.count(filter, metric);
+        self.med(filter, metric).map(|m| (m, n))
+    }
 }
 
 impl Data {
+    /// How many rows match `filter` and carry `metric`.
+    fn count(&self, filter: &[(&str, &str)], metric: &str) -> usize {
+        self.rows
+            .iter()
+            .filter(|r| {
+                filter
+                    .iter()
+                    .all(|(k, want)| r.get(*k).map(val_str).as_deref() == Some(*want))
+            })
+            .filter(|r| r.get(metric).and_then(Value::as_f64).is_some())
+            .count()
+    }
+
     fn med(&self, filter: &[(&str, &str)], metric: &str) -> Option<f64> {
         let mut v: Vec<f64> = self
             .rows
@@ -95,6 +119,15 @@ impl Data {
             .collect();
         if v.is_empty() {
             return None;
+        }
+        if v.len() < self.want_reps {
+            let cell: Vec<String> = filter.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            self.short.borrow_mut().insert(format!(
+                "{} {metric}: {} of {} repetitions",
+                cell.join(" "),
+                v.len(),
+                self.want_reps
+            ));
         }
         v.sort_by(|a, b| a.total_cmp(b));
         let n = v.len();
@@ -131,7 +164,8 @@ fn opt(v: Option<f64>, digits: usize) -> String {
     }
 }
 
-fn group_thousands(n: i64) -> String {
+/// `n` with a comma every three digits.
+pub(crate) fn group_thousands(n: i64) -> String {
     let s = n.abs().to_string();
     let mut out = String::new();
     for (i, c) in s.chars().enumerate() {
@@ -178,7 +212,6 @@ pub fn run(args: ReportArgs) -> io::Result<()> {
             ),
         }
     }
-    let d = Data { rows };
     let floors = parse_floors(&std::fs::read_to_string(&args.floors).unwrap_or_default());
     let meta: BTreeMap<String, String> = std::fs::read_to_string(&args.meta)
         .unwrap_or_default()
@@ -186,6 +219,11 @@ pub fn run(args: ReportArgs) -> io::Result<()> {
         .filter_map(|l| l.split_once('='))
         .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
         .collect();
+    let d = Data {
+        rows,
+        want_reps: meta.get("reps").and_then(|r| r.parse().ok()).unwrap_or(1),
+        short: Default::default(),
+    };
     let m = |k: &str| meta.get(k).cloned().unwrap_or_else(|| "?".into());
     let dir = args
         .out
@@ -237,7 +275,7 @@ chain verification (the server still signs every full handshake). Loopback only.
 - Server CPU: utime + stime of the server process from `/proc/PID/stat` (10 ms ticks), read by \
 the load generator right before and after the measured window; RSS: `VmRSS` from \
 `/proc/PID/status`.\n\
-- Each point runs Muon and tokio alternately, {} times each; every figure is the median.\n\
+- Each point runs Muon and tokio in a random order within each repetition, {} times each; every figure is the median (\"Repetitions\" at the end lists any cell with fewer).\n\
 - **pingpong**: every connection writes one message, reads the whole echo, repeats (one message \
 in flight per connection, muduo's pingpong with a full round trip so it gives latency too). \
 {} s warm-up, {} s window. msgs/s counts echoes completed in the window; latency is the round \
@@ -739,7 +777,31 @@ encrypt of every byte to the plain echo.\n",
 
     if let Some(notes) = &args.notes {
         if let Ok(n) = std::fs::read_to_string(notes) {
-            let _ = writeln!(o, "{n}");
+            let _ = writeln!(o, "{}", crate::findings::fill(&n, &d, d.want_reps, &meta));
+        }
+    }
+    // Last, so that it lists the cells of the findings too.
+    let short = d.short.borrow();
+    let _ = writeln!(
+        o,
+        "## Repetitions
+"
+    );
+    if short.is_empty() {
+        let _ = writeln!(
+            o,
+            "Every figure above is the median of the {} repetitions asked for.",
+            d.want_reps
+        );
+    } else {
+        let _ = writeln!(
+            o,
+            "These medians rest on fewer repetitions than the {} asked for (a load run \
+             failed; see the log of `bench/run.sh`); figures marked † in the findings use them:\n",
+            d.want_reps
+        );
+        for cell in short.iter() {
+            let _ = writeln!(o, "- {cell}");
         }
     }
     std::fs::write(&args.out, o)?;
