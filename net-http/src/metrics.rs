@@ -26,6 +26,7 @@ pub struct Metrics {
     ws_in: AtomicU64,
     ws_out: AtomicU64,
     http_open: AtomicI64,
+    pub(crate) servers: RwLock<Vec<(String, net::ServerHandle)>>,
     sources: RwLock<Vec<MetricsSource>>,
 }
 
@@ -93,6 +94,11 @@ impl Metrics {
             .map_or(0, |i| self.requests[i].load(Relaxed))
     }
 
+    /// WebSocket messages sent so far (every path: `WsConn`, `WsHandle`, broadcasts).
+    pub fn ws_messages_sent(&self) -> u64 {
+        self.ws_out.load(Relaxed)
+    }
+
     /// WebSocket messages received so far.
     pub fn ws_messages_received(&self) -> u64 {
         self.ws_in.load(Relaxed)
@@ -157,6 +163,7 @@ impl Metrics {
             "WebSocket messages sent (a broadcast counts once per receiver).",
             self.ws_out.load(Relaxed),
         );
+        self.render_servers(&mut out);
         if let Ok(sources) = self.sources.read() {
             for s in sources.iter() {
                 s(&mut out);

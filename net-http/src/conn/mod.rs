@@ -103,18 +103,26 @@ fn with_state<R>(
     Some(r)
 }
 
-/// Sends `frame` if `conn` is a WebSocket of ours that may still be sent to (and is
-/// reading: see [`ws::send_bounded`]); whether it was sent.
+/// Sends the message `frame` if `conn` is a WebSocket of ours that may still be sent
+/// to (and is reading: see [`ws::send_bounded`]); whether it was sent. Counted as a
+/// message sent here, so every path from outside a handler (a handle, a broadcast)
+/// counts alike.
 pub(crate) fn send_to_websocket(conn: &mut TcpConnection, frame: &[u8]) -> bool {
-    let max_queued = conn
+    let target = conn
         .extensions()
         .get::<ConnSlot>()
         .and_then(|s| s.0.as_ref())
-        .and_then(|st| st.ws.as_ref())
-        .filter(|ws| !ws.close_sent)
-        .map(|ws| ws.max_queued);
-    match max_queued {
-        Some(max) => ws::send_bounded(conn, max, frame),
+        .and_then(|st| st.ws.as_ref().map(|ws| (ws, &st.app.metrics)))
+        .filter(|(ws, _)| !ws.close_sent)
+        .map(|(ws, metrics)| (ws.max_queued, metrics.clone()));
+    match target {
+        Some((max, metrics)) => {
+            let sent = ws::send_bounded(conn, max, frame);
+            if sent {
+                metrics.ws_messages_out(1);
+            }
+            sent
+        }
         None => false,
     }
 }

@@ -66,6 +66,7 @@ impl HttpConn {
             if front.out.is_none() {
                 if self.continue_for == Some(self.send_seq) {
                     conn.send(b"HTTP/1.1 100 Continue\r\n\r\n");
+                    self.app.metrics.response(100);
                     self.continue_for = None;
                 }
                 return;

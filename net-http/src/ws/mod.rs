@@ -146,8 +146,11 @@ impl WsConn<'_> {
         }
         let mut out = Vec::new();
         frame::encode(op, payload, &mut out);
-        self.metrics.ws_messages_out(1);
-        send_bounded(self.conn, self.state.max_queued, &out)
+        let sent = send_bounded(self.conn, self.state.max_queued, &out);
+        if sent {
+            self.metrics.ws_messages_out(1);
+        }
+        sent
     }
 
     /// Starts the close handshake with `code` and `reason`, then half-closes.
@@ -159,11 +162,8 @@ impl WsConn<'_> {
     /// every loop: one task per loop, the frame encoded once.
     pub fn broadcast(&self, message: &Message) {
         let frame = Arc::new(message.to_frame());
-        let metrics = self.metrics.clone();
         self.conn.for_each_sibling(move |peer| {
-            if crate::conn::send_to_websocket(peer, &frame) {
-                metrics.ws_messages_out(1);
-            }
+            crate::conn::send_to_websocket(peer, &frame);
         });
     }
 
