@@ -59,8 +59,16 @@ impl HttpService {
     }
 
     /// Sets the builder's connection, message, write-complete and half-close
-    /// callbacks to the HTTP codec's (any set before are replaced).
+    /// callbacks to the HTTP codec's. They belong to the codec from then on: a
+    /// callback setter (`on_connection`, `on_message`, ...) used on the builder
+    /// before or after `install` makes its `build()` fail with
+    /// [`std::io::ErrorKind::InvalidInput`] instead of silently replacing one side.
+    /// Everything else on the builder (threads, TLS, limits, timeouts) stays yours.
     pub fn install(self, builder: TcpServerBuilder) -> TcpServerBuilder {
+        builder.install_codec("HttpService::install", |b| self.install_callbacks(b))
+    }
+
+    fn install_callbacks(self, builder: TcpServerBuilder) -> TcpServerBuilder {
         let app = Arc::new(App {
             router: self.router,
             limits: self.limits,

@@ -12,6 +12,9 @@ macro_rules! connection_setters {
         where
             F: Fn(&mut $crate::TcpConnection) + Send + Sync + 'static,
         {
+            self.callbacks
+                .owner
+                .set_by_application($crate::callback_owner::CallbackSet::CONNECTION);
             self.callbacks.connection = Some(std::sync::Arc::new(f));
             self
         }
@@ -21,6 +24,9 @@ macro_rules! connection_setters {
         where
             F: Fn(&mut $crate::TcpConnection, &mut $crate::Buffer) + Send + Sync + 'static,
         {
+            self.callbacks
+                .owner
+                .set_by_application($crate::callback_owner::CallbackSet::MESSAGE);
             self.callbacks.message = Some(std::sync::Arc::new(f));
             self
         }
@@ -30,6 +36,9 @@ macro_rules! connection_setters {
         where
             F: Fn(&mut $crate::TcpConnection) + Send + Sync + 'static,
         {
+            self.callbacks
+                .owner
+                .set_by_application($crate::callback_owner::CallbackSet::WRITE_COMPLETE);
             self.callbacks.write_complete = Some(std::sync::Arc::new(f));
             self
         }
@@ -41,6 +50,9 @@ macro_rules! connection_setters {
             F: Fn(&mut $crate::TcpConnection, usize) + Send + Sync + 'static,
         {
             self.options.high_water_mark = mark;
+            self.callbacks
+                .owner
+                .set_by_application($crate::callback_owner::CallbackSet::HIGH_WATER);
             self.callbacks.high_water = Some(std::sync::Arc::new(f));
             self
         }
@@ -52,8 +64,33 @@ macro_rules! connection_setters {
         where
             F: Fn(&mut $crate::TcpConnection) + Send + Sync + 'static,
         {
+            self.callbacks
+                .owner
+                .set_by_application($crate::callback_owner::CallbackSet::HALF_CLOSE);
             self.callbacks.half_close = Some(std::sync::Arc::new(f));
             self
+        }
+
+        /// Lets a codec (an HTTP service, say) set the connection callbacks in
+        /// `install`, and makes `build()` fail with [`std::io::ErrorKind::InvalidInput`]
+        /// if the application sets one too, before or after: the codec's would be
+        /// replaced (its connections left unanswered) or the application's never run.
+        /// `codec` names the codec in that error.
+        pub fn install_codec(
+            mut self,
+            codec: &'static str,
+            install: impl FnOnce(Self) -> Self,
+        ) -> Self {
+            // The codec sets its callbacks on an empty set (so its setters do not
+            // count as the application's); the application's others are kept.
+            let mine = std::mem::take(&mut self.callbacks);
+            let mut b = install(self);
+            let owned = b.callbacks.set();
+            let mut owner = mine.owner;
+            owner.installed(codec, owned, mine.set());
+            b.callbacks = std::mem::take(&mut b.callbacks).or(mine);
+            b.callbacks.owner = owner;
+            b
         }
 
         /// Output bytes above which the high-water policy applies (default 64 KiB).

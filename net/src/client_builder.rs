@@ -109,6 +109,7 @@ impl TcpClientBuilder {
                 format!("{} resolved to no address", self.addr),
             ));
         }
+        self.callbacks.owner.check()?;
         let (loop_handle, own_loop) = match self.event_loop {
             Some(h) => (h, None),
             None => {

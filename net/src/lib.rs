@@ -22,6 +22,7 @@
 mod acceptor;
 mod buffer;
 mod builder_setters;
+mod callback_owner;
 mod callbacks;
 mod client;
 mod client_builder;

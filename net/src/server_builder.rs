@@ -164,6 +164,7 @@ impl TcpServer {
     }
 
     fn from_builder(b: TcpServerBuilder) -> io::Result<TcpServer> {
+        b.callbacks.owner.check()?;
         let loops = b.threads.max(1);
         let listeners = if b.inherited.is_empty() {
             let count = if b.accept_per_loop { loops } else { 1 };
