@@ -85,5 +85,6 @@ impl HttpService {
             .on_message(conn::on_message)
             .on_write_complete(conn::on_write_complete)
             .on_half_close(conn::on_half_close)
+            .on_drain(conn::on_drain)
     }
 }

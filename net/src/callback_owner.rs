@@ -85,18 +85,20 @@ pub(crate) struct CallbackSet(u8);
 
 impl CallbackSet {
     /// The setters' names, by bit.
-    const NAMES: [&'static str; 5] = [
+    const NAMES: [&'static str; 6] = [
         "on_connection",
         "on_message",
         "on_write_complete",
         "on_high_water",
         "on_half_close",
+        "on_drain",
     ];
     pub(crate) const CONNECTION: CallbackSet = CallbackSet(1);
     pub(crate) const MESSAGE: CallbackSet = CallbackSet(2);
     pub(crate) const WRITE_COMPLETE: CallbackSet = CallbackSet(4);
     pub(crate) const HIGH_WATER: CallbackSet = CallbackSet(8);
     pub(crate) const HALF_CLOSE: CallbackSet = CallbackSet(16);
+    pub(crate) const DRAIN: CallbackSet = CallbackSet(32);
 
     /// Both sets.
     pub(crate) fn with(self, other: CallbackSet) -> CallbackSet {

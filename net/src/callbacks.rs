@@ -24,6 +24,8 @@ pub(crate) struct Callbacks<C> {
     pub(crate) write_complete: Option<ConnectionCallback<C>>,
     pub(crate) high_water: Option<HighWaterCallback<C>>,
     pub(crate) half_close: Option<ConnectionCallback<C>>,
+    /// A server's graceful stop began (servers only).
+    pub(crate) drain: Option<ConnectionCallback<C>>,
     /// Who set them (a codec's callbacks must not be replaced by the application's).
     pub(crate) owner: crate::callback_owner::CallbackOwner,
 }
@@ -36,6 +38,7 @@ impl<C> Default for Callbacks<C> {
             write_complete: None,
             high_water: None,
             half_close: None,
+            drain: None,
             owner: Default::default(),
         }
     }
@@ -49,6 +52,7 @@ impl<C> Clone for Callbacks<C> {
             write_complete: self.write_complete.clone(),
             high_water: self.high_water.clone(),
             half_close: self.half_close.clone(),
+            drain: self.drain.clone(),
             owner: self.owner,
         }
     }
@@ -63,6 +67,7 @@ impl<C> Callbacks<C> {
             (self.write_complete.is_some(), CallbackSet::WRITE_COMPLETE),
             (self.high_water.is_some(), CallbackSet::HIGH_WATER),
             (self.half_close.is_some(), CallbackSet::HALF_CLOSE),
+            (self.drain.is_some(), CallbackSet::DRAIN),
         ]
         .into_iter()
         .filter(|(set, _)| *set)
@@ -76,6 +81,7 @@ impl<C> Callbacks<C> {
         self.write_complete = self.write_complete.or(other.write_complete);
         self.high_water = self.high_water.or(other.high_water);
         self.half_close = self.half_close.or(other.half_close);
+        self.drain = self.drain.or(other.drain);
         self
     }
 }

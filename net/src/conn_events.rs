@@ -248,6 +248,14 @@ impl TcpConnection {
         }));
     }
 
+    /// A graceful stop began: the drain callback runs if the connection is up.
+    pub(crate) fn drain_begins(&mut self) {
+        let callbacks = self.callbacks.clone();
+        if let (Some(cb), true) = (&callbacks.drain, self.life.delivers()) {
+            self.call_user(|c| cb(c));
+        }
+    }
+
     /// Whether the up callback ran (the handshake, if any, completed).
     pub(crate) fn came_up_once(&self) -> bool {
         self.life.came_up()

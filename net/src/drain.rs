@@ -2,8 +2,10 @@
 //!
 //! 1. Stop accepting: every acceptor leaves its loop and closes its listener (the
 //!    loops confirm; a listener handed to another process stays open there).
-//! 2. Grace (default none): wait for connections to end by themselves, for protocols
-//!    whose clients finish a request and leave.
+//! 2. Tell every connection that is up (its `on_drain` callback: HTTP answers with
+//!    `Connection: close` from now on, a WebSocket sends close 1001), then the grace
+//!    (default none): wait for connections to end by themselves, for protocols whose
+//!    clients finish a request and leave.
 //! 3. Shut down the rest on every loop: an idle connection sends its FIN at once, a busy
 //!    one flushes its output (and TLS close_notify) first.
 //! 4. Wait, on the live-connection condition variable (no polling), until none is left
@@ -142,6 +144,9 @@ impl ServerShared {
             "{name}: stopped accepting; draining {} connections",
             self.service.live()
         );
+        // Queued before the shutdown below on every loop (FIFO): what a protocol
+        // says on its drain callback goes out before the FIN.
+        on_every_connection(&self.service, Arc::new(|c| c.drain_begins()));
         if !self.drain_grace.is_zero() {
             self.service.wait_all_closed(start + self.drain_grace);
         }

@@ -86,6 +86,22 @@ impl TcpServerBuilder {
 
     crate::builder_setters::connection_setters!();
 
+    /// Called on every connection that is up when a graceful stop begins (after
+    /// the server stopped accepting, before the drain grace): the moment for a
+    /// protocol to say goodbye in its own words (HTTP's `Connection: close`, a
+    /// WebSocket's close 1001) so that its peers leave during the grace instead of
+    /// being shut down after it.
+    pub fn on_drain<F>(mut self, f: F) -> Self
+    where
+        F: Fn(&mut TcpConnection) + Send + Sync + 'static,
+    {
+        self.callbacks
+            .owner
+            .set_by_application(crate::callback_owner::CallbackSet::DRAIN);
+        self.callbacks.drain = Some(Arc::new(f));
+        self
+    }
+
     /// At most this many live connections (default: no limit). A connection beyond
     /// it is accepted and closed at once: its client sees an EOF (or a reset) instead
     /// of waiting in the backlog, its descriptor is freed at once, it is counted in

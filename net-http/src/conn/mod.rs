@@ -21,8 +21,11 @@ use crate::chunked::ChunkedDecoder;
 use crate::response::{BodySource, OutFraming};
 use crate::service::App;
 use crate::ws::{self, WsState};
-use crate::{Request, Response};
 
+use crate::{Request, Response};
+pub(crate) use drain::on_drain;
+
+mod drain;
 mod parse;
 mod timer;
 mod websocket;
@@ -88,6 +91,7 @@ pub(crate) struct HttpConn {
     tick: Option<(TimerId, Instant)>,
     scratch: Vec<u8>,
     ws: Option<WsState>,
+    drain: drain::Drain,
 }
 
 /// Runs `f` with the codec state and the connection, if this is an HTTP connection.
@@ -151,6 +155,7 @@ pub(crate) fn on_up(conn: &mut TcpConnection, app: &Arc<App>) {
         tick: None,
         scratch: Vec::new(),
         ws: None,
+        drain: drain::Drain::Serving,
     })));
     with_state(conn, |st, conn| st.ensure_tick(conn));
 }

@@ -88,7 +88,7 @@ impl HttpConn {
     }
 
     pub(super) fn write_response(&mut self, conn: &mut TcpConnection, slot: &Slot, resp: Response) {
-        let keep_alive = slot.keep_alive && !resp.close;
+        let keep_alive = slot.keep_alive && !resp.close && !self.closes_for_drain();
         self.app.metrics.response(resp.status);
         let mut out = std::mem::take(&mut self.scratch);
         out.clear();
@@ -226,6 +226,10 @@ impl HttpConn {
         self.ws = Some(state);
         if let Some((id, _)) = self.tick.take() {
             conn.cancel_timer(id);
+        }
+        if self.draining() {
+            // Upgraded while the server stops: it goes away at once.
+            self.ws_going_away(conn);
         }
     }
 }
