@@ -134,6 +134,8 @@ fn every_websocket_send_path_counts_as_a_message_sent() {
     assert_eq!(read_ws_frame(&mut ws.reader).unwrap().2, b"echo");
     ws.send(&ws_frame(true, TEXT, b"all"));
     assert_eq!(read_ws_frame(&mut ws.reader).unwrap().2, b"all");
+    // Counted on the loop right after the send: the client may read the frame first.
+    common::wait_until(Duration::from_secs(10), || counters.ws_messages_sent() >= 3);
     assert_eq!(counters.ws_messages_sent(), 3);
     assert_eq!(counters.ws_messages_received(), 2);
     let mut c = Client::new(http.local_addr());

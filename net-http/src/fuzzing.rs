@@ -7,8 +7,9 @@ use net::Buffer;
 
 use crate::chunked::ChunkedDecoder;
 use crate::head::{parse_head, Framing};
-use crate::ws::{Event, Message, WsReader};
-use crate::Limits;
+use crate::limits::Limits;
+use crate::ws::reader::{Event, WsReader};
+use crate::ws::Message;
 
 /// Feeds `data[1..]` in two pieces (cut where `data[0]` says) to the head parser,
 /// then what follows a complete chunked head to the chunked decoder. Panics on a

@@ -5,7 +5,12 @@ use std::net::SocketAddr;
 
 use net::{ConnHandle, LoopHandle, TcpConnection};
 
-use crate::Response;
+use crate::response::Response;
+
+/// How a protocol takes a late answer for request `seq` on its connection (HTTP/1.1
+/// queues it in request order). Set by the protocol that made the [`Ctx`], so this
+/// module does not depend on any protocol.
+pub(crate) type Deliver = fn(&mut TcpConnection, u64, Response);
 
 /// A handler's answer.
 pub enum Reply {
@@ -27,6 +32,7 @@ pub struct Ctx<'a> {
     pub(crate) conn: &'a mut TcpConnection,
     pub(crate) seq: u64,
     pub(crate) responder_taken: bool,
+    pub(crate) deliver: Deliver,
 }
 
 impl Ctx<'_> {
@@ -38,6 +44,7 @@ impl Ctx<'_> {
             handle: self.conn.handle(),
             seq: self.seq,
             answered: false,
+            deliver: self.deliver,
         }
     }
 
@@ -76,6 +83,7 @@ pub struct Responder {
     handle: ConnHandle,
     seq: u64,
     answered: bool,
+    deliver: Deliver,
 }
 
 impl Responder {
@@ -87,9 +95,9 @@ impl Responder {
     }
 
     fn deliver(&self, response: Response) -> bool {
-        let seq = self.seq;
+        let (seq, deliver) = (self.seq, self.deliver);
         self.handle
-            .with_connection(move |conn| crate::conn::deliver(conn, seq, response))
+            .with_connection(move |conn| deliver(conn, seq, response))
     }
 }
 

@@ -25,12 +25,13 @@
 //! ```
 #![warn(missing_docs)]
 
+mod app;
 mod chunked;
-mod conn;
 mod date;
 mod error;
 #[doc(hidden)]
 pub mod fuzzing;
+mod h1;
 mod handler;
 mod head;
 mod limits;

@@ -4,8 +4,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::handler::{Ctx, Reply};
+use crate::request::Request;
 use crate::ws::WsHandler;
-use crate::Request;
 
 /// A request handler. Runs on the connection's loop: it must not block. It answers
 /// at once with [`Reply::Now`], or takes a [`crate::Responder`] from the context and

@@ -9,7 +9,7 @@ use std::fmt::Write;
 
 use net::{ServerHandle, ServerStats};
 
-use crate::Metrics;
+use crate::metrics::Metrics;
 
 impl Metrics {
     /// Adds `server`'s counters to what [`Metrics::render`] writes, labelled

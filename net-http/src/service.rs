@@ -4,14 +4,11 @@ use std::sync::Arc;
 
 use net::TcpServerBuilder;
 
-use crate::{conn, Limits, Metrics, Router};
-
-/// What every connection of a service shares.
-pub(crate) struct App {
-    pub router: Router,
-    pub limits: Limits,
-    pub metrics: Arc<Metrics>,
-}
+use crate::app::App;
+use crate::limits::Limits;
+use crate::metrics::Metrics;
+use crate::router::Router;
+use crate::{h1, ws};
 
 /// An HTTP/1.1 (and WebSocket) service: a router, limits and counters, installed as
 /// the callbacks of a [`TcpServerBuilder`]. TLS is the server's: give the builder a
@@ -58,7 +55,7 @@ impl HttpService {
         self.metrics.clone()
     }
 
-    /// Sets the builder's connection, message, write-complete and half-close
+    /// Sets the builder's connection, message, write-complete, half-close and drain
     /// callbacks to the HTTP codec's. They belong to the codec from then on: a
     /// callback setter (`on_connection`, `on_message`, ...) used on the builder
     /// before or after `install` makes its `build()` fail with
@@ -74,17 +71,31 @@ impl HttpService {
             limits: self.limits,
             metrics: self.metrics,
         });
+        // A connection starts as HTTP/1.1; after an upgrade the WebSocket codec owns
+        // it, so each event goes to whichever protocol holds the connection now.
         builder
             .on_connection(move |c| {
                 if c.is_connected() {
-                    conn::on_up(c, &app);
-                } else {
-                    conn::on_down(c);
+                    h1::on_up(c, &app);
+                } else if !ws::on_down(c) {
+                    h1::on_down(c);
                 }
             })
-            .on_message(conn::on_message)
-            .on_write_complete(conn::on_write_complete)
-            .on_half_close(conn::on_half_close)
-            .on_drain(conn::on_drain)
+            .on_message(|c, input| {
+                if !ws::on_message(c, input) {
+                    h1::on_message(c, input);
+                }
+            })
+            .on_write_complete(h1::on_write_complete)
+            .on_half_close(|c| {
+                if !ws::on_half_close(c) {
+                    h1::on_half_close(c);
+                }
+            })
+            .on_drain(|c| {
+                if !ws::on_drain(c) {
+                    h1::drain::on_drain(c);
+                }
+            })
     }
 }

@@ -27,6 +27,9 @@ pub const CHEAP_PREPEND: usize = 8;
 /// (more server CPU per GiB with 64 KiB).
 pub(crate) const SPILL: usize = 16 * 1024;
 
+/// Buffers larger than this are given back once they drain.
+pub(crate) const KEEP_CAPACITY: usize = 256 * 1024;
+
 /// A growable byte buffer with a cheap prepend area and read/write indexes.
 ///
 /// ```
@@ -216,6 +219,15 @@ impl Buffer {
     pub fn has_written(&mut self, len: usize) {
         assert!(len <= self.writable_bytes(), "has_written past the end");
         self.write_index += len;
+    }
+
+    /// Gives a drained buffer's storage back when it has grown past what an idle
+    /// connection should keep (one burst can grow a buffer to megabytes; thousands of
+    /// idle connections must not each keep theirs).
+    pub(crate) fn release_if_drained(&mut self) {
+        if self.is_empty() && self.capacity() > KEEP_CAPACITY {
+            self.shrink(0);
+        }
     }
 
     /// Gives back memory: keeps the content and at most `reserve` bytes of free room.

@@ -10,11 +10,11 @@ macro_rules! connection_setters {
         /// it goes down; `conn.is_connected()` tells which.
         pub fn on_connection<F>(mut self, f: F) -> Self
         where
-            F: Fn(&mut $crate::TcpConnection) + Send + Sync + 'static,
+            F: Fn(&mut $crate::conn::connection::TcpConnection) + Send + Sync + 'static,
         {
             self.callbacks
                 .owner
-                .set_by_application($crate::callback_owner::CallbackSet::CONNECTION);
+                .set_by_application($crate::conn::callback_owner::CallbackSet::CONNECTION);
             self.callbacks.connection = Some(std::sync::Arc::new(f));
             self
         }
@@ -22,11 +22,14 @@ macro_rules! connection_setters {
         /// Called with the connection's input buffer when bytes arrive.
         pub fn on_message<F>(mut self, f: F) -> Self
         where
-            F: Fn(&mut $crate::TcpConnection, &mut $crate::Buffer) + Send + Sync + 'static,
+            F: Fn(&mut $crate::conn::connection::TcpConnection, &mut $crate::buffer::Buffer)
+                + Send
+                + Sync
+                + 'static,
         {
             self.callbacks
                 .owner
-                .set_by_application($crate::callback_owner::CallbackSet::MESSAGE);
+                .set_by_application($crate::conn::callback_owner::CallbackSet::MESSAGE);
             self.callbacks.message = Some(std::sync::Arc::new(f));
             self
         }
@@ -34,11 +37,11 @@ macro_rules! connection_setters {
         /// Called when everything sent so far has been handed to the kernel.
         pub fn on_write_complete<F>(mut self, f: F) -> Self
         where
-            F: Fn(&mut $crate::TcpConnection) + Send + Sync + 'static,
+            F: Fn(&mut $crate::conn::connection::TcpConnection) + Send + Sync + 'static,
         {
             self.callbacks
                 .owner
-                .set_by_application($crate::callback_owner::CallbackSet::WRITE_COMPLETE);
+                .set_by_application($crate::conn::callback_owner::CallbackSet::WRITE_COMPLETE);
             self.callbacks.write_complete = Some(std::sync::Arc::new(f));
             self
         }
@@ -47,12 +50,12 @@ macro_rules! connection_setters {
         /// size.
         pub fn on_high_water<F>(mut self, mark: usize, f: F) -> Self
         where
-            F: Fn(&mut $crate::TcpConnection, usize) + Send + Sync + 'static,
+            F: Fn(&mut $crate::conn::connection::TcpConnection, usize) + Send + Sync + 'static,
         {
             self.options.high_water_mark = mark;
             self.callbacks
                 .owner
-                .set_by_application($crate::callback_owner::CallbackSet::HIGH_WATER);
+                .set_by_application($crate::conn::callback_owner::CallbackSet::HIGH_WATER);
             self.callbacks.high_water = Some(std::sync::Arc::new(f));
             self
         }
@@ -62,11 +65,11 @@ macro_rules! connection_setters {
         /// (reply, then `shutdown`), and the close delay bounds how long it may take.
         pub fn on_half_close<F>(mut self, f: F) -> Self
         where
-            F: Fn(&mut $crate::TcpConnection) + Send + Sync + 'static,
+            F: Fn(&mut $crate::conn::connection::TcpConnection) + Send + Sync + 'static,
         {
             self.callbacks
                 .owner
-                .set_by_application($crate::callback_owner::CallbackSet::HALF_CLOSE);
+                .set_by_application($crate::conn::callback_owner::CallbackSet::HALF_CLOSE);
             self.callbacks.half_close = Some(std::sync::Arc::new(f));
             self
         }
@@ -127,7 +130,7 @@ macro_rules! connection_setters {
         /// Puts a layer in every connection's read/write path: TLS with
         /// `muon::ssl::TlsAcceptor` on a server, a `muon::ssl::TlsConnector` on a
         /// client.
-        pub fn tls<L: $crate::LayerFactory>(mut self, layer: L) -> Self {
+        pub fn tls<L: $crate::layer::LayerFactory>(mut self, layer: L) -> Self {
             self.layer = Some(std::sync::Arc::new(layer));
             self
         }

@@ -4,7 +4,8 @@
 //! Stateless and `Copy`: one codec value serves every connection; a connection's
 //! partial frame simply stays in its input buffer until the rest arrives.
 
-use crate::{Buffer, TcpConnection};
+use crate::buffer::Buffer;
+use crate::conn::connection::TcpConnection;
 
 /// Size of the length header.
 pub const HEADER_LEN: usize = 4;

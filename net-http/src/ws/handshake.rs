@@ -1,7 +1,8 @@
 //! The opening handshake (RFC 6455 §4.2): checking the client's upgrade request and
 //! computing `Sec-WebSocket-Accept`.
 
-use crate::{Request, Response};
+use crate::request::Request;
+use crate::response::Response;
 
 const GUID: &[u8] = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 

@@ -11,7 +11,7 @@ use net::Buffer;
 use super::frame::{
     self, fail, FrameHead, WsFail, OP_BINARY, OP_CLOSE, OP_CONTINUATION, OP_PING, OP_PONG, OP_TEXT,
 };
-use super::Message;
+use super::message::Message;
 
 /// What the reader produced.
 #[derive(Debug, PartialEq, Eq)]

@@ -1,0 +1,195 @@
+//! The per-connection HTTP/1.1 codec: parses requests from the input buffer, runs
+//! handlers, writes responses in request order, and hands an upgraded connection over
+//! to the WebSocket codec (`ws::take_over`), after which its HTTP state is dropped.
+//!
+//! Ownership: the state lives in the connection's extensions (`ConnSlot`); every entry
+//! point (message, write-complete, half-close, timer, a responder's task) takes it out,
+//! works with `&mut TcpConnection` beside it, and puts it back. All on the loop.
+//!
+//! Bounds: the request head by `max_header_bytes`, the body by `max_body_bytes`, the
+//! requests parsed ahead of their responses by `max_pipelined` (then reading pauses and
+//! what was read waits in `stash`), a streamed body by the high-water mark.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::Instant;
+
+use net::{Buffer, TcpConnection, TimerId};
+
+use crate::app::App;
+use crate::chunked::ChunkedDecoder;
+use crate::request::Request;
+use crate::response::{BodySource, OutFraming, Response};
+use crate::ws;
+
+pub(crate) mod drain;
+mod parse;
+mod timer;
+mod write;
+
+/// Whether the server is stopping, as this connection knows it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+enum Drain {
+    /// Serving as usual: keep-alive as the client asks.
+    #[default]
+    Serving,
+    /// The server is stopping: the response after which nothing is queued closes
+    /// the connection, and an upgrade goes away at once.
+    Draining,
+}
+
+/// The connection context holding the codec (taken out while it works).
+pub(crate) struct ConnSlot(Option<HttpConn>);
+
+/// A request whose head is parsed and whose body is arriving.
+struct BodyRead {
+    seq: u64,
+    request: Request,
+    upgrade: bool,
+    kind: BodyKind,
+}
+
+enum BodyKind {
+    Length(u64),
+    Chunked(ChunkedDecoder),
+}
+
+/// What goes out for one request, once known.
+enum Outgoing {
+    Response(Response),
+    Upgrade(Arc<dyn ws::WsHandler>, String),
+}
+
+/// One request awaiting its turn on the wire.
+struct Slot {
+    head_only: bool,
+    minor: u8,
+    keep_alive: bool,
+    out: Option<Outgoing>,
+}
+
+struct Streaming {
+    source: Box<dyn BodySource>,
+    framing: OutFraming,
+    remaining: Option<u64>,
+}
+
+pub(crate) struct HttpConn {
+    app: Arc<App>,
+    /// Input held while parsing is paused, or a partial request left from it.
+    stash: Buffer,
+    scanned: usize,
+    body: Option<BodyRead>,
+    slots: VecDeque<Slot>,
+    next_seq: u64,
+    send_seq: u64,
+    streaming: Option<Streaming>,
+    continue_for: Option<u64>,
+    /// No request after the current ones: close once they are answered.
+    last_request_seen: bool,
+    /// Parsing is paused (pipeline full or upgrade pending) and reading stopped.
+    hold: bool,
+    upgrade_pending: bool,
+    peer_done: bool,
+    head_started: Option<Instant>,
+    last_rx: Instant,
+    idle_since: Option<Instant>,
+    served: u64,
+    tick: Option<(TimerId, Instant)>,
+    scratch: Vec<u8>,
+    /// Handed over to the WebSocket codec: nothing more for HTTP to do.
+    upgraded: bool,
+    drain: Drain,
+}
+
+/// Runs `f` with the codec state and the connection, if this is an HTTP connection.
+fn with_state<R>(
+    conn: &mut TcpConnection,
+    f: impl FnOnce(&mut HttpConn, &mut TcpConnection) -> R,
+) -> Option<R> {
+    let mut st = conn.extensions_mut().get_mut::<ConnSlot>()?.0.take()?;
+    let r = f(&mut st, conn);
+    if st.upgraded {
+        conn.extensions_mut().remove::<ConnSlot>();
+    } else if let Some(slot) = conn.extensions_mut().get_mut::<ConnSlot>() {
+        slot.0 = Some(st);
+    }
+    Some(r)
+}
+
+pub(crate) fn on_up(conn: &mut TcpConnection, app: &Arc<App>) {
+    let now = Instant::now();
+    app.metrics.http_opened(1);
+    conn.extensions_mut().insert(ConnSlot(Some(HttpConn {
+        app: app.clone(),
+        stash: Buffer::new(),
+        scanned: 0,
+        body: None,
+        slots: VecDeque::new(),
+        next_seq: 0,
+        send_seq: 0,
+        streaming: None,
+        continue_for: None,
+        last_request_seen: false,
+        hold: false,
+        upgrade_pending: false,
+        peer_done: false,
+        head_started: None,
+        last_rx: now,
+        idle_since: Some(now),
+        served: 0,
+        tick: None,
+        scratch: Vec::new(),
+        upgraded: false,
+        drain: Drain::Serving,
+    })));
+    with_state(conn, |st, conn| st.ensure_tick(conn));
+}
+
+pub(crate) fn on_down(conn: &mut TcpConnection) {
+    with_state(conn, |st, _| st.app.metrics.http_opened(-1));
+    conn.extensions_mut().remove::<ConnSlot>();
+}
+
+pub(crate) fn on_message(conn: &mut TcpConnection, input: &mut Buffer) {
+    let handled = with_state(conn, |st, conn| {
+        st.last_rx = Instant::now();
+        if st.hold || !st.stash.is_empty() {
+            st.stash.append(input.peek());
+            input.retrieve_all();
+            if !st.hold {
+                st.drain_stash(conn);
+            }
+        } else {
+            st.parse(conn, input, false);
+        }
+        st.pump(conn);
+    });
+    if handled.is_none() {
+        input.retrieve_all();
+    }
+}
+
+pub(crate) fn on_write_complete(conn: &mut TcpConnection) {
+    with_state(conn, |st, conn| {
+        if st.streaming.is_some() || st.hold {
+            st.pump(conn);
+        }
+    });
+}
+
+pub(crate) fn on_half_close(conn: &mut TcpConnection) {
+    with_state(conn, |st, conn| {
+        st.peer_done = true;
+        // pump answers what is complete and drops a request still arriving.
+        st.pump(conn);
+    });
+}
+
+/// A responder's answer, on the loop.
+pub(crate) fn deliver(conn: &mut TcpConnection, seq: u64, response: Response) {
+    with_state(conn, |st, conn| {
+        st.fill(seq, Outgoing::Response(response));
+        st.pump(conn);
+    });
+}

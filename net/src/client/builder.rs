@@ -1,0 +1,176 @@
+//! `TcpClientBuilder`: how a client is configured before it connects.
+
+use std::io;
+use std::net::ToSocketAddrs;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::client::retry::RetryPolicy;
+use crate::client::tcp_client::TcpClient;
+use crate::client::tcp_client::{ClientShared, RetryCallback};
+use crate::conn::callbacks::Callbacks;
+use crate::conn::connection::TcpConnection;
+use crate::conn::options::ConnOptions;
+use crate::conn::service::Service;
+use crate::layer::LayerFactory;
+use crate::reactor::event_loop::EventLoop;
+use crate::reactor::loop_handle::LoopHandle;
+
+/// Configures a [`TcpClient`]; made by [`TcpClient::builder`].
+pub struct TcpClientBuilder {
+    addr: String,
+    name: String,
+    callbacks: Callbacks<TcpConnection>,
+    options: ConnOptions,
+    layer: Option<Arc<dyn LayerFactory>>,
+    connect_timeout: Duration,
+    retry: RetryPolicy,
+    reconnect: bool,
+    event_loop: Option<LoopHandle>,
+    on_retry: Option<RetryCallback>,
+}
+
+impl TcpClient {
+    /// Starts configuring a client of `addr` ("host:port"; the host name is resolved
+    /// when connecting, on the calling thread).
+    pub fn builder(addr: &str) -> TcpClientBuilder {
+        TcpClientBuilder::new(addr)
+    }
+}
+
+impl TcpClientBuilder {
+    fn new(addr: &str) -> Self {
+        TcpClientBuilder {
+            addr: addr.to_string(),
+            name: "client".into(),
+            callbacks: Callbacks::default(),
+            // A client usually produces on its own rather than in answer to what it
+            // reads; pausing its reads when its output backs up can deadlock against a
+            // server that applies the same backpressure. Opt in where it fits.
+            options: ConnOptions {
+                pause_reading_above_high_water: false,
+                ..ConnOptions::default()
+            },
+            layer: None,
+            connect_timeout: Duration::from_secs(5),
+            retry: RetryPolicy::default(),
+            reconnect: false,
+            event_loop: None,
+            on_retry: None,
+        }
+    }
+
+    /// The client's name, in logs (default "client").
+    pub fn name(mut self, name: &str) -> Self {
+        self.name = name.to_string();
+        self
+    }
+
+    crate::builder_setters::connection_setters!();
+
+    /// How long one TCP connect attempt may take (default 5 s).
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// When to retry a failed connect or handshake (default: backoff from 500 ms to
+    /// 30 s with jitter, forever).
+    pub fn retry(mut self, policy: RetryPolicy) -> Self {
+        self.retry = policy;
+        self
+    }
+
+    /// Reconnect after an established connection goes down (default off).
+    pub fn reconnect(mut self, on: bool) -> Self {
+        self.reconnect = on;
+        self
+    }
+
+    /// Runs on this loop instead of a loop thread of the client's own.
+    pub fn event_loop(mut self, handle: LoopHandle) -> Self {
+        self.event_loop = Some(handle);
+        self
+    }
+
+    /// Called before each retry with (consecutive failures, delay, last error).
+    pub fn on_retry<F>(mut self, f: F) -> Self
+    where
+        F: Fn(u32, Duration, &io::Error) + Send + Sync + 'static,
+    {
+        self.on_retry = Some(Arc::new(f));
+        self
+    }
+
+    /// Resolves the address (blocking, on this thread), then starts connecting on the
+    /// client's loop. Returns once the first attempt is queued; see
+    /// [`TcpClient::wait_connected`].
+    pub fn connect(self) -> io::Result<TcpClient> {
+        let addrs: Vec<_> = self.addr.to_socket_addrs()?.collect();
+        if addrs.is_empty() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("{} resolved to no address", self.addr),
+            ));
+        }
+        self.callbacks.owner.check()?;
+        let (loop_handle, own_loop) = match self.event_loop {
+            Some(h) => (h, None),
+            None => {
+                let lp = EventLoop::new(&self.name)?;
+                let h = lp.handle();
+                let t = std::thread::Builder::new()
+                    .name(self.name.clone())
+                    .spawn(move || lp.run())?;
+                (h, Some(t))
+            }
+        };
+        let TcpClientBuilder {
+            name,
+            mut callbacks,
+            options,
+            layer,
+            connect_timeout,
+            retry,
+            reconnect,
+            on_retry,
+            ..
+        } = self;
+        let shared = Arc::new_cyclic(|me: &std::sync::Weak<ClientShared>| {
+            let user = callbacks.connection.take();
+            let up = me.clone();
+            callbacks.connection = Some(Arc::new(move |conn| {
+                if conn.is_connected() {
+                    if let Some(client) = up.upgrade() {
+                        client.came_up(conn);
+                    }
+                }
+                if let Some(cb) = &user {
+                    cb(conn);
+                }
+            }));
+            let mut service = Service::new(name.clone(), callbacks, options, layer);
+            let _ = service.loops.set(vec![loop_handle.clone()]);
+            let down = me.clone();
+            service.release_hook = Some(Arc::new(move |conn| {
+                if let Some(client) = down.upgrade() {
+                    client.released(conn);
+                }
+            }));
+            ClientShared::new(
+                me.clone(),
+                name,
+                Arc::new(service),
+                addrs,
+                retry,
+                connect_timeout,
+                reconnect,
+                loop_handle.clone(),
+                on_retry,
+            )
+        });
+        let first = shared.clone();
+        loop_handle.queue_in_loop(move |ctx| first.start_attempt(ctx));
+        Ok(TcpClient { shared, own_loop })
+    }
+}
