@@ -53,7 +53,7 @@ pub use response::{reason_phrase, Body, BodySource, Response};
 pub use router::{Handler, Router};
 pub use server_metrics::write_server_stats;
 pub use service::HttpService;
-pub use ws::{Message, WsConn, WsHandle, WsHandler};
+pub use ws::{Message, WsBroadcaster, WsConn, WsHandle, WsHandler};
 
 /// The ALPN protocol id of HTTP/1.1, for `TlsAcceptorBuilder::alpn_protocols`.
 pub const ALPN_HTTP11: &str = "http/1.1";

@@ -8,6 +8,8 @@ use crate::app::App;
 use crate::limits::Limits;
 use crate::metrics::Metrics;
 use crate::router::Router;
+use crate::ws::hub::WsHub;
+use crate::ws::WsBroadcaster;
 use crate::{h1, ws};
 
 /// An HTTP/1.1 (and WebSocket) service: a router, limits and counters, installed as
@@ -26,6 +28,7 @@ pub struct HttpService {
     router: Router,
     limits: Limits,
     metrics: Arc<Metrics>,
+    hub: Arc<WsHub>,
 }
 
 impl HttpService {
@@ -35,6 +38,15 @@ impl HttpService {
             router,
             limits: Limits::default(),
             metrics: Metrics::new(),
+            hub: Arc::default(),
+        }
+    }
+
+    /// A handle that sends to this service's WebSockets from any thread, outside
+    /// any handler: all of them, or those a filter picks. Take it before `install`.
+    pub fn broadcaster(&self) -> WsBroadcaster {
+        WsBroadcaster {
+            hub: self.hub.clone(),
         }
     }
 
@@ -70,6 +82,7 @@ impl HttpService {
             router: self.router,
             limits: self.limits,
             metrics: self.metrics,
+            hub: self.hub,
         });
         // A connection starts as HTTP/1.1; after an upgrade the WebSocket codec owns
         // it, so each event goes to whichever protocol holds the connection now.

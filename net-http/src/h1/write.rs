@@ -220,7 +220,8 @@ impl HttpConn {
         self.app.metrics.http_opened(-1);
         let mut leftover = std::mem::take(&mut self.stash);
         let metrics = self.app.metrics.clone();
-        ws::take_over(conn, handler, &self.app.limits, metrics, &mut leftover);
+        let hub = &self.app.hub;
+        ws::take_over(conn, handler, &self.app.limits, metrics, hub, &mut leftover);
         if self.draining() {
             // Upgraded while the server stops: it goes away at once.
             ws::on_drain(conn);

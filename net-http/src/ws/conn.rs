@@ -3,11 +3,11 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use net::{ConnHandle, TcpConnection};
+use net::{ConnHandle, ConnId, Extensions, TcpConnection};
 
 use super::frame;
 use super::message::Message;
-use super::state::{send_bounded, send_close, send_to_websocket, WsState};
+use super::state::{send_bounded, send_close, send_to_websocket, with_state, WsState};
 use crate::metrics::Metrics;
 
 /// A WebSocket connection, for its handler on its loop.
@@ -78,6 +78,24 @@ impl WsConn<'_> {
     pub fn peer_addr(&self) -> SocketAddr {
         self.conn.peer_addr()
     }
+
+    /// The connection's id: the same as its [`WsHandle::id`], unique among the
+    /// server's open connections (a key for a map of handles).
+    pub fn id(&self) -> ConnId {
+        self.conn.id()
+    }
+
+    /// Per-connection state (one value per type), e.g. a subscriber's topics that a
+    /// [`WsBroadcaster::broadcast_where`](super::WsBroadcaster::broadcast_where)
+    /// filter reads.
+    pub fn extensions(&self) -> &Extensions {
+        self.conn.extensions()
+    }
+
+    /// Per-connection state, to change.
+    pub fn extensions_mut(&mut self) -> &mut Extensions {
+        self.conn.extensions_mut()
+    }
 }
 
 /// Sends to a WebSocket from any thread (queued to its loop).
@@ -106,6 +124,20 @@ impl WsHandle {
             if send_to_websocket(conn, &frame) {
                 metrics.ws_messages_out(1);
             }
+        })
+    }
+
+    /// The connection's id (as [`WsConn::id`]).
+    pub fn id(&self) -> ConnId {
+        self.conn.id()
+    }
+
+    /// Starts the close handshake with `code` and `reason` (as [`WsConn::close`]),
+    /// on the connection's loop; `false` if the connection is known to be closed.
+    pub fn close(&self, code: u16, reason: &str) -> bool {
+        let reason = reason.to_string();
+        self.conn.with_connection(move |conn| {
+            with_state(conn, |st, conn| send_close(conn, st, Some(code), &reason));
         })
     }
 }

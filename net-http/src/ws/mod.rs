@@ -8,15 +8,18 @@
 //! connection's input buffer and writes through `TcpConnection::send`. It is proven by
 //! the Autobahn|Testsuite (docs/autobahn.md).
 
+mod broadcaster;
 mod conn;
 mod frame;
 mod handler;
 pub mod handshake;
+pub(crate) mod hub;
 mod message;
 pub(crate) mod reader;
 mod session;
 mod state;
 
+pub use broadcaster::WsBroadcaster;
 pub use conn::{WsConn, WsHandle};
 pub use frame::WsFail;
 pub use handler::WsHandler;

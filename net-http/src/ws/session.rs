@@ -12,8 +12,9 @@ use net::{Buffer, TcpConnection};
 
 use super::conn::WsConn;
 use super::handler::WsHandler;
+use super::hub::WsHub;
 use super::reader::Event;
-use super::state::{send_close, send_pong, with_state, WsSlot, WsState};
+use super::state::{send_close, send_pong, send_to_websocket, with_state, WsSlot, WsState};
 use crate::limits::Limits;
 use crate::metrics::Metrics;
 
@@ -21,6 +22,31 @@ use crate::metrics::Metrics;
 struct WsEndpoint {
     handler: Arc<dyn WsHandler>,
     metrics: Arc<Metrics>,
+    hub: Arc<WsHub>,
+}
+
+/// Sends the message `frame` to the WebSocket `conn` and counts it as sent in its
+/// service's counters; whether it was sent.
+pub(crate) fn send_counted(conn: &mut TcpConnection, frame: &[u8]) -> bool {
+    let Some(metrics) = conn
+        .extensions()
+        .get::<WsEndpoint>()
+        .map(|e| e.metrics.clone())
+    else {
+        return false;
+    };
+    let sent = send_to_websocket(conn, frame);
+    if sent {
+        metrics.ws_messages_out(1);
+    }
+    sent
+}
+
+/// Whether `conn` is an open WebSocket of the service whose hub is `hub`.
+pub(crate) fn served_by(conn: &TcpConnection, hub: &Arc<WsHub>) -> bool {
+    conn.extensions()
+        .get::<WsEndpoint>()
+        .is_some_and(|e| Arc::ptr_eq(&e.hub, hub))
 }
 
 fn endpoint(conn: &TcpConnection) -> Option<(Arc<dyn WsHandler>, Arc<Metrics>)> {
@@ -35,9 +61,11 @@ pub(crate) fn take_over(
     handler: Arc<dyn WsHandler>,
     limits: &Limits,
     metrics: Arc<Metrics>,
+    hub: &Arc<WsHub>,
     leftover: &mut Buffer,
 ) {
     metrics.ws_opened(1);
+    hub.note_loop(conn);
     let mut state = WsState::new(limits);
     let mut wc = WsConn {
         conn,
@@ -48,8 +76,11 @@ pub(crate) fn take_over(
         log::error!("{conn}: WebSocket on_open panicked; closing");
         conn.force_close();
     }
-    conn.extensions_mut()
-        .insert(WsEndpoint { handler, metrics });
+    conn.extensions_mut().insert(WsEndpoint {
+        handler,
+        metrics,
+        hub: hub.clone(),
+    });
     conn.extensions_mut().insert(WsSlot(Some(state)));
     if !leftover.is_empty() {
         on_message(conn, leftover);
