@@ -16,8 +16,8 @@ use super::session::{send_counted, served_by};
 /// the server starts.
 ///
 /// ```no_run
-/// use muon::http::{HttpService, Message, Router};
-/// let service = HttpService::new(Router::new().websocket("/ws", |_ws: &mut muon::http::WsConn<'_>, _m| {}));
+/// use net_http::{HttpService, Message, Router, WsConn};
+/// let service = HttpService::new(Router::new().websocket("/ws", |_ws: &mut WsConn<'_>, _m| {}));
 /// let broadcaster = service.broadcaster();
 /// std::thread::spawn(move || loop {
 ///     broadcaster.broadcast(&Message::Text("tick".into()));

@@ -21,8 +21,12 @@ use crate::server::drain::ServerShared;
 use crate::server::intake::Intake;
 use crate::stats::ServerStats;
 
-/// A TCP server. See the module docs; configure with [`TcpServer::builder`]
-/// (`builder.rs`).
+/// A TCP server: listeners, acceptors and worker loops; configure it with
+/// [`TcpServer::builder`]. [`TcpServer::run`] turns the calling thread into the main
+/// reactor (or [`TcpServer::start`] runs it on a thread of its own); each connection
+/// belongs to the worker loop that took it in. A [`ServerHandle`] stops the server
+/// gracefully from any thread (stop accepting, drain grace, shut down, stop timeout,
+/// force), reads its counters, and can hand its listeners to a new process.
 pub struct TcpServer {
     pub(crate) listeners: Vec<std::net::TcpListener>,
     pub(crate) local_addr: SocketAddr,
