@@ -115,9 +115,22 @@ macro_rules! connection_setters {
             self
         }
 
-        /// Closes connections idle (no byte read or written) for `timeout`.
+        /// Closes connections idle (no byte read or written) for `timeout`. For
+        /// request/response protocols; a push service, whose subscribers only receive,
+        /// wants [`read_idle_timeout`](Self::read_idle_timeout). The last of the two
+        /// set applies.
         pub fn idle_timeout(mut self, timeout: std::time::Duration) -> Self {
-            self.options.idle_timeout = Some(timeout);
+            self.options.idle = $crate::conn::options::IdlePolicy::Traffic(timeout);
+            self
+        }
+
+        /// Closes connections that have read no byte for `timeout`, however much is
+        /// sent to them: for push services, where a subscriber only receives (and
+        /// sends a heartbeat now and then) and a vanished one would never count as
+        /// idle by [`idle_timeout`](Self::idle_timeout)'s measure. The last of the two
+        /// set applies.
+        pub fn read_idle_timeout(mut self, timeout: std::time::Duration) -> Self {
+            self.options.idle = $crate::conn::options::IdlePolicy::Reads(timeout);
             self
         }
 

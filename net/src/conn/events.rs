@@ -77,7 +77,7 @@ impl TcpConnection {
     /// Starts the connection on its loop: the layer's handshake (with its timeout), or
     /// straight to up.
     pub(crate) fn start(&mut self) {
-        if let Some(idle) = self.service.options.idle_timeout {
+        if let Some(idle) = self.service.options.idle.timeout() {
             self.arm_idle_timer(idle);
         }
         let Some(layer) = self.layer.as_mut() else {
