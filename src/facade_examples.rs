@@ -148,13 +148,27 @@ pub struct Example9;
 /// ```
 pub struct Example10;
 
+/// From `net/src/server/builder.rs`:
+///
+/// ```no_run
+/// let pool = muon::LoopPool::start("worker", 4)?;
+/// let a = muon::TcpServer::builder("127.0.0.1:7000").event_loops(&pool).build()?.start()?;
+/// let b = muon::TcpServer::builder("127.0.0.1:7001").event_loops(&pool).build()?.start()?;
+/// // ... serve ...
+/// a.stop();
+/// b.stop();
+/// drop(pool);
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub struct Example11;
+
 /// From `net-ssl/src/acceptor.rs`:
 ///
 /// ```no_run
 /// let tls = muon::ssl::TlsAcceptor::from_pem_files("certs/server.crt", "certs/server.key")?;
 /// # Ok::<(), muon::ssl::TlsError>(())
 /// ```
-pub struct Example11;
+pub struct Example12;
 
 /// From `net-ssl/src/connector.rs`:
 ///
@@ -163,7 +177,7 @@ pub struct Example11;
 /// let factory = connector.for_host("localhost"); // a muon::LayerFactory
 /// # Ok::<(), muon::ssl::TlsError>(())
 /// ```
-pub struct Example12;
+pub struct Example13;
 
 /// From `net-ssl/src/error.rs`:
 ///
@@ -173,7 +187,7 @@ pub struct Example12;
 /// let tls = io_err.get_ref().and_then(|e| e.downcast_ref::<TlsError>());
 /// assert_eq!(tls.map(|e| e.to_string()), Some("handshake timed out".to_string()));
 /// ```
-pub struct Example13;
+pub struct Example14;
 
 /// From `net-ssl/src/ext.rs`:
 ///
@@ -184,7 +198,7 @@ pub struct Example13;
 /// }
 /// # }
 /// ```
-pub struct Example14;
+pub struct Example15;
 
 /// From `net-ssl/src/ext.rs`:
 ///
@@ -197,7 +211,7 @@ pub struct Example14;
 ///     }
 /// }
 /// ```
-pub struct Example15;
+pub struct Example16;
 
 /// From `net-ssl/src/lib.rs`:
 ///
@@ -226,7 +240,7 @@ pub struct Example15;
 /// # server.stop();
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-pub struct Example16;
+pub struct Example17;
 
 /// From `net-http/src/handler.rs`:
 ///
@@ -241,7 +255,7 @@ pub struct Example16;
 ///     Reply::Later
 /// });
 /// ```
-pub struct Example17;
+pub struct Example18;
 
 /// From `net-http/src/lib.rs`:
 ///
@@ -256,7 +270,7 @@ pub struct Example17;
 /// server.run()
 /// # ;Ok::<(), std::io::Error>(())
 /// ```
-pub struct Example18;
+pub struct Example19;
 
 /// From `net-http/src/metrics.rs`:
 ///
@@ -269,7 +283,7 @@ pub struct Example18;
 /// });
 /// # }
 /// ```
-pub struct Example19;
+pub struct Example20;
 
 /// From `net-http/src/router.rs`:
 ///
@@ -279,7 +293,7 @@ pub struct Example19;
 ///     .get("/", |_req, _ctx| Response::text("hello\n").into())
 ///     .post("/echo", |mut req, _ctx| Response::new(200).body(req.take_body()).into());
 /// ```
-pub struct Example20;
+pub struct Example21;
 
 /// From `net-http/src/service.rs`:
 ///
@@ -291,7 +305,7 @@ pub struct Example20;
 /// server.run()
 /// # ;Ok::<(), std::io::Error>(())
 /// ```
-pub struct Example21;
+pub struct Example22;
 
 /// From `net-http/src/ws/broadcaster.rs`:
 ///
@@ -304,4 +318,4 @@ pub struct Example21;
 ///     std::thread::sleep(std::time::Duration::from_secs(1));
 /// });
 /// ```
-pub struct Example22;
+pub struct Example23;

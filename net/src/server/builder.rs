@@ -11,11 +11,13 @@ use crate::conn::options::ConnOptions;
 use crate::conn::service::Service;
 use crate::layer::LayerFactory;
 use crate::reactor::event_loop::EventLoop;
+use crate::reactor::loop_handle::LoopHandle;
 use crate::reactor::loop_pool::LoopPool;
 use crate::server::drain::ServerShared;
 use crate::server::intake::Intake;
 use crate::server::tcp_server::worker_loops;
 use crate::server::tcp_server::TcpServer;
+use crate::server::workers::Workers;
 
 /// Configures a [`TcpServer`]; made by [`TcpServer::builder`].
 ///
@@ -46,6 +48,8 @@ pub struct TcpServerBuilder {
     pub(crate) accept_per_loop: bool,
     pub(crate) inherited: Vec<std::net::TcpListener>,
     pub(crate) proxy: Option<crate::server::proxy_protocol::policy::ProxyProtocol>,
+    /// Worker loops of a pool shared with other servers, instead of a pool of its own.
+    pub(crate) shared_loops: Option<Vec<LoopHandle>>,
 }
 
 impl TcpServerBuilder {
@@ -70,6 +74,7 @@ impl TcpServerBuilder {
             accept_per_loop: false,
             inherited: Vec::new(),
             proxy: None,
+            shared_loops: None,
         }
     }
 
@@ -84,6 +89,32 @@ impl TcpServerBuilder {
     /// `setThreadNum(0)`): no hand-off, no thread switch per connection, one core.
     pub fn threads(mut self, threads: usize) -> Self {
         self.threads = threads;
+        self
+    }
+
+    /// Serves on the loops of `pool` instead of starting a pool of its own
+    /// ([`threads`](Self::threads) is then ignored): several servers of one process
+    /// (an HTTP side and a TLS side, say) share N worker threads, as muduo's servers
+    /// share an `EventLoopThreadPool`. Each server still has its own main loop (its
+    /// acceptor) and its own connections, counters and callbacks.
+    ///
+    /// Stop: [`ServerHandle::stop`](crate::ServerHandle::stop) drains and closes only
+    /// this server's connections on the shared loops and leaves the loops running for
+    /// the others. The pool's owner drops (or stops) the pool after every server on it
+    /// has stopped; dropping it first quits the loops under the servers.
+    ///
+    /// ```no_run
+    /// let pool = net::LoopPool::start("worker", 4)?;
+    /// let a = net::TcpServer::builder("127.0.0.1:7000").event_loops(&pool).build()?.start()?;
+    /// let b = net::TcpServer::builder("127.0.0.1:7001").event_loops(&pool).build()?.start()?;
+    /// // ... serve ...
+    /// a.stop();
+    /// b.stop();
+    /// drop(pool);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn event_loops(mut self, pool: &LoopPool) -> Self {
+        self.shared_loops = Some(pool.loops().to_vec());
         self
     }
 
@@ -187,7 +218,10 @@ impl TcpServer {
 
     fn from_builder(b: TcpServerBuilder) -> io::Result<TcpServer> {
         b.callbacks.owner.check()?;
-        let loops = b.threads.max(1);
+        let loops = match &b.shared_loops {
+            Some(shared) => shared.len().max(1),
+            None => b.threads.max(1),
+        };
         let listeners = if b.inherited.is_empty() {
             let count = if b.accept_per_loop { loops } else { 1 };
             crate::server::listen::bind(b.addr?, count, b.reuse_port, b.backlog)?
@@ -202,10 +236,10 @@ impl TcpServer {
             b.layer,
         ));
         let base = EventLoop::new(&format!("{}-main", b.name))?;
-        let pool = if b.threads == 0 {
-            LoopPool::none()
-        } else {
-            LoopPool::start(&b.name, b.threads)?
+        let pool = match b.shared_loops {
+            Some(loops) => Workers::Shared(loops),
+            None if b.threads == 0 => Workers::Own(LoopPool::none()),
+            None => Workers::Own(LoopPool::start(&b.name, b.threads)?),
         };
         let workers = worker_loops(&pool, &base);
         let _ = service.loops.set(workers.clone());
