@@ -77,7 +77,8 @@ fn run(args: Args) -> std::io::Result<()> {
                 });
             })
         })
-        .on_high_water(args.high_water, |conn, queued| {
+        .high_water_mark(args.high_water)
+        .on_high_water(|conn, queued| {
             log::warn!("{conn}: not reading ({queued} bytes queued); disconnecting");
             conn.force_close();
         });

@@ -193,7 +193,7 @@ pub struct Example14;
 ///
 /// ```
 /// # fn show(layer: &dyn muon::Layer) {
-/// if let Some(tls) = muon::ssl::tls_layer(layer) {
+/// if let Some(tls) = muon::ssl::TlsLayer::of(layer) {
 ///     println!("{} {:?}", tls.protocol_version(), tls.cipher_name());
 /// }
 /// # }
@@ -205,7 +205,7 @@ pub struct Example15;
 /// ```
 /// use muon::ssl::TlsConnectionExt;
 /// fn on_up(conn: &mut muon::TcpConnection) {
-///     if let Some(tls) = conn.tls() {
+///     if let Some(tls) = conn.tls_layer() {
 ///         log::info!("{} {} peer={:?}", tls.protocol_version(),
 ///             tls.cipher_name().unwrap_or("?"), tls.peer_subject());
 ///     }

@@ -55,7 +55,8 @@ fn journaling(builder: TcpServerBuilder) -> (muon::ServerHandle, Journal) {
             conn.send_buffer(input);
         })
         .on_write_complete(move |conn| complete(conn.id(), Seen::WriteComplete))
-        .on_high_water(1024, move |conn, _| high(conn.id(), Seen::HighWater))
+        .high_water_mark(1024)
+        .on_high_water(move |conn, _| high(conn.id(), Seen::HighWater))
         .build()
         .expect("server");
     let handle = server.start().expect("start");

@@ -42,7 +42,8 @@ fn chat_server(tls: bool, threads: usize, high_water: usize) -> (muon::ServerHan
                 });
             })
         })
-        .on_high_water(high_water, |conn, queued| {
+        .high_water_mark(high_water)
+        .on_high_water(|conn, queued| {
             log::warn!("{conn}: not reading ({queued} bytes queued); disconnecting");
             conn.force_close();
         });

@@ -24,7 +24,8 @@ fn client_that_never_reads_hits_high_water_and_memory_stays_bounded() {
             conn.send_buffer(input);
             peak_in.fetch_max(conn.output_len(), Ordering::Relaxed);
         })
-        .on_high_water(mark, move |_conn, queued| {
+        .high_water_mark(mark)
+        .on_high_water(move |_conn, queued| {
             hw_tx.send(queued).unwrap();
         })
         .on_write_complete(move |conn| {

@@ -52,7 +52,11 @@ fn a_callback_set_before_install_fails_the_build_too() {
 #[test]
 fn a_callback_the_codec_leaves_alone_is_kept_and_http_is_served() {
     let server = HttpService::new(router())
-        .install(builder().on_high_water(1 << 20, |_c, _n| {}))
+        .install(
+            builder()
+                .high_water_mark(1 << 20)
+                .on_high_water(|_c, _n| {}),
+        )
         .started();
     let mut c = Client::new(server.local_addr());
     c.send(&get("/"));

@@ -63,7 +63,7 @@ fn session_details_are_visible_in_callbacks() {
         .tls(acceptor)
         .on_connection(move |conn| {
             if conn.is_connected() {
-                let tls = conn.tls().expect("a TLS connection");
+                let tls = conn.tls_layer().expect("a TLS connection");
                 tx.send((
                     tls.protocol_version().to_string(),
                     tls.alpn_protocol().map(|p| p.to_vec()),
@@ -122,7 +122,8 @@ fn mtls_accepts_with_certificate_and_rejects_without() {
         .tls(acceptor)
         .on_connection(move |conn| {
             if conn.is_connected() {
-                tx.send(conn.tls().and_then(|t| t.peer_subject())).unwrap();
+                tx.send(conn.tls_layer().and_then(|t| t.peer_subject()))
+                    .unwrap();
             }
         })
         .echo()

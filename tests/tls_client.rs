@@ -43,7 +43,7 @@ fn echoes_against_muon_over_tls12_and_tls13() {
             .tls(connector().for_host("localhost"))
             .on_connection(move |c| {
                 if c.is_connected() {
-                    vtx.send(c.tls().unwrap().protocol_version().to_string())
+                    vtx.send(c.tls_layer().unwrap().protocol_version().to_string())
                         .unwrap();
                 }
             })
@@ -247,7 +247,7 @@ fn reconnect_resumes_the_tls_session() {
         .tls(connector().for_host("localhost"))
         .on_connection(move |c| {
             if c.is_connected() {
-                tx.send(c.tls().unwrap().session_reused()).unwrap();
+                tx.send(c.tls_layer().unwrap().session_reused()).unwrap();
             }
         })
         .on_message(|_c, input| input.retrieve_all())

@@ -75,7 +75,8 @@ fn run(args: Args) -> std::io::Result<()> {
         .name("chat")
         .threads(args.threads.unwrap_or_else(num_cpus::get))
         // A browser that stops reading is disconnected rather than buffered for.
-        .on_high_water(4 * 1024 * 1024, |conn, queued| {
+        .high_water_mark(4 * 1024 * 1024)
+        .on_high_water(|conn, queued| {
             log::warn!("{conn}: not reading ({queued} bytes queued); disconnecting");
             conn.force_close();
         });

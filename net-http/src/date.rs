@@ -30,7 +30,7 @@ pub(crate) fn append_date(out: &mut Vec<u8>) {
 }
 
 /// Formats seconds since the Unix epoch as an IMF-fixdate.
-pub fn format_imf_fixdate(secs: u64) -> [u8; DATE_LEN] {
+pub(crate) fn format_imf_fixdate(secs: u64) -> [u8; DATE_LEN] {
     const DAYS: [&[u8; 3]; 7] = [b"Thu", b"Fri", b"Sat", b"Sun", b"Mon", b"Tue", b"Wed"];
     const MONTHS: [&[u8; 3]; 12] = [
         b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov",

@@ -30,7 +30,7 @@
 //! server.run()
 //! # ;Ok::<(), std::io::Error>(())
 //! ```
-#![warn(missing_docs)]
+#![deny(missing_docs)]
 
 mod app;
 mod chunked;
@@ -50,15 +50,13 @@ mod server_metrics;
 mod service;
 pub mod ws;
 
-pub use date::format_imf_fixdate;
 pub use error::HttpError;
 pub use handler::{Ctx, Reply, Responder};
-pub use limits::{Limits, MAX_HEADERS};
+pub use limits::Limits;
 pub use metrics::Metrics;
 pub use request::Request;
-pub use response::{reason_phrase, Body, BodySource, Response};
+pub use response::{Body, BodySource, Response};
 pub use router::{Handler, Router};
-pub use server_metrics::write_server_stats;
 pub use service::HttpService;
 pub use ws::{Message, WsBroadcaster, WsConn, WsHandle, WsHandler};
 

@@ -12,7 +12,7 @@ pub struct Limits {
     /// (default 16 KiB). Also bounds a chunked body's trailer section.
     pub max_header_bytes: usize,
     /// Most header fields in one request; more is 431 (default 64, at most
-    /// [`MAX_HEADERS`]).
+    /// 128, the parser's fixed array).
     pub max_headers: usize,
     /// Largest request body, by `Content-Length` or decoded chunks; more is 413
     /// (default 1 MiB).
@@ -41,7 +41,7 @@ pub struct Limits {
 }
 
 /// The most header fields any request may carry (the parser's array is this long).
-pub const MAX_HEADERS: usize = 128;
+pub(crate) const MAX_HEADERS: usize = 128;
 
 impl Default for Limits {
     fn default() -> Self {

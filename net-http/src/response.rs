@@ -249,7 +249,7 @@ fn push_u64(out: &mut Vec<u8>, mut n: u64) {
 }
 
 /// The reason phrase of common statuses ("" for others; clients ignore it).
-pub fn reason_phrase(status: u16) -> &'static str {
+pub(crate) fn reason_phrase(status: u16) -> &'static str {
     match status {
         100 => "Continue",
         101 => "Switching Protocols",

@@ -37,14 +37,9 @@ impl Metrics {
     }
 }
 
-/// Writes `stats` as Prometheus text with the label `server="<name>"`.
-pub fn write_server_stats(out: &mut String, name: &str, stats: &ServerStats) {
-    write_servers_stats(out, &[(name, stats)]);
-}
-
 /// Writes the counters of several servers, each metric once with one sample per
 /// server (labelled `server="<name>"`). Writes nothing for an empty list.
-pub fn write_servers_stats(out: &mut String, servers: &[(&str, &ServerStats)]) {
+pub(crate) fn write_servers_stats(out: &mut String, servers: &[(&str, &ServerStats)]) {
     if servers.is_empty() {
         return;
     }
@@ -133,7 +128,7 @@ mod tests {
     #[test]
     fn every_line_is_a_labelled_sample_or_a_comment() {
         let mut out = String::new();
-        write_server_stats(&mut out, "web", &ServerStats::default());
+        write_servers_stats(&mut out, &[("web", &ServerStats::default())]);
         assert!(out.contains("muon_server_connections_active{server=\"web\"} 0\n"));
         assert!(out.contains("muon_server_closes_total{server=\"web\",cause=\"limit\"} 0\n"));
         assert_eq!(out.lines().filter(|l| !l.starts_with('#')).count(), 18);

@@ -9,25 +9,30 @@ use net::Layer;
 
 use crate::layer::TlsLayer;
 
-/// The TLS layer behind `layer`, if it is one.
-///
-/// ```
-/// # fn show(layer: &dyn net::Layer) {
-/// if let Some(tls) = net_ssl::tls_layer(layer) {
-///     println!("{} {:?}", tls.protocol_version(), tls.cipher_name());
-/// }
-/// # }
-/// ```
-pub fn tls_layer(layer: &dyn Layer) -> Option<&TlsLayer> {
-    layer.as_any().downcast_ref::<TlsLayer>()
+impl TlsLayer {
+    /// The OpenSSL layer behind `layer`, if it is one (a layer made by a factory,
+    /// without a connection around it).
+    ///
+    /// ```
+    /// # fn show(layer: &dyn net::Layer) {
+    /// if let Some(tls) = net_ssl::TlsLayer::of(layer) {
+    ///     println!("{} {:?}", tls.protocol_version(), tls.cipher_name());
+    /// }
+    /// # }
+    /// ```
+    pub fn of(layer: &dyn Layer) -> Option<&TlsLayer> {
+        layer.as_any().downcast_ref::<TlsLayer>()
+    }
 }
 
-/// `conn.tls()` on a connection: its TLS session, if it has one.
+/// `conn.tls_layer()` on a connection: its OpenSSL session, if it has one. For what
+/// every provider reports (version, cipher, ALPN, SNI, peer certificate), use
+/// `TcpConnection::tls_info` instead.
 ///
 /// ```
 /// use net_ssl::TlsConnectionExt;
 /// fn on_up(conn: &mut net::TcpConnection) {
-///     if let Some(tls) = conn.tls() {
+///     if let Some(tls) = conn.tls_layer() {
 ///         log::info!("{} {} peer={:?}", tls.protocol_version(),
 ///             tls.cipher_name().unwrap_or("?"), tls.peer_subject());
 ///     }
@@ -36,11 +41,11 @@ pub fn tls_layer(layer: &dyn Layer) -> Option<&TlsLayer> {
 pub trait TlsConnectionExt {
     /// The connection's TLS layer (version, cipher, ALPN, SNI, peer certificate), if
     /// the connection is a TLS one.
-    fn tls(&self) -> Option<&TlsLayer>;
+    fn tls_layer(&self) -> Option<&TlsLayer>;
 }
 
 impl TlsConnectionExt for net::TcpConnection {
-    fn tls(&self) -> Option<&TlsLayer> {
-        self.layer().and_then(tls_layer)
+    fn tls_layer(&self) -> Option<&TlsLayer> {
+        self.layer().and_then(TlsLayer::of)
     }
 }

@@ -72,7 +72,7 @@ pub use acceptor::{ClientAuth, TlsAcceptor, TlsAcceptorBuilder};
 pub use config::{TlsVersion, DEFAULT_HANDSHAKE_TIMEOUT, GROUPS, TLS12_CIPHERS};
 pub use connector::{TlsClientFactory, TlsConnector, TlsConnectorBuilder};
 pub use error::TlsError;
-pub use ext::{tls_layer, TlsConnectionExt};
+pub use ext::TlsConnectionExt;
 pub use layer::TlsLayer;
 pub use reload::ReloadSummary;
 pub use ticket_keys::DEFAULT_TICKET_KEY_ROTATION;

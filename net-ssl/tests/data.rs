@@ -106,7 +106,7 @@ fn close_notify_is_peer_closed() {
     assert!(p.server.seen.peer_closed);
     assert!(!p.server.seen.truncated);
     assert_eq!(p.server.plain.peek(), b"last words");
-    assert!(net_ssl::tls_layer(p.server.layer.as_ref())
+    assert!(net_ssl::TlsLayer::of(p.server.layer.as_ref())
         .unwrap()
         .peer_closed());
 

@@ -154,10 +154,10 @@ impl Layer for Plain {
 #[test]
 fn tls_layer_downcast() {
     let other: Box<dyn Layer> = Box::new(Plain);
-    assert!(net_ssl::tls_layer(other.as_ref()).is_none());
+    assert!(net_ssl::TlsLayer::of(other.as_ref()).is_none());
     let acc = acceptor().build().unwrap();
     let tls = acc.new_layer(peer()).unwrap();
-    let tls = net_ssl::tls_layer(tls.as_ref());
+    let tls = net_ssl::TlsLayer::of(tls.as_ref());
     assert!(tls.is_some_and(|t| !t.is_client()));
     assert_eq!(tls.and_then(|t| t.peer_addr()), Some(peer()));
 }

@@ -46,13 +46,12 @@ macro_rules! connection_setters {
             self
         }
 
-        /// Called when a connection's output buffer grows past `mark` bytes, with its
-        /// size.
-        pub fn on_high_water<F>(mut self, mark: usize, f: F) -> Self
+        /// Called when a connection's output buffer grows past the high-water mark
+        /// ([`high_water_mark`](Self::high_water_mark)), with its size.
+        pub fn on_high_water<F>(mut self, f: F) -> Self
         where
             F: Fn(&mut $crate::conn::connection::TcpConnection, usize) + Send + Sync + 'static,
         {
-            self.options.high_water_mark = mark;
             self.callbacks
                 .owner
                 .set_by_application($crate::conn::callback_owner::CallbackSet::HIGH_WATER);

@@ -6,6 +6,7 @@
 
 use net::TcpConnection;
 
+use super::reading::Reading;
 use super::{with_state, Drain, HttpConn};
 
 /// The server's `on_drain` callback for an HTTP/1.1 connection.
@@ -14,22 +15,20 @@ pub(crate) fn on_drain(conn: &mut TcpConnection) {
         st.drain = Drain::Draining;
         if st.is_idle() {
             log::debug!("{conn}: idle keep-alive connection shut for the drain");
-            st.last_request_seen = true;
+            st.reading.finish();
             conn.shutdown();
         }
     });
 }
 
 impl HttpConn {
-    /// Whether nothing is in flight: no request queued, arriving or held, no body
-    /// streaming, no upgrade.
+    /// Whether nothing is in flight: between requests with every answer written, no
+    /// input held, no body streaming.
     fn is_idle(&self) -> bool {
-        self.slots.is_empty()
-            && self.body.is_none()
-            && self.head_started.is_none()
+        matches!(self.reading, Reading::Between { .. })
+            && self.slots.is_empty()
             && self.stash.is_empty()
-            && self.streaming.is_none()
-            && !self.upgrade_pending
+            && !self.writing.is_streaming()
     }
 
     /// Whether the response being written must close the connection for the drain:

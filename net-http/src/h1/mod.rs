@@ -19,13 +19,17 @@ use net::{Buffer, TcpConnection, TimerId};
 use crate::app::App;
 use crate::chunked::ChunkedDecoder;
 use crate::request::Request;
-use crate::response::{BodySource, OutFraming, Response};
+use crate::response::Response;
 use crate::ws;
+use reading::Reading;
+use writing::Writing;
 
 pub(crate) mod drain;
 mod parse;
+mod reading;
 mod timer;
 mod write;
+mod writing;
 
 /// Whether the server is stopping, as this connection knows it.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -68,37 +72,23 @@ struct Slot {
     out: Option<Outgoing>,
 }
 
-struct Streaming {
-    source: Box<dyn BodySource>,
-    framing: OutFraming,
-    remaining: Option<u64>,
-}
-
 pub(crate) struct HttpConn {
     app: Arc<App>,
     /// Input held while parsing is paused, or a partial request left from it.
     stash: Buffer,
     scanned: usize,
-    body: Option<BodyRead>,
+    /// What is being read: the machine that decides pauses, deadlines and the end.
+    reading: Reading<BodyRead>,
+    /// What is being written: answers in order, a streamed body, or nothing (upgraded).
+    writing: Writing,
+    /// Requests parsed and not yet answered on the wire, in order.
     slots: VecDeque<Slot>,
     next_seq: u64,
     send_seq: u64,
-    streaming: Option<Streaming>,
-    continue_for: Option<u64>,
-    /// No request after the current ones: close once they are answered.
-    last_request_seen: bool,
-    /// Parsing is paused (pipeline full or upgrade pending) and reading stopped.
-    hold: bool,
-    upgrade_pending: bool,
-    peer_done: bool,
-    head_started: Option<Instant>,
     last_rx: Instant,
-    idle_since: Option<Instant>,
     served: u64,
     tick: Option<(TimerId, Instant)>,
     scratch: Vec<u8>,
-    /// Handed over to the WebSocket codec: nothing more for HTTP to do.
-    upgraded: bool,
     drain: Drain,
 }
 
@@ -109,7 +99,7 @@ fn with_state<R>(
 ) -> Option<R> {
     let mut st = conn.extensions_mut().get_mut::<ConnSlot>()?.0.take()?;
     let r = f(&mut st, conn);
-    if st.upgraded {
+    if st.writing.is_upgraded() {
         conn.extensions_mut().remove::<ConnSlot>();
     } else if let Some(slot) = conn.extensions_mut().get_mut::<ConnSlot>() {
         slot.0 = Some(st);
@@ -124,23 +114,15 @@ pub(crate) fn on_up(conn: &mut TcpConnection, app: &Arc<App>) {
         app: app.clone(),
         stash: Buffer::new(),
         scanned: 0,
-        body: None,
+        reading: Reading::new(now),
+        writing: Writing::InOrder,
         slots: VecDeque::new(),
         next_seq: 0,
         send_seq: 0,
-        streaming: None,
-        continue_for: None,
-        last_request_seen: false,
-        hold: false,
-        upgrade_pending: false,
-        peer_done: false,
-        head_started: None,
         last_rx: now,
-        idle_since: Some(now),
         served: 0,
         tick: None,
         scratch: Vec::new(),
-        upgraded: false,
         drain: Drain::Serving,
     })));
     with_state(conn, |st, conn| st.ensure_tick(conn));
@@ -154,10 +136,10 @@ pub(crate) fn on_down(conn: &mut TcpConnection) {
 pub(crate) fn on_message(conn: &mut TcpConnection, input: &mut Buffer) {
     let handled = with_state(conn, |st, conn| {
         st.last_rx = Instant::now();
-        if st.hold || !st.stash.is_empty() {
+        if st.reading.is_held() || !st.stash.is_empty() {
             st.stash.append(input.peek());
             input.retrieve_all();
-            if !st.hold {
+            if !st.reading.is_held() {
                 st.drain_stash(conn);
             }
         } else {
@@ -172,7 +154,7 @@ pub(crate) fn on_message(conn: &mut TcpConnection, input: &mut Buffer) {
 
 pub(crate) fn on_write_complete(conn: &mut TcpConnection) {
     with_state(conn, |st, conn| {
-        if st.streaming.is_some() || st.hold {
+        if st.writing.is_streaming() || st.reading.is_held() {
             st.pump(conn);
         }
     });
@@ -180,8 +162,8 @@ pub(crate) fn on_write_complete(conn: &mut TcpConnection) {
 
 pub(crate) fn on_half_close(conn: &mut TcpConnection) {
     with_state(conn, |st, conn| {
-        st.peer_done = true;
-        // pump answers what is complete and drops a request still arriving.
+        // What is complete is still answered; a request cut short is dropped.
+        st.peer_ended();
         st.pump(conn);
     });
 }

@@ -6,11 +6,13 @@ use std::time::Instant;
 
 use net::{Buffer, TcpConnection};
 
+use super::reading::{Dropped, Hold};
 use super::{BodyKind, BodyRead, HttpConn, Outgoing, Slot};
 use crate::chunked::ChunkedDecoder;
 use crate::error::HttpError;
 use crate::handler::{Ctx, Reply};
 use crate::head::{parse_head, Framing, Head};
+use crate::limits::Limits;
 use crate::request::Request;
 use crate::response::Response;
 use crate::router::Route;
@@ -21,20 +23,14 @@ impl HttpConn {
     /// pause, or the connection is done with requests.
     pub(super) fn parse(&mut self, conn: &mut TcpConnection, buf: &mut Buffer, is_stash: bool) {
         loop {
-            if self.last_request_seen && self.body.is_none() || conn.is_closed() {
+            if self.reading.is_done() || conn.is_closed() {
                 buf.retrieve_all();
                 return;
             }
-            if self.upgraded {
-                return;
-            }
-            if self.body.is_some() {
-                match self.read_body(buf) {
+            if let Some(body) = self.reading.body_mut() {
+                match read_body(body, buf, &self.app.limits) {
                     Ok(true) => {
-                        if let Some(b) = self.body.take() {
-                            if self.continue_for == Some(b.seq) {
-                                self.continue_for = None;
-                            }
+                        if let Some(b) = self.reading.body_done() {
                             self.dispatch(conn, b.seq, b.request, b.upgrade);
                         }
                         continue;
@@ -48,16 +44,22 @@ impl HttpConn {
                 }
             }
             if buf.is_empty() {
-                self.head_started = None;
                 return;
             }
-            if self.upgrade_pending || self.slots.len() >= self.app.limits.max_pipelined {
+            // Pipelined requests wait while as many as allowed wait for answers, or
+            // while the answers already queued are above the high-water mark: a client
+            // that sends requests and reads nothing cannot make us queue more.
+            if self.slots.len() >= self.app.limits.max_pipelined {
+                self.reading.hold(Hold::PipelineFull);
+            } else if conn.output_len() >= self.app.limits.stream_high_water {
+                self.reading.hold(Hold::OutputFull);
+            }
+            if self.reading.is_held() {
                 if !is_stash {
                     self.stash.append(buf.peek());
                     buf.retrieve_all();
                 }
                 conn.stop_reading();
-                self.hold = true;
                 return;
             }
             match parse_head(
@@ -67,17 +69,20 @@ impl HttpConn {
                 conn.peer_addr(),
             ) {
                 Ok(None) => {
-                    if self.head_started.is_none() {
-                        self.head_started = Some(Instant::now());
-                        self.idle_since = None;
+                    if self.reading.head_bytes(Instant::now()) {
                         self.ensure_tick(conn);
                     }
                     return;
                 }
                 Ok(Some((head, n))) => {
                     buf.retrieve(n);
-                    self.head_started = None;
                     self.start_request(conn, head);
+                    // Answers that are ready go out now, so the output check above
+                    // sees them before the next request is dispatched. An upgrade
+                    // waits for `pump`: it takes the stash, which may be lent out here.
+                    if !self.upgrade_queued() {
+                        self.write_ready(conn);
+                    }
                 }
                 Err(e) => {
                     self.fail(conn, e);
@@ -86,6 +91,22 @@ impl HttpConn {
                 }
             }
         }
+    }
+
+    /// The peer ended its stream: what is complete is still answered; a request cut
+    /// short is dropped, with its answer slot.
+    pub(super) fn peer_ended(&mut self) {
+        if let Dropped::Body(b) = self.reading.peer_ended() {
+            let is_last = b.seq.checked_sub(self.send_seq).map(|i| i + 1);
+            if is_last == Some(self.slots.len() as u64) {
+                self.slots.pop_back();
+            }
+        }
+    }
+
+    /// Whether a 101 is among the answers waiting to go out.
+    fn upgrade_queued(&self) -> bool {
+        (self.slots.iter()).any(|s| matches!(s.out, Some(Outgoing::Upgrade(..))))
     }
 
     /// Parses what the stash holds (after a pause, or a partial request in it).
@@ -99,7 +120,6 @@ impl HttpConn {
     pub(super) fn start_request(&mut self, conn: &mut TcpConnection, head: Head) {
         let seq = self.next_seq;
         self.next_seq += 1;
-        self.idle_since = None;
         self.app.metrics.request(head.request.method());
         self.slots.push_back(Slot {
             head_only: head.request.method() == "HEAD",
@@ -107,11 +127,10 @@ impl HttpConn {
             keep_alive: head.keep_alive,
             out: None,
         });
-        if !head.keep_alive {
-            self.last_request_seen = true;
-        }
+        let close = !head.keep_alive;
         let kind = match head.framing {
             Framing::None => {
+                self.reading.head_parsed(close, None);
                 self.dispatch(conn, seq, head.request, head.upgrade_websocket);
                 return;
             }
@@ -126,49 +145,14 @@ impl HttpConn {
             Framing::Length(n) => BodyKind::Length(n),
             Framing::Chunked => BodyKind::Chunked(ChunkedDecoder::new()),
         };
-        if head.expect_continue {
-            self.continue_for = Some(seq);
-        }
-        self.body = Some(BodyRead {
+        let body = BodyRead {
             seq,
             request: head.request,
             upgrade: head.upgrade_websocket,
             kind,
-        });
-    }
-
-    /// Moves body bytes from `buf` into the request; `Ok(true)` when it is complete.
-    pub(super) fn read_body(&mut self, buf: &mut Buffer) -> Result<bool, HttpError> {
-        let limits = &self.app.limits;
-        let Some(b) = self.body.as_mut() else {
-            return Ok(true);
         };
-        match &mut b.kind {
-            BodyKind::Length(left) => {
-                let n = buf
-                    .readable_bytes()
-                    .min(usize::try_from(*left).unwrap_or(usize::MAX));
-                if b.request.body.capacity() == 0 {
-                    b.request
-                        .body
-                        .reserve(usize::try_from(*left).unwrap_or(0).min(64 * 1024));
-                }
-                b.request.body.extend_from_slice(&buf.peek()[..n]);
-                buf.retrieve(n);
-                *left -= n as u64;
-                Ok(*left == 0)
-            }
-            BodyKind::Chunked(d) => {
-                let n = d.decode(
-                    buf.peek(),
-                    &mut b.request.body,
-                    limits.max_body_bytes,
-                    limits.max_header_bytes,
-                )?;
-                buf.retrieve(n);
-                Ok(d.is_done())
-            }
-        }
+        self.reading
+            .head_parsed(close, Some((body, head.expect_continue)));
     }
 
     pub(super) fn dispatch(
@@ -184,7 +168,7 @@ impl HttpConn {
             Route::MethodNotAllowed(allow) => Response::status(405).header("Allow", allow),
             Route::WebSocket(handler) => match ws::handshake::check(&request, upgrade) {
                 Ok(accept) => {
-                    self.upgrade_pending = true;
+                    self.reading.hold(Hold::Upgrade);
                     self.fill(seq, Outgoing::Upgrade(handler.clone(), accept));
                     return;
                 }
@@ -217,7 +201,7 @@ impl HttpConn {
     /// Refuses the request whose body is being read, or else the next one: the
     /// error status, then close.
     pub(super) fn fail(&mut self, conn: &mut TcpConnection, e: HttpError) {
-        let seq = self.body.take().map(|b| b.seq);
+        let seq = self.reading.finish().map(|b| b.seq);
         self.refuse(conn, e, seq);
     }
 
@@ -239,9 +223,7 @@ impl HttpConn {
                 self.next_seq += 1;
             }
         }
-        self.head_started = None;
-        self.continue_for = None;
-        self.last_request_seen = true;
+        self.reading.finish();
     }
 
     pub(super) fn fill(&mut self, seq: u64, out: Outgoing) {
@@ -254,6 +236,36 @@ impl HttpConn {
         };
         if slot.out.is_none() {
             slot.out = Some(out);
+        }
+    }
+}
+
+/// Moves body bytes from `buf` into the request; `Ok(true)` when it is complete.
+fn read_body(b: &mut BodyRead, buf: &mut Buffer, limits: &Limits) -> Result<bool, HttpError> {
+    match &mut b.kind {
+        BodyKind::Length(left) => {
+            let n = buf
+                .readable_bytes()
+                .min(usize::try_from(*left).unwrap_or(usize::MAX));
+            if b.request.body.capacity() == 0 {
+                b.request
+                    .body
+                    .reserve(usize::try_from(*left).unwrap_or(0).min(64 * 1024));
+            }
+            b.request.body.extend_from_slice(&buf.peek()[..n]);
+            buf.retrieve(n);
+            *left -= n as u64;
+            Ok(*left == 0)
+        }
+        BodyKind::Chunked(d) => {
+            let n = d.decode(
+                buf.peek(),
+                &mut b.request.body,
+                limits.max_body_bytes,
+                limits.max_header_bytes,
+            )?;
+            buf.retrieve(n);
+            Ok(d.is_done())
         }
     }
 }

@@ -15,12 +15,12 @@ pub(super) fn on_tick(conn: &mut TcpConnection) {
         let now = Instant::now();
         match st.deadline() {
             Some(d) if d <= now => {
-                if st.head_started.is_some() || st.body.is_some() {
+                if st.reading.in_request() {
                     st.fail(conn, HttpError::new(408, "request not received in time"));
                     st.pump(conn);
                 } else {
                     log::debug!("{conn}: idle keep-alive connection closed");
-                    st.last_request_seen = true;
+                    st.reading.finish();
                     conn.shutdown();
                 }
             }
@@ -32,22 +32,16 @@ pub(super) fn on_tick(conn: &mut TcpConnection) {
 impl HttpConn {
     /// The time by which something must have happened, if anything must.
     pub(super) fn deadline(&self) -> Option<Instant> {
-        let limits = &self.app.limits;
-        if self.upgraded {
+        if self.writing.is_upgraded() {
             return None;
         }
-        if let Some(t) = self.head_started {
-            return Some(t + limits.header_read_timeout);
-        }
-        if self.body.is_some() {
-            return Some(self.last_rx + limits.header_read_timeout);
-        }
-        let idle = if self.served == 0 {
-            limits.header_read_timeout
-        } else {
-            limits.keep_alive_timeout
-        };
-        self.idle_since.map(|t| t + idle)
+        let limits = &self.app.limits;
+        self.reading.deadline(
+            limits.header_read_timeout,
+            limits.keep_alive_timeout,
+            self.served,
+            self.last_rx,
+        )
     }
 
     /// Makes sure a timer fires no later than the current deadline. One timer per

@@ -7,7 +7,9 @@ use std::time::Instant;
 
 use net::TcpConnection;
 
-use super::{HttpConn, Outgoing, Slot, Streaming};
+use super::reading::Hold;
+use super::writing::{Streaming, Writing};
+use super::{HttpConn, Outgoing, Slot};
 use crate::chunked::{encode_chunk, LAST_CHUNK};
 use crate::response::Response;
 use crate::response::{bodiless, write_head, Body, OutFraming};
@@ -18,56 +20,52 @@ impl HttpConn {
     pub(super) fn pump(&mut self, conn: &mut TcpConnection) {
         loop {
             self.write_ready(conn);
-            if conn.is_closed() || self.upgraded {
+            if conn.is_closed() || self.writing.is_upgraded() {
                 return;
             }
-            if self.hold
-                && !self.upgrade_pending
-                && self.slots.len() < self.app.limits.max_pipelined
-            {
-                self.hold = false;
+            let (queued, max) = (self.slots.len(), self.app.limits.max_pipelined);
+            let output_low = conn.output_len() < self.app.limits.stream_high_water;
+            let released = self.reading.release(|why| match why {
+                Hold::PipelineFull => queued < max && output_low,
+                Hold::OutputFull => output_low && queued < max,
+                Hold::Upgrade => false,
+            });
+            if let Some(peer_ended) = released {
                 conn.start_reading();
                 self.drain_stash(conn);
+                if peer_ended {
+                    self.peer_ended();
+                }
                 continue;
             }
             break;
         }
-        if self.peer_done && !self.hold {
-            // No more bytes will come: a request still arriving can never complete.
-            if let Some(b) = self.body.take() {
-                if b.seq.checked_sub(self.send_seq).map(|i| i + 1) == Some(self.slots.len() as u64)
-                {
-                    self.slots.pop_back();
-                }
-                self.last_request_seen = true;
-            }
-            self.head_started = None;
-        }
-        if self.slots.is_empty() && self.streaming.is_none() && !self.hold {
-            if self.last_request_seen || self.peer_done {
+        let answered = self.slots.is_empty() && !self.writing.is_streaming();
+        if answered && !self.reading.is_held() {
+            if self.reading.is_done() {
                 conn.shutdown();
                 return;
             }
-            if self.body.is_none() && self.head_started.is_none() && self.idle_since.is_none() {
-                self.idle_since = Some(Instant::now());
-            }
+            self.reading.went_idle(Instant::now());
         }
         self.ensure_tick(conn);
     }
 
     pub(super) fn write_ready(&mut self, conn: &mut TcpConnection) {
         loop {
-            if self.streaming.is_some() && !self.pull_stream(conn) {
+            if self.writing.is_streaming() && !self.pull_stream(conn) {
                 return;
             }
             let Some(front) = self.slots.front_mut() else {
                 return;
             };
             if front.out.is_none() {
-                if self.continue_for == Some(self.send_seq) {
+                // The request being read is the next to answer: the client waits for
+                // a 100 Continue before it sends the body.
+                let reading_front = self.reading.body().map(|b| b.seq) == Some(self.send_seq);
+                if reading_front && self.reading.take_continue() {
                     conn.send(b"HTTP/1.1 100 Continue\r\n\r\n");
                     self.app.metrics.response(100);
-                    self.continue_for = None;
                 }
                 return;
             }
@@ -95,11 +93,8 @@ impl HttpConn {
         let framing = write_head(&resp, slot.minor, keep_alive, &mut out);
         if !keep_alive || framing == OutFraming::Close {
             // Whatever was pipelined behind this response will not be answered.
-            self.last_request_seen = true;
+            self.reading.finish();
             self.slots.clear();
-            self.body = None;
-            self.hold = false;
-            self.upgrade_pending = false;
         }
         let no_body = slot.head_only || bodiless(resp.status);
         match resp.body {
@@ -113,7 +108,7 @@ impl HttpConn {
             }
             Body::Stream { len, source } if !no_body => {
                 conn.send(&out);
-                self.streaming = Some(Streaming {
+                self.writing = Writing::Streaming(Streaming {
                     source,
                     framing,
                     remaining: len,
@@ -129,70 +124,17 @@ impl HttpConn {
     }
 
     /// Pulls a streamed body while the output is below the high-water mark; `true`
-    /// when the body is finished.
+    /// when the body is finished (or the connection closed under it).
     pub(super) fn pull_stream(&mut self, conn: &mut TcpConnection) -> bool {
         let high_water = self.app.limits.stream_high_water;
-        let Some(s) = self.streaming.as_mut() else {
+        let Writing::Streaming(s) = &mut self.writing else {
             return true;
         };
-        // A source that keeps answering empty chunks would spin the loop: a few are
-        // skipped, more is a bug in the source and closes the connection.
-        let mut empty_in_a_row = 0;
-        while conn.output_len() < high_water {
-            if conn.is_closed() {
-                self.streaming = None;
-                return true;
-            }
-            let chunk = match catch_unwind(AssertUnwindSafe(|| s.source.next_chunk())) {
-                Ok(c) => c,
-                Err(_) => {
-                    log::error!("{conn}: body source panicked; closing");
-                    conn.force_close();
-                    self.streaming = None;
-                    return true;
-                }
-            };
-            let Some(mut chunk) = chunk else {
-                if s.framing == OutFraming::Chunked {
-                    conn.send(LAST_CHUNK);
-                }
-                if s.remaining.is_some_and(|r| r > 0) {
-                    log::error!("{conn}: streamed body shorter than its Content-Length; closing");
-                    conn.force_close();
-                }
-                if s.framing == OutFraming::Close {
-                    conn.shutdown();
-                }
-                self.streaming = None;
-                return true;
-            };
-            if chunk.is_empty() {
-                empty_in_a_row += 1;
-                if empty_in_a_row > 64 {
-                    log::error!("{conn}: body source keeps returning empty chunks; closing");
-                    conn.force_close();
-                    self.streaming = None;
-                    return true;
-                }
-                continue;
-            }
-            empty_in_a_row = 0;
-            if let Some(left) = s.remaining.as_mut() {
-                if chunk.len() as u64 > *left {
-                    log::error!("{conn}: streamed body longer than its Content-Length; cut");
-                    chunk.truncate(*left as usize);
-                }
-                *left -= chunk.len() as u64;
-            }
-            if s.framing == OutFraming::Chunked {
-                let mut framed = Vec::with_capacity(chunk.len() + 12);
-                encode_chunk(&chunk, &mut framed);
-                conn.send(&framed);
-            } else {
-                conn.send(&chunk);
-            }
+        let finished = pull(s, conn, high_water);
+        if finished {
+            self.writing = Writing::InOrder;
         }
-        false
+        finished
     }
 
     /// Answers 101 and hands the connection over to the WebSocket codec, with the
@@ -208,13 +150,14 @@ impl HttpConn {
         );
         self.app.metrics.response(101);
         conn.send(head.as_bytes());
-        self.upgraded = true;
-        self.upgrade_pending = false;
+        self.writing = Writing::Upgraded;
+        let was_held = self.reading.is_held();
+        self.reading.finish();
         self.slots.clear();
         if let Some((id, _)) = self.tick.take() {
             conn.cancel_timer(id);
         }
-        if std::mem::take(&mut self.hold) {
+        if was_held {
             conn.start_reading();
         }
         self.app.metrics.http_opened(-1);
@@ -227,4 +170,63 @@ impl HttpConn {
             ws::on_drain(conn);
         }
     }
+}
+
+/// Pulls chunks of `s` into the connection while its output is below `high_water`;
+/// `true` when the body is finished (or the connection closed under it).
+fn pull(s: &mut Streaming, conn: &mut TcpConnection, high_water: usize) -> bool {
+    // A source that keeps answering empty chunks would spin the loop: a few are
+    // skipped, more is a bug in the source and closes the connection.
+    let mut empty_in_a_row = 0;
+    while conn.output_len() < high_water {
+        if conn.is_closed() {
+            return true;
+        }
+        let chunk = match catch_unwind(AssertUnwindSafe(|| s.source.next_chunk())) {
+            Ok(c) => c,
+            Err(_) => {
+                log::error!("{conn}: body source panicked; closing");
+                conn.force_close();
+                return true;
+            }
+        };
+        let Some(mut chunk) = chunk else {
+            if s.framing == OutFraming::Chunked {
+                conn.send(LAST_CHUNK);
+            }
+            if s.remaining.is_some_and(|r| r > 0) {
+                log::error!("{conn}: streamed body shorter than its Content-Length; closing");
+                conn.force_close();
+            }
+            if s.framing == OutFraming::Close {
+                conn.shutdown();
+            }
+            return true;
+        };
+        if chunk.is_empty() {
+            empty_in_a_row += 1;
+            if empty_in_a_row > 64 {
+                log::error!("{conn}: body source keeps returning empty chunks; closing");
+                conn.force_close();
+                return true;
+            }
+            continue;
+        }
+        empty_in_a_row = 0;
+        if let Some(left) = s.remaining.as_mut() {
+            if chunk.len() as u64 > *left {
+                log::error!("{conn}: streamed body longer than its Content-Length; cut");
+                chunk.truncate(*left as usize);
+            }
+            *left -= chunk.len() as u64;
+        }
+        if s.framing == OutFraming::Chunked {
+            let mut framed = Vec::with_capacity(chunk.len() + 12);
+            encode_chunk(&chunk, &mut framed);
+            conn.send(&framed);
+        } else {
+            conn.send(&chunk);
+        }
+    }
+    false
 }

@@ -12,7 +12,7 @@ mod broadcaster;
 mod conn;
 mod frame;
 mod handler;
-pub mod handshake;
+pub(crate) mod handshake;
 pub(crate) mod hub;
 mod message;
 pub(crate) mod reader;

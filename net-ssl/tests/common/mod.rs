@@ -69,7 +69,7 @@ impl End {
     }
 
     pub fn tls(&self) -> &TlsLayer {
-        net_ssl::tls_layer(self.layer.as_ref()).expect("a TLS layer")
+        net_ssl::TlsLayer::of(self.layer.as_ref()).expect("a TLS layer")
     }
 
     /// The error as a string (empty if none).

@@ -23,6 +23,7 @@ use crate::buffer::Buffer;
 use crate::conn::callbacks::Callbacks;
 use crate::conn::extensions::Extensions;
 use crate::conn::lifecycle::{Event, Lifecycle, PauseBy, Phase, WriteSide};
+use crate::conn::proxy_info::ProxyInfo;
 use crate::conn::service::Service;
 use crate::layer::tls_info::TlsInfo;
 use crate::layer::Layer;
@@ -101,7 +102,7 @@ pub struct TcpConnection {
     /// What closed this connection, for the server's counters.
     pub(crate) tally: crate::stats::ConnTally,
     /// What the PROXY protocol header said, if there was one (see `proxy_protocol`).
-    pub(crate) proxy: Option<Box<crate::server::proxy_protocol::info::ProxyInfo>>,
+    pub(crate) proxy: Option<Box<ProxyInfo>>,
 }
 
 /// I/O bookkeeping (not the connection's life: that is `life`).
@@ -170,6 +171,17 @@ impl TcpConnection {
     /// The peer's address.
     pub fn peer_addr(&self) -> SocketAddr {
         self.peer
+    }
+
+    /// The proxy's address, when the connection came through the PROXY protocol (then
+    /// [`TcpConnection::peer_addr`] is the original client's).
+    pub fn proxy_addr(&self) -> Option<SocketAddr> {
+        self.proxy.as_ref().map(|p| p.proxy)
+    }
+
+    /// Everything the connection's PROXY protocol header said, if it had one.
+    pub fn proxy_info(&self) -> Option<&ProxyInfo> {
+        self.proxy.as_deref()
     }
 
     /// Our end's address.

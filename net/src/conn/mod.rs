@@ -14,6 +14,7 @@ pub(crate) mod extensions;
 pub(crate) mod handle;
 pub(crate) mod lifecycle;
 pub(crate) mod options;
+pub(crate) mod proxy_info;
 pub(crate) mod read;
 pub(crate) mod service;
 pub(crate) mod write;

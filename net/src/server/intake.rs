@@ -25,8 +25,8 @@ use mio::{Interest, Token};
 
 use crate::conn::callbacks::Callbacks;
 use crate::conn::connection::{ConnId, ConnService, TcpConnection};
+use crate::conn::proxy_info::ProxyInfo;
 use crate::reactor::loop_ctx::LoopCtx;
-use crate::server::proxy_protocol::info::ProxyInfo;
 use crate::server::proxy_protocol::policy::ProxyProtocol;
 use crate::server::proxy_protocol::reader::HeaderReader;
 use crate::stats::{CloseCause, HandshakeFailure};

@@ -15,14 +15,12 @@
 //! from the proxy itself) or an UNKNOWN one keeps the proxy's address as the peer.
 
 mod cidr;
-mod conn;
-pub(crate) mod info;
 pub mod parse;
 #[cfg(test)]
 mod parse_tests;
 pub(crate) mod policy;
 pub(crate) mod reader;
 
+pub use crate::conn::proxy_info::ProxyInfo;
 pub use cidr::Cidr;
-pub use info::ProxyInfo;
 pub use policy::ProxyProtocol;

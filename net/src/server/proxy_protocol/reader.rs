@@ -18,10 +18,10 @@ use mio::event::Event;
 use mio::net::TcpStream;
 use mio::{Interest, Registry};
 
-use super::info::ProxyInfo;
 use super::parse::{parse, Header};
 use super::policy::ProxyProtocol;
 use crate::conn::connection::ConnService;
+use crate::conn::proxy_info::ProxyInfo;
 use crate::reactor::loop_ctx::IoHandler;
 use crate::reactor::loop_ctx::LoopCtx;
 use crate::reactor::slab::SlotId;

@@ -1,4 +1,5 @@
-//! What a connection's PROXY protocol header said.
+//! What a connection keeps from its PROXY protocol header (parsed in
+//! `server/proxy_protocol/`).
 
 use std::net::SocketAddr;
 
