@@ -54,6 +54,27 @@ pub struct Example2;
 /// ```
 pub struct Example3;
 
+/// From `net/src/signals.rs`:
+///
+/// ```no_run
+/// use std::time::Duration;
+/// let server = muon::TcpServer::builder("127.0.0.1:7000")
+///     .on_message(|conn, input| {
+///         conn.send_buffer(input);
+///     })
+///     .build()?
+///     .start()?;
+/// let watch = muon::signals::Signals::new()
+///     .stop(server.clone())
+///     .deadline(Duration::from_secs(10))
+///     .on_reload(|| log::info!("SIGHUP: reloading"))
+///     .install()?;
+/// let stopped = watch.wait(); // until SIGTERM or SIGINT, then every server drained
+/// std::process::exit(if stopped.in_time { 0 } else { 1 });
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub struct Example4;
+
 /// From `net/src/client/retry.rs`:
 ///
 /// ```
@@ -63,7 +84,7 @@ pub struct Example3;
 /// assert_eq!(p.delay(3), Duration::from_secs(2));
 /// assert_eq!(p.delay(30), Duration::from_secs(30));
 /// ```
-pub struct Example4;
+pub struct Example5;
 
 /// From `net/src/client/tcp_client.rs`:
 ///
@@ -78,7 +99,7 @@ pub struct Example4;
 /// conn.send(b"hello".to_vec());
 /// # Ok::<(), std::io::Error>(())
 /// ```
-pub struct Example5;
+pub struct Example6;
 
 /// From `net/src/conn/extensions.rs`:
 ///
@@ -92,7 +113,7 @@ pub struct Example5;
 /// assert_eq!(ext.remove::<u32>(), Some(43));
 /// assert!(ext.get::<u32>().is_none());
 /// ```
-pub struct Example6;
+pub struct Example7;
 
 /// From `net/src/conn/handle.rs`:
 ///
@@ -106,7 +127,7 @@ pub struct Example6;
 /// });
 /// # }
 /// ```
-pub struct Example7;
+pub struct Example8;
 
 /// From `net/src/conn/handle.rs`:
 ///
@@ -118,7 +139,7 @@ pub struct Example7;
 /// });
 /// # }
 /// ```
-pub struct Example8;
+pub struct Example9;
 
 /// From `net/src/reactor/loop_handle.rs`:
 ///
@@ -130,7 +151,7 @@ pub struct Example8;
 /// t.join().unwrap()?;
 /// # Ok::<(), std::io::Error>(())
 /// ```
-pub struct Example9;
+pub struct Example10;
 
 /// From `net/src/server/builder.rs`:
 ///
@@ -146,7 +167,7 @@ pub struct Example9;
 /// server.run()
 /// # ;Ok::<(), std::io::Error>(())
 /// ```
-pub struct Example10;
+pub struct Example11;
 
 /// From `net/src/server/builder.rs`:
 ///
@@ -160,7 +181,7 @@ pub struct Example10;
 /// drop(pool);
 /// # Ok::<(), std::io::Error>(())
 /// ```
-pub struct Example11;
+pub struct Example12;
 
 /// From `net-ssl/src/acceptor.rs`:
 ///
@@ -168,7 +189,7 @@ pub struct Example11;
 /// let tls = muon::ssl::TlsAcceptor::from_pem_files("certs/server.crt", "certs/server.key")?;
 /// # Ok::<(), muon::ssl::TlsError>(())
 /// ```
-pub struct Example12;
+pub struct Example13;
 
 /// From `net-ssl/src/connector.rs`:
 ///
@@ -177,7 +198,7 @@ pub struct Example12;
 /// let factory = connector.for_host("localhost"); // a muon::LayerFactory
 /// # Ok::<(), muon::ssl::TlsError>(())
 /// ```
-pub struct Example13;
+pub struct Example14;
 
 /// From `net-ssl/src/error.rs`:
 ///
@@ -187,7 +208,7 @@ pub struct Example13;
 /// let tls = io_err.get_ref().and_then(|e| e.downcast_ref::<TlsError>());
 /// assert_eq!(tls.map(|e| e.to_string()), Some("handshake timed out".to_string()));
 /// ```
-pub struct Example14;
+pub struct Example15;
 
 /// From `net-ssl/src/ext.rs`:
 ///
@@ -198,7 +219,7 @@ pub struct Example14;
 /// }
 /// # }
 /// ```
-pub struct Example15;
+pub struct Example16;
 
 /// From `net-ssl/src/ext.rs`:
 ///
@@ -211,7 +232,7 @@ pub struct Example15;
 ///     }
 /// }
 /// ```
-pub struct Example16;
+pub struct Example17;
 
 /// From `net-ssl/src/lib.rs`:
 ///
@@ -240,7 +261,7 @@ pub struct Example16;
 /// # server.stop();
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-pub struct Example17;
+pub struct Example18;
 
 /// From `net-http/src/handler.rs`:
 ///
@@ -255,7 +276,7 @@ pub struct Example17;
 ///     Reply::Later
 /// });
 /// ```
-pub struct Example18;
+pub struct Example19;
 
 /// From `net-http/src/lib.rs`:
 ///
@@ -270,7 +291,7 @@ pub struct Example18;
 /// server.run()
 /// # ;Ok::<(), std::io::Error>(())
 /// ```
-pub struct Example19;
+pub struct Example20;
 
 /// From `net-http/src/metrics.rs`:
 ///
@@ -283,7 +304,7 @@ pub struct Example19;
 /// });
 /// # }
 /// ```
-pub struct Example20;
+pub struct Example21;
 
 /// From `net-http/src/router.rs`:
 ///
@@ -293,7 +314,7 @@ pub struct Example20;
 ///     .get("/", |_req, _ctx| Response::text("hello\n").into())
 ///     .post("/echo", |mut req, _ctx| Response::new(200).body(req.take_body()).into());
 /// ```
-pub struct Example21;
+pub struct Example22;
 
 /// From `net-http/src/service.rs`:
 ///
@@ -305,7 +326,7 @@ pub struct Example21;
 /// server.run()
 /// # ;Ok::<(), std::io::Error>(())
 /// ```
-pub struct Example22;
+pub struct Example23;
 
 /// From `net-http/src/ws/broadcaster.rs`:
 ///
@@ -318,4 +339,4 @@ pub struct Example22;
 ///     std::thread::sleep(std::time::Duration::from_secs(1));
 /// });
 /// ```
-pub struct Example23;
+pub struct Example24;

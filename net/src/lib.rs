@@ -34,6 +34,7 @@ mod layer;
 pub mod logging;
 mod reactor;
 mod server;
+pub mod signals;
 mod socket;
 mod stats;
 mod util;
