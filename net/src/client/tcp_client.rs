@@ -181,7 +181,9 @@ impl ClientShared {
             st.gave_up = true;
             self.changed.notify_all();
             drop(st);
-            log::error!("{}: giving up after {failures} attempts: {e}", self.name);
+            // The error is the caller's (wait_connected returns it): one line, not at
+            // ERROR, so an application that reports it does not log it twice loudly.
+            log::info!("{}: giving up after {failures} attempt(s): {e}", self.name);
             return;
         }
         let delay = self.policy.delay(failures);
