@@ -39,10 +39,18 @@ done
 [ -n "$addr" ] || { echo "testssl: echo did not start"; cat "$work/echo.log"; exit 1; }
 
 start=$(date +%s)
-timeout 900 testssl --quiet --color 0 --warnings off --ip one \
+# testssl's exit status counts findings (judged below from the JSON), but a timeout
+# (124), a kill (137) or testssl's own errors (242-255) mean the scan did not finish.
+rc=0
+timeout --kill-after=10 900 testssl --quiet --color 0 --warnings off --ip one \
   --add-ca certs/root-ca.crt -p -s -f -P -S -U \
-  --jsonfile "$work/testssl.json" "$addr" >"$work/testssl.txt" 2>&1 || true
-echo "testssl: $(( $(date +%s) - start )) s against $addr"
+  --jsonfile "$work/testssl.json" "$addr" >"$work/testssl.txt" 2>&1 || rc=$?
+echo "testssl: $(( $(date +%s) - start )) s against $addr, exit status $rc"
+if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ] || [ "$rc" -ge 242 ]; then
+  echo "testssl: the scan did not finish (exit status $rc); last lines:" >&2
+  tail -20 "$work/testssl.txt" >&2
+  exit 1
+fi
 
 python3 - "$work/testssl.json" "$ALLOWED" <<'PY'
 import json, sys

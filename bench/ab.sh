@@ -29,6 +29,19 @@ for side in old new; do
 done
 
 PORT=9700
+# The server of the run in progress, stopped on every exit path (an error under
+# `set -e`, Ctrl-C, TERM), not only at the end of `run`.
+spid=""
+stop_server() {
+    if [[ -n $spid ]]; then
+        kill "$spid" 2>/dev/null || true
+        wait "$spid" 2>/dev/null || true
+        spid=""
+    fi
+}
+trap stop_server EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 run() { # side scenario-args...
     local side=$1
     shift
@@ -37,7 +50,7 @@ run() { # side scenario-args...
     [[ " $* " == *" --tls "* ]] && tls=(--tls --cert "$ROOT/certs/server.crt" --key "$ROOT/certs/server.key")
     taskset -c 0 "$AB/bench-$side" server --impl muon --threads 1 --addr "127.0.0.1:$PORT" "${tls[@]}" \
         >>"$AB/server.log" 2>&1 &
-    local spid=$!
+    spid=$!
     # Bounded wait for the listener (a benchmark script: polling is fine here).
     for _ in $(seq 200); do
         (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && break
@@ -45,8 +58,7 @@ run() { # side scenario-args...
     done
     timeout 120 taskset -c 1 "$AB/bench-$side" load "$@" --addr "127.0.0.1:$PORT" \
         --server-pid "$spid" --label "build=$side" >>"$AB/results.jsonl" || echo "FAILED $side $*" >&2
-    kill "$spid"
-    wait "$spid" 2>/dev/null || true
+    stop_server
 }
 
 for round in $(seq "$ROUNDS"); do

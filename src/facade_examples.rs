@@ -141,6 +141,17 @@ pub struct Example8;
 /// ```
 pub struct Example9;
 
+/// From `net/src/reactor/deadline.rs`:
+///
+/// ```
+/// use std::time::{Duration, Instant};
+/// let now = Instant::now();
+/// assert_eq!(muon::deadline_after(now, Duration::ZERO), now);
+/// assert_eq!(muon::deadline_after(now, Duration::MAX), muon::deadline_after(now, muon::FOREVER));
+/// assert!(muon::deadline_after(now, Duration::MAX) > now + Duration::from_secs(50 * 365 * 24 * 3600));
+/// ```
+pub struct Example10;
+
 /// From `net/src/reactor/loop_handle.rs`:
 ///
 /// ```no_run
@@ -151,7 +162,7 @@ pub struct Example9;
 /// t.join().unwrap()?;
 /// # Ok::<(), std::io::Error>(())
 /// ```
-pub struct Example10;
+pub struct Example11;
 
 /// From `net/src/server/builder.rs`:
 ///
@@ -167,7 +178,7 @@ pub struct Example10;
 /// server.run()
 /// # ;Ok::<(), std::io::Error>(())
 /// ```
-pub struct Example11;
+pub struct Example12;
 
 /// From `net/src/server/builder.rs`:
 ///
@@ -181,7 +192,7 @@ pub struct Example11;
 /// drop(pool);
 /// # Ok::<(), std::io::Error>(())
 /// ```
-pub struct Example12;
+pub struct Example13;
 
 /// From `net-ssl/src/acceptor.rs`:
 ///
@@ -189,7 +200,7 @@ pub struct Example12;
 /// let tls = muon::ssl::TlsAcceptor::from_pem_files("certs/server.crt", "certs/server.key")?;
 /// # Ok::<(), muon::ssl::TlsError>(())
 /// ```
-pub struct Example13;
+pub struct Example14;
 
 /// From `net-ssl/src/connector.rs`:
 ///
@@ -198,7 +209,7 @@ pub struct Example13;
 /// let factory = connector.for_host("localhost"); // a muon::LayerFactory
 /// # Ok::<(), muon::ssl::TlsError>(())
 /// ```
-pub struct Example14;
+pub struct Example15;
 
 /// From `net-ssl/src/error.rs`:
 ///
@@ -208,7 +219,7 @@ pub struct Example14;
 /// let tls = io_err.get_ref().and_then(|e| e.downcast_ref::<TlsError>());
 /// assert_eq!(tls.map(|e| e.to_string()), Some("handshake timed out".to_string()));
 /// ```
-pub struct Example15;
+pub struct Example16;
 
 /// From `net-ssl/src/ext.rs`:
 ///
@@ -219,7 +230,7 @@ pub struct Example15;
 /// }
 /// # }
 /// ```
-pub struct Example16;
+pub struct Example17;
 
 /// From `net-ssl/src/ext.rs`:
 ///
@@ -232,7 +243,7 @@ pub struct Example16;
 ///     }
 /// }
 /// ```
-pub struct Example17;
+pub struct Example18;
 
 /// From `net-ssl/src/lib.rs`:
 ///
@@ -261,7 +272,7 @@ pub struct Example17;
 /// # server.stop();
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-pub struct Example18;
+pub struct Example19;
 
 /// From `net-http/src/handler.rs`:
 ///
@@ -276,7 +287,7 @@ pub struct Example18;
 ///     Reply::Later
 /// });
 /// ```
-pub struct Example19;
+pub struct Example20;
 
 /// From `net-http/src/lib.rs`:
 ///
@@ -291,7 +302,7 @@ pub struct Example19;
 /// server.run()
 /// # ;Ok::<(), std::io::Error>(())
 /// ```
-pub struct Example20;
+pub struct Example21;
 
 /// From `net-http/src/metrics.rs`:
 ///
@@ -304,7 +315,7 @@ pub struct Example20;
 /// });
 /// # }
 /// ```
-pub struct Example21;
+pub struct Example22;
 
 /// From `net-http/src/router.rs`:
 ///
@@ -314,7 +325,7 @@ pub struct Example21;
 ///     .get("/", |_req, _ctx| Response::text("hello\n").into())
 ///     .post("/echo", |mut req, _ctx| Response::new(200).body(req.take_body()).into());
 /// ```
-pub struct Example22;
+pub struct Example23;
 
 /// From `net-http/src/service.rs`:
 ///
@@ -326,7 +337,7 @@ pub struct Example22;
 /// server.run()
 /// # ;Ok::<(), std::io::Error>(())
 /// ```
-pub struct Example23;
+pub struct Example24;
 
 /// From `net-http/src/ws/broadcaster.rs`:
 ///
@@ -339,4 +350,4 @@ pub struct Example23;
 ///     std::thread::sleep(std::time::Duration::from_secs(1));
 /// });
 /// ```
-pub struct Example24;
+pub struct Example25;

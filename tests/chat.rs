@@ -295,7 +295,7 @@ fn oversized_frame_closes_only_that_connection() {
     let mut bad = connect(server.local_addr());
     assert!(room.wait_joined(2));
     bad.write_all(&u32::MAX.to_be_bytes()).unwrap();
-    assert!(read_to_eof(&mut bad).map(|b| b.is_empty()).unwrap_or(true));
+    assert!(expect_closed(&mut bad, "the oversized frame's sender").is_empty());
     assert!(wait_for_log(IO_TIMEOUT, |l| l.contains("exceeds the maximum")).is_some());
     let frame = LengthHeaderCodec::default().frame(b"still chatting");
     good.write_all(&frame).unwrap();

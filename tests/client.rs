@@ -59,13 +59,19 @@ fn refused_port_backs_off_then_gives_up() {
         assert!(w[1].0 >= w[0].0, "delays shrank: {delays:?}");
     }
     assert!(delays[3].0 >= 2 * delays[0].0, "no growth: {delays:?}");
-    // And the observed gaps between attempts follow them.
-    let mut prev = started;
-    for (delay, at) in &delays[1..] {
-        let _ = delay;
-        assert!(*at > prev);
-        prev = *at;
+    // Each is equal jitter around its doubling: the retry after n failures waits
+    // within [d/2, d] of d = 20 ms x 2^(n-1).
+    for (i, (delay, at)) in delays.iter().enumerate() {
+        let d = Duration::from_millis(20) * (1 << i);
+        assert!(
+            *delay >= d / 2 && *delay <= d,
+            "retry {}: {delay:?} outside [{:?}, {d:?}]: {delays:?}",
+            i + 1,
+            d / 2
+        );
+        assert!(*at > started);
     }
+    // And the observed gaps between attempts follow them.
     let gaps: Vec<_> = delays.windows(2).map(|w| w[1].1 - w[0].1).collect();
     for (gap, (delay, _)) in gaps.iter().zip(&delays) {
         assert!(

@@ -200,11 +200,8 @@ fn panicking_callback_closes_only_its_connection() {
     assert_eq!(echo_round_trip(&good, b"before"), b"before");
     let mut bad = connect(server.local_addr());
     bad.write_all(b"boom").unwrap();
-    let rest = read_to_eof(&mut bad);
-    assert!(
-        rest.map(|b| b.is_empty()).unwrap_or(true),
-        "closed without a reply"
-    );
+    let rest = expect_closed(&mut bad, "the panicking callback's connection");
+    assert!(rest.is_empty(), "closed without a reply, got {rest:?}");
     // Same loop, still serving.
     assert_eq!(echo_round_trip(&good, b"after"), b"after");
     let fresh = connect(server.local_addr());

@@ -3,10 +3,11 @@
 
 mod common;
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::process::{Command, Stdio};
 
 use common::example::{example_path as example, start_example, Killed};
+use common::process::{finish_within, output_within, CHILD_WITHIN};
 use common::tls::cert;
 
 /// Starts `echo` with `args` on a free port; returns it and the address it logged.
@@ -28,21 +29,12 @@ fn run_client(args: &[&str], input: &str) -> (bool, String, String) {
         .unwrap()
         .write_all(input.as_bytes())
         .unwrap();
-    let (mut out, mut err) = (String::new(), String::new());
-    client
-        .stdout
-        .take()
-        .unwrap()
-        .read_to_string(&mut out)
-        .unwrap();
-    client
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut err)
-        .unwrap();
-    let ok = client.wait().unwrap().success();
-    (ok, out, err)
+    let out = finish_within(&mut client, CHILD_WITHIN, "echo_client");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 #[test]
@@ -89,7 +81,11 @@ fn plain_echo_example_and_help() {
         "http_server",
         "ws_chat",
     ] {
-        let help = Command::new(example(name)).arg("--help").output().unwrap();
+        let help = output_within(
+            Command::new(example(name)).arg("--help"),
+            CHILD_WITHIN,
+            name,
+        );
         assert!(help.status.success(), "{name} --help failed");
         assert!(
             String::from_utf8_lossy(&help.stdout).contains("--addr"),

@@ -195,7 +195,8 @@ fn hostile_peers_while_normal_clients_are_served() {
             payload(1000, i)
         };
         raw.write_all(&junk).unwrap();
-        assert!(read_to_eof(&mut raw).map(|b| b.len() < 64).unwrap_or(true));
+        let rest = expect_closed(&mut raw, "a garbage peer");
+        assert!(rest.len() < 64, "{} bytes came back", rest.len());
     }
     mark = normal.check("garbage", mark);
 
@@ -246,8 +247,8 @@ fn hostile_peers_while_normal_clients_are_served() {
     for _ in 0..10 {
         let mut s = tls_connect(addr, &config);
         s.write_all(b"PANIC").unwrap();
-        let mut buf = [0; 16];
-        assert!(s.read(&mut buf).map(|n| n == 0).unwrap_or(true));
+        let rest = expect_tls_closed(&mut s, "a connection whose callback panicked");
+        assert!(rest.is_empty(), "{rest:?}");
     }
     mark = normal.check("panics", mark);
 

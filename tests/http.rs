@@ -4,7 +4,6 @@
 
 mod common;
 
-use std::io::Read;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -134,8 +133,15 @@ fn a_body_source_that_spins_on_empty_chunks_closes_its_connection_only() {
     let server = http_server(app(), Limits::default(), 1);
     let mut c = Client::new(server.local_addr());
     c.send(&get("/spin"));
-    let mut rest = Vec::new();
-    let _ = c.reader.read_to_end(&mut rest);
+    let socket = c.stream.try_clone().unwrap();
+    let rest = common::read_until_closed(
+        &mut c.reader,
+        &socket,
+        common::CLOSE_WITHIN,
+        "a spinning body source",
+    );
+    assert_eq!(rest.ending, common::Ending::Eof, "{rest:?}");
+    let rest = rest.bytes;
     assert!(String::from_utf8_lossy(&rest).starts_with("HTTP/1.1 200 OK\r\n"));
     assert!(rest.ends_with(b"\r\n\r\n"), "no chunk may follow the head");
     let mut other = Client::new(server.local_addr());

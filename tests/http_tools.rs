@@ -167,7 +167,11 @@ fn python_client(server: &muon::ServerHandle, tls: bool) {
         .unwrap()
         .write_all(PYTHON_CLIENT.as_bytes())
         .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = common::process::finish_within(
+        &mut child,
+        common::process::CHILD_WITHIN,
+        "the python http.client",
+    );
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),

@@ -4,7 +4,7 @@
 
 mod common;
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::time::Duration;
 
 use common::tls::*;
@@ -60,12 +60,10 @@ fn our_shutdown_force_close_and_idle_timeout_are_told_apart() {
     for cmd in [&b"shutdown"[..], b"force"] {
         let mut c = connect(addr);
         c.write_all(cmd).unwrap();
-        let mut sink = Vec::new();
-        let _ = c.read_to_end(&mut sink); // EOF, or a reset after force_close
+        expect_closed(&mut c, "a connection closed by its command"); // EOF, or a reset after force_close
     }
     let mut idle = connect(addr);
-    let mut sink = Vec::new();
-    let _ = idle.read_to_end(&mut sink);
+    expect_closed(&mut idle, "an idle connection");
     let s = settled(&server, 3);
     assert_eq!((s.closes.shutdown, s.closes.forced), (1, 1), "{s:?}");
     assert_eq!(s.closes.idle_timeout, 1, "{s:?}");
@@ -104,10 +102,10 @@ fn tls_handshakes_ok_and_failed_by_reason() {
     // Not TLS: the layer refuses it.
     let mut garbage = connect(addr);
     garbage.write_all(b"GET / HTTP/1.0\r\n\r\n").unwrap();
-    let _ = read_to_eof(&mut garbage);
+    expect_closed(&mut garbage, "a non-TLS client");
     // Silent: the handshake timer fires.
     let mut silent = connect(addr);
-    let _ = read_to_eof(&mut silent);
+    expect_closed(&mut silent, "a silent client");
     // Gone before saying anything.
     drop(connect(addr));
     let s = settled(&server, 6);

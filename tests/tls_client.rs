@@ -3,10 +3,10 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::process::{lines_of, wait_for_line};
 use common::tls::*;
 use common::*;
 use muon::ssl::{TlsConnectionExt, TlsConnector, TlsVersion};
@@ -87,12 +87,13 @@ fn echoes_against_openssl_s_server() {
             .stderr(Stdio::null())
             .spawn()
             .expect("openssl s_server");
-        let mut out = BufReader::new(server.stdout.take().unwrap());
-        let mut line = String::new();
-        while !line.contains("ACCEPT") {
-            line.clear();
-            assert!(out.read_line(&mut line).unwrap() > 0, "s_server exited");
-        }
+        let out = lines_of(server.stdout.take().unwrap());
+        wait_for_line(
+            &out,
+            Instant::now() + IO_TIMEOUT,
+            "s_server's ACCEPT",
+            |l| l.contains("ACCEPT"),
+        );
         let (b, rx) = collecting(&format!("localhost:{port}"));
         let client = b.tls(connector().for_host("localhost")).connect().unwrap();
         let conn = client.wait_connected(IO_TIMEOUT).unwrap();

@@ -327,10 +327,11 @@ fn tls_options_without_tls_are_refused() {
         ["--ocsp", "o.der"],
         ["--client-ca", "ca.crt"],
     ] {
-        let out = std::process::Command::new(example("echo"))
-            .args(args)
-            .output()
-            .unwrap();
+        let out = common::process::output_within(
+            std::process::Command::new(example("echo")).args(args),
+            common::process::CHILD_WITHIN,
+            "echo with a TLS option but no --tls",
+        );
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(!out.status.success(), "{args:?}");
         assert!(err.contains("--tls"), "{args:?}: {err}");

@@ -113,15 +113,16 @@ with socket.create_connection(("127.0.0.1", port), timeout=20) as raw:
         assert bytes(got) == data, "echo differs"
         print("python", s.version(), s.cipher()[0], len(got))
 "#;
-    let out = Command::new("python3")
-        .args([
+    let out = common::process::output_within(
+        Command::new("python3").args([
             "-c",
             script,
             &server.local_addr().port().to_string(),
             &cert("ca.crt"),
-        ])
-        .output()
-        .expect("python3");
+        ]),
+        common::process::CHILD_WITHIN,
+        "the python ssl client",
+    );
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),

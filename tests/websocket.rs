@@ -5,7 +5,7 @@
 mod common;
 
 use std::collections::HashMap;
-use std::io::{Read, Write};
+use std::io::Write;
 
 use common::http::{get, http_server, read_ws_frame, ws_frame, ws_upgrade, Client};
 use common::tls::{cert, client_config};
@@ -229,8 +229,14 @@ fn wss_echo() {
         .write_all(&ws_frame(true, CLOSE, &[0x03, 0xe8]))
         .unwrap();
     assert_eq!(read_ws_frame(&mut reader).unwrap().1, CLOSE);
-    let mut rest = Vec::new();
-    let _ = reader.read_to_end(&mut rest);
+    let socket = reader.get_ref().get_ref().try_clone().unwrap();
+    let closed = common::read_until_closed(
+        &mut reader,
+        &socket,
+        common::CLOSE_WITHIN,
+        "a WebSocket after its close frame",
+    );
+    assert!(closed.bytes.is_empty(), "after the close frame: {closed:?}");
     drop(reader);
     stop_when_idle(&server);
 }

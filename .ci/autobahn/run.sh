@@ -5,6 +5,9 @@
 #   .ci/autobahn/run.sh ci              # the CI subset (every group; 9.* reduced, 4 MiB messages kept)
 #   .ci/autobahn/run.sh full docs/autobahn.md   # everything but 12.*/13.*
 #
+# HTTP_SERVER_BIN=path runs that binary instead of building the release example
+# (.ci/autobahn/leak_check.sh uses it with the debug build).
+#
 # 12.* and 13.* test permessage-deflate, which Muon does not offer (it is never
 # negotiated, so those cases do not apply). Exits non-zero unless every case is OK,
 # NON-STRICT or INFORMATIONAL.
@@ -17,28 +20,41 @@ wstest="$py2/bin/wstest"
 if [ ! -x "$wstest" ]; then
   "$py2/bin/pip" install -q autobahntestsuite
 fi
-cargo build --release --example http_server -q
+server_bin=${HTTP_SERVER_BIN:-}
+if [ -z "$server_bin" ]; then
+  cargo build --release --example http_server -q
+  server_bin=./target/release/examples/http_server
+fi
 work=$(mktemp -d)
+# The servers' PIDs. `start` must run in this shell, never in a `$(...)` subshell:
+# a PID recorded there is lost and the trap below would kill nothing.
 pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
 }
 trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
-start() { # name, extra args...
+started_addr=""
+start() { # name, extra args... (sets started_addr)
   local name=$1; shift
-  ./target/release/examples/http_server --addr 127.0.0.1:0 --threads 1 --log info "$@" \
+  "$server_bin" --addr 127.0.0.1:0 --threads 1 --log info "$@" \
     >"$work/$name.log" 2>&1 &
   pids+=($!)
+  started_addr=""
   for _ in $(seq 200); do
-    addr=$(grep -o 'listening on [0-9.:]*' "$work/$name.log" | head -1 | cut -d' ' -f3 || true)
-    [ -n "$addr" ] && { echo "$addr"; return; }
+    started_addr=$(grep -o 'listening on [0-9.:]*' "$work/$name.log" | head -1 | cut -d' ' -f3 || true)
+    [ -n "$started_addr" ] && return
     sleep 0.1
   done
   echo "server $name did not start" >&2; cat "$work/$name.log" >&2; exit 1
 }
-ws=$(start ws)
-wss=$(start wss --tls)
+start ws
+ws=$started_addr
+start wss --tls
+wss=$started_addr
 
 if [ "$mode" = full ]; then
   cases='["*"]'

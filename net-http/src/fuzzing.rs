@@ -87,6 +87,8 @@ pub fn ws_frames(data: &[u8]) {
 mod tests {
     use proptest::prelude::*;
 
+    use crate::chunked::ChunkedDecoder;
+
     proptest! {
         #![proptest_config(ProptestConfig { cases: 2048, .. ProptestConfig::default() })]
 
@@ -114,6 +116,41 @@ mod tests {
             }
             data.extend_from_slice(b"0\r\n\r\n");
             super::http_request(&data);
+        }
+
+        /// A valid chunked body (random chunk sizes, extensions on some size lines, a
+        /// trailer or none), cut anywhere into two reads, decodes to exactly the bytes
+        /// that were encoded, consumes all of it and ends.
+        #[test]
+        fn valid_chunked_bodies_decode_to_their_input(
+            body in proptest::collection::vec(any::<u8>(), 0..600),
+            sizes in proptest::collection::vec(1usize..70, 1..20),
+            extensions in any::<bool>(),
+            trailer in any::<bool>(),
+            cut in any::<proptest::sample::Index>(),
+        ) {
+            let mut wire = Vec::new();
+            let mut rest = &body[..];
+            let mut i = 0;
+            while !rest.is_empty() {
+                let n = sizes[i % sizes.len()].min(rest.len());
+                let ext = if extensions && i % 2 == 1 { ";name=value" } else { "" };
+                wire.extend_from_slice(format!("{n:X}{ext}\r\n").as_bytes());
+                wire.extend_from_slice(&rest[..n]);
+                wire.extend_from_slice(b"\r\n");
+                rest = &rest[n..];
+                i += 1;
+            }
+            wire.extend_from_slice(if trailer { &b"0\r\nX-Sum: 1\r\n\r\n"[..] } else { b"0\r\n\r\n" });
+            let cut = cut.index(wire.len() + 1);
+            let mut decoded = Vec::new();
+            let mut decoder = ChunkedDecoder::new();
+            let a = decoder.decode(&wire[..cut], &mut decoded, 4096, 1024).unwrap();
+            prop_assert!(a <= cut);
+            let b = decoder.decode(&wire[a..], &mut decoded, 4096, 1024).unwrap();
+            prop_assert_eq!(a + b, wire.len(), "not all of the body was consumed");
+            prop_assert!(decoder.is_done());
+            prop_assert_eq!(decoded, body);
         }
     }
 }

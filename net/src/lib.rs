@@ -48,6 +48,7 @@ pub use conn::extensions::Extensions;
 pub use conn::handle::ConnHandle;
 pub use layer::tls_info::TlsInfo;
 pub use layer::{Layer, LayerFactory, LayerRead};
+pub use reactor::deadline::{deadline_after, FOREVER};
 pub use reactor::event_loop::EventLoop;
 pub use reactor::loop_ctx::LoopCtx;
 pub use reactor::loop_handle::LoopHandle;

@@ -92,6 +92,13 @@ impl ChildServer {
         self.query("rss").parse().unwrap()
     }
 
+    /// Bytes the child's malloc has handed out and not taken back (every arena, mmap'd
+    /// blocks included): the Rust heap and OpenSSL's alike, so a leak of either shows
+    /// byte for byte, where RSS hides it behind the allocator's page-sized slack.
+    pub fn heap_bytes(&mut self) -> u64 {
+        self.query("heap").parse().unwrap()
+    }
+
     /// The server's live connection count.
     pub fn live(&mut self) -> usize {
         self.query("count").parse().unwrap()
@@ -116,9 +123,15 @@ impl ChildServer {
     }
 
     /// Closes the child's stdin (it stops its server and exits); returns its success.
+    /// A child that does not exit within 30 s is killed and the test fails.
     pub fn finish(mut self) -> bool {
         drop(self.stdin);
-        self.child.wait().map(|s| s.success()).unwrap_or(false)
+        super::process::wait_within(
+            &mut self.child,
+            std::time::Duration::from_secs(30),
+            "child server after its stdin closed",
+        )
+        .success()
     }
 }
 
@@ -129,6 +142,7 @@ pub fn serve_commands(server: muon::ServerHandle) {
     for line in stdin.lock().lines().map_while(Result::ok) {
         let reply = match line.trim() {
             "rss" => rss_kib().to_string(),
+            "heap" => heap_bytes().to_string(),
             "count" => server.connection_count().to_string(),
             other => format!("unknown command {other}"),
         };
@@ -148,6 +162,15 @@ pub fn rss_kib() -> u64 {
                 .and_then(|n| n.parse().ok())
         })
         .unwrap_or(0)
+}
+
+/// Bytes in use from malloc in this process (glibc's `mallinfo2`: arena chunks in use,
+/// including the small per-thread caches, plus mmap'd blocks).
+pub fn heap_bytes() -> u64 {
+    // SAFETY: mallinfo2 takes no argument and returns a struct by value; it only
+    // reads the allocator's statistics under its own locks.
+    let info = unsafe { libc::mallinfo2() };
+    (info.uordblks + info.hblkhd) as u64
 }
 
 /// `MUON_STRESS_SCALE` (default 1): multiplies the stress tests' sizes.

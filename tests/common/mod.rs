@@ -189,11 +189,16 @@ pub fn recv_exactly(rx: &crossbeam_channel::Receiver<Vec<u8>>, len: usize) -> Ve
 }
 
 pub mod child;
+pub mod closed;
 pub mod echo_child;
 pub mod example;
 pub mod http;
+pub mod process;
 pub mod tls;
 pub mod tls_tools;
+
+#[allow(unused_imports)] // each test binary uses its share
+pub use closed::{expect_closed, expect_tls_closed, read_until_closed, Ending, CLOSE_WITHIN};
 
 /// Finds a foreign program (haproxy, testssl, chromium, curl, ...) on the PATH.
 ///

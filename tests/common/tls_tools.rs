@@ -193,10 +193,11 @@ pub fn certificates_shown(out: &str) -> usize {
 /// Makes a real OCSP response for `chain.crt` signed by the intermediate CA, with
 /// `status` "V" (good) or "R" (revoked), using `openssl ocsp` as a responder.
 pub fn ocsp_response(dir: &TempDir, status: &str) -> String {
-    let serial = Command::new("openssl")
-        .args(["x509", "-noout", "-serial", "-in", &cert("chain.crt")])
-        .output()
-        .unwrap();
+    let serial = super::process::output_within(
+        Command::new("openssl").args(["x509", "-noout", "-serial", "-in", &cert("chain.crt")]),
+        super::process::CHILD_WITHIN,
+        "openssl x509",
+    );
     let serial = String::from_utf8(serial.stdout).unwrap();
     let serial = serial.trim().trim_start_matches("serial=");
     // index.txt: status, expiry, revocation date, serial, file, subject (tab separated).
@@ -204,8 +205,8 @@ pub fn ocsp_response(dir: &TempDir, status: &str) -> String {
     let index = format!("{status}\t991231235959Z\t{revoked}\t{serial}\tunknown\t/CN=localhost\n");
     std::fs::write(dir.path("index.txt"), index).unwrap();
     let resp = dir.path(&format!("ocsp-{status}.der"));
-    let out = Command::new("openssl")
-        .args(["ocsp", "-index", &dir.path("index.txt")])
+    let mut ocsp = Command::new("openssl");
+    ocsp.args(["ocsp", "-index", &dir.path("index.txt")])
         .args([
             "-rsigner",
             &cert("intermediate-ca.crt"),
@@ -225,9 +226,9 @@ pub fn ocsp_response(dir: &TempDir, status: &str) -> String {
             &resp,
             "-ndays",
             "7",
-        ])
-        .output()
-        .unwrap();
+        ]);
+    let out =
+        super::process::output_within(&mut ocsp, super::process::CHILD_WITHIN, "openssl ocsp");
     assert!(out.status.success(), "openssl ocsp: {out:?}");
     resp
 }

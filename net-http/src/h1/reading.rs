@@ -241,7 +241,7 @@ impl<B> Reading<B> {
         served: u64,
         last_rx: Instant,
     ) -> Option<Instant> {
-        let after = |t: Instant, d: Duration| t.checked_add(d);
+        let after = |t: Instant, d: Duration| Some(net::deadline_after(t, d));
         match self {
             Reading::Head { started } => after(*started, header_timeout),
             Reading::Body { .. } => after(last_rx, header_timeout),

@@ -57,7 +57,9 @@ impl RetryPolicy {
             .saturating_mul(1u32 << doublings)
             .min(self.max_delay);
         if self.jitter {
-            d / 2 + d.mul_f64(random_fraction() / 2.0)
+            (d / 2)
+                .saturating_add(d.mul_f64(random_fraction() / 2.0))
+                .min(d)
         } else {
             d
         }

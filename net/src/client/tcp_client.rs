@@ -14,7 +14,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::sync::{Arc, Weak};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use mio::net::TcpStream;
 use parking_lot::{Condvar, Mutex};
@@ -24,6 +24,7 @@ use crate::client::retry::RetryPolicy;
 use crate::conn::connection::ConnService;
 use crate::conn::connection::TcpConnection;
 use crate::conn::handle::ConnHandle;
+use crate::reactor::deadline::deadline_in;
 use crate::reactor::loop_ctx::LoopCtx;
 use crate::reactor::loop_handle::LoopHandle;
 use crate::reactor::slab::SlotId;
@@ -155,8 +156,8 @@ impl ClientShared {
                 return;
             }
         }
-        self.service.opened();
-        if let Err(e) = ctx.adopt(stream, peer, self.service.clone(), None) {
+        let place = self.service.admit(ctx.index() as u32);
+        if let Err(e) = ctx.adopt(stream, peer, place, None) {
             self.attempt_failed(None, e);
         }
     }
@@ -290,7 +291,7 @@ impl TcpClient {
     /// Waits until the connection is up (after its handshake), the retry policy gives
     /// up (its last error is returned), or `timeout` passes.
     pub fn wait_connected(&self, timeout: Duration) -> io::Result<ConnHandle> {
-        let deadline = Instant::now() + timeout;
+        let deadline = deadline_in(timeout);
         let mut st = self.shared.state.lock();
         loop {
             if let Some(conn) = &st.conn {

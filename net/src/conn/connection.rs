@@ -24,7 +24,7 @@ use crate::conn::callbacks::Callbacks;
 use crate::conn::extensions::Extensions;
 use crate::conn::lifecycle::{Event, Lifecycle, PauseBy, Phase, WriteSide};
 use crate::conn::proxy_info::ProxyInfo;
-use crate::conn::service::Service;
+use crate::conn::service::{LivePlace, Service};
 use crate::layer::tls_info::TlsInfo;
 use crate::layer::Layer;
 use crate::reactor::loop_ctx::LoopLocal;
@@ -103,6 +103,9 @@ pub struct TcpConnection {
     pub(crate) tally: crate::stats::ConnTally,
     /// What the PROXY protocol header said, if there was one (see `proxy_protocol`).
     pub(crate) proxy: Option<Box<ProxyInfo>>,
+    /// Its place in the service's live count, given back at release (or, if the
+    /// connection is dropped unreleased, by a panic, on drop).
+    pub(crate) place: Option<LivePlace<TcpConnection>>,
 }
 
 /// I/O bookkeeping (not the connection's life: that is `life`).
@@ -129,11 +132,12 @@ impl TcpConnection {
         id: ConnId,
         stream: TcpStream,
         peer: SocketAddr,
-        service: Arc<ConnService>,
         callbacks: Rc<Callbacks<TcpConnection>>,
         layer: Option<Box<dyn Layer>>,
         local: Rc<LoopLocal>,
+        place: LivePlace<TcpConnection>,
     ) -> Self {
+        let service = place.service().clone();
         let life = Lifecycle::new(layer.is_some(), callbacks.half_close.is_some());
         TcpConnection {
             id,
@@ -155,6 +159,7 @@ impl TcpConnection {
             last_activity: Instant::now(),
             tally: Default::default(),
             proxy: None,
+            place: Some(place),
         }
     }
 

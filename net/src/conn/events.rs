@@ -18,6 +18,7 @@ use mio::Registry;
 
 use crate::conn::connection::{ConnId, TcpConnection};
 use crate::conn::lifecycle::{Effects, Event};
+use crate::reactor::deadline::{deadline_after, deadline_in};
 use crate::reactor::loop_ctx::LoopCtx;
 use crate::reactor::loop_ctx::Pollable;
 use crate::reactor::timer_queue::TimerId;
@@ -201,7 +202,7 @@ impl TcpConnection {
     {
         let id = self.id;
         self.local.add_timer(
-            Instant::now() + delay,
+            deadline_in(delay),
             None,
             Box::new(move |ctx| {
                 ctx.with_connection(id, &mut callback);
@@ -233,7 +234,7 @@ impl TcpConnection {
     }
 
     fn arm_idle_timer(&mut self, idle: Duration) {
-        let at = self.last_activity + idle;
+        let at = deadline_after(self.last_activity, idle);
         let delay = at.saturating_duration_since(Instant::now());
         self.timers.idle = Some(self.run_after(delay, move |conn| {
             conn.timers.idle = None;
@@ -310,7 +311,9 @@ impl Pollable for TcpConnection {
         if let Some(hook) = self.service.release_hook.clone() {
             hook(self);
         }
-        self.service.closed();
+        if let Some(place) = self.place.take() {
+            place.release();
+        }
     }
 
     fn as_any_mut(&mut self) -> &mut dyn Any {

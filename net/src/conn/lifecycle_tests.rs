@@ -26,15 +26,27 @@ fn up(has_layer: bool, half_close: bool) -> Lifecycle {
 /// What a journal of effects must satisfy after any sequence of events.
 #[derive(Default)]
 struct Journal {
+    has_layer: bool,
     ups: usize,
     releases: usize,
     half_closes: usize,
+    close_layers: usize,
     shut: bool,
     peer_closed: bool,
+    /// The application asked to shut our side (or the peer's EOF did it for us).
+    we_close: bool,
+    close_timer_armed: bool,
     any_after_release: bool,
 }
 
 impl Journal {
+    fn new(has_layer: bool) -> Journal {
+        Journal {
+            has_layer,
+            ..Journal::default()
+        }
+    }
+
     fn record(&mut self, life: &Lifecycle, event: Event, effects: Effects) {
         if self.releases > 0 && effects != Effects::NONE {
             self.any_after_release = true;
@@ -50,7 +62,17 @@ impl Journal {
                 self.peer_closed,
                 "half-close callback before the peer closed"
             );
+            // Once our side is closing, the application has nothing to reply with.
+            assert!(!self.we_close, "half-close callback while our side closes");
             self.half_closes += 1;
+        }
+        if event == Event::Shutdown && life.came_up() {
+            self.we_close = true;
+        }
+        if effects.contains(Effects::CLOSE_LAYER) {
+            assert!(self.has_layer, "CLOSE_LAYER without a layer");
+            assert!(!self.shut, "CLOSE_LAYER after SHUT_WRITE");
+            self.close_layers += 1;
         }
         for e in [Effects::SHUT_WRITE, Effects::CLOSE_LAYER] {
             if effects.contains(e) {
@@ -60,10 +82,31 @@ impl Journal {
             }
         }
         if effects.contains(Effects::SHUT_WRITE) {
+            // A layer's peer tells a clean close from a truncation by its message:
+            // shutting without it makes every orderly TLS close look like an attack.
+            assert!(
+                !self.has_layer || self.close_layers == 1,
+                "SHUT_WRITE with a layer before its CLOSE_LAYER"
+            );
+            assert!(!self.shut, "SHUT_WRITE twice");
             self.shut = true;
+        }
+        if effects.contains(Effects::ARM_CLOSE_TIMER) {
+            self.close_timer_armed = true;
+        }
+        // A half-closed peer that never reads must not hold the connection for ever:
+        // while it has closed and we still flush, the close timer bounds the wait.
+        if self.peer_closed && life.came_up() && !life.is_closed() {
+            assert!(
+                self.close_timer_armed,
+                "peer closed, our side still flushing, no close timer"
+            );
         }
         if effects.contains(Effects::RELEASE) {
             self.releases += 1;
+        }
+        assert_eq!(life.is_closed(), self.releases > 0, "closed iff released");
+        if effects.contains(Effects::RELEASE) {
             assert!(life.is_closed() && !life.delivers());
             assert_eq!(life.came_up(), self.ups == 1, "down owed iff up ran");
             let orderly = !matches!(event, Event::Close | Event::Failed);
@@ -85,6 +128,37 @@ impl Journal {
             self.half_closes
         );
         assert!(!self.any_after_release, "an effect after release");
+        assert!(
+            self.close_layers <= 1,
+            "CLOSE_LAYER {} times (a second close_notify)",
+            self.close_layers
+        );
+    }
+}
+
+/// The effects are a set of distinct flags: each one bit, none shared, and `with` a
+/// union (the connection code tests each flag on its own with `contains`).
+#[test]
+fn effects_are_distinct_flags_and_with_is_a_union() {
+    let all = [
+        Effects::UP,
+        Effects::HALF_CLOSE,
+        Effects::ARM_CLOSE_TIMER,
+        Effects::CLOSE_LAYER,
+        Effects::SHUT_WRITE,
+        Effects::RELEASE,
+        Effects::RESUME_READ,
+    ];
+    for (i, a) in all.iter().enumerate() {
+        assert_eq!(a.0.count_ones(), 1, "{a:?} is not one flag");
+        assert!(!Effects::NONE.contains(*a));
+        assert_eq!(a.with(*a), *a, "a union with itself changes nothing");
+        for b in &all[i + 1..] {
+            assert_ne!(a, b);
+            let both = a.with(*b);
+            assert!(both.contains(*a) && both.contains(*b) && both.contains(both));
+            assert!(!a.contains(both));
+        }
     }
 }
 
@@ -101,6 +175,7 @@ fn table_from_handshaking() {
         assert!(!life.came_up(), "no down owed for a connection never up");
     }
     let mut life = Lifecycle::new(true, false);
+    assert!(!life.is_closed() && !life.peer_closed() && !life.is_paused() && life.reads());
     assert_eq!(life.apply(Event::OutputDrained), Effects::NONE);
     assert!(
         life.accepts_sends(),
@@ -162,7 +237,7 @@ fn pauses_stack_and_resume_reads_once_both_lift() {
         life.apply(Event::Resume(PauseBy::App)),
         Effects::RESUME_READ
     );
-    assert!(life.reads());
+    assert!(life.reads() && !life.is_paused());
     assert_eq!(life.apply(Event::Resume(PauseBy::App)), Effects::NONE);
 }
 
@@ -203,7 +278,7 @@ fn every_event_in_every_reachable_state() {
 
 fn run(has_layer: bool, half_close: bool, events: &[Event]) {
     let mut life = Lifecycle::new(has_layer, half_close);
-    let mut journal = Journal::default();
+    let mut journal = Journal::new(has_layer);
     for &event in events {
         let effects = life.apply(event);
         journal.record(&life, event, effects);

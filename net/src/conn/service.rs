@@ -15,6 +15,7 @@ use crate::conn::callbacks::{Callbacks, ConnectionCallback};
 use crate::conn::options::ConnOptions;
 use crate::layer::LayerFactory;
 use crate::reactor::loop_handle::LoopHandle;
+use crate::stats::{CloseCause, HandshakeFailure};
 
 pub(crate) struct Service<C> {
     pub(crate) name: String,
@@ -56,11 +57,18 @@ impl<C> Service<C> {
         self.loops.get().map(Vec::as_slice).unwrap_or_default()
     }
 
-    pub(crate) fn opened(&self) {
+    /// Counts one more live connection; the returned place gives it back when dropped
+    /// (see [`LivePlace`]). `loop_index` is the loop the connection goes to.
+    pub(crate) fn admit(self: &Arc<Self>, loop_index: u32) -> LivePlace<C> {
         *self.live.lock() += 1;
+        LivePlace {
+            service: self.clone(),
+            loop_index,
+            given_back: false,
+        }
     }
 
-    pub(crate) fn closed(&self) {
+    fn closed(&self) {
         let mut live = self.live.lock();
         *live -= 1;
         if *live == 0 {
@@ -81,5 +89,52 @@ impl<C> Service<C> {
             }
         }
         *live
+    }
+}
+
+/// One connection's place in its service's live count (`connection_count()`,
+/// `stats().active`), from accept or connect until the connection is released.
+///
+/// The count is given back structurally: whoever holds the place (the task that hands
+/// a socket to a loop, the PROXY header reader, the connection itself) gives it back
+/// by dropping it, so an error or a panic anywhere between accept and release (in a
+/// layer factory, a layer's start, a timer computation) cannot leave the count high.
+/// A place dropped before its connection was released counts as a connection that
+/// failed before it started ([`LivePlace::fail`] says why; a plain drop says "other
+/// error").
+pub(crate) struct LivePlace<C> {
+    service: Arc<Service<C>>,
+    loop_index: u32,
+    given_back: bool,
+}
+
+impl<C> LivePlace<C> {
+    /// The service whose count this place is in.
+    pub(crate) fn service(&self) -> &Arc<Service<C>> {
+        &self.service
+    }
+
+    /// The connection failed before it started (for `reason`, closed for `cause`).
+    pub(crate) fn fail(mut self, reason: HandshakeFailure, cause: CloseCause) {
+        self.give_back(reason, cause);
+    }
+
+    /// The connection was released (its close already counted by the caller).
+    pub(crate) fn release(mut self) {
+        self.given_back = true;
+        self.service.closed();
+    }
+
+    fn give_back(&mut self, reason: HandshakeFailure, cause: CloseCause) {
+        if !std::mem::replace(&mut self.given_back, true) {
+            (self.service.stats).failed_before_start(self.loop_index, reason, cause);
+            self.service.closed();
+        }
+    }
+}
+
+impl<C> Drop for LivePlace<C> {
+    fn drop(&mut self) {
+        self.give_back(HandshakeFailure::Other, CloseCause::Error);
     }
 }

@@ -19,6 +19,7 @@ use crossbeam_channel::{Receiver, Sender};
 use mio::event::Event;
 use mio::{Registry, Token};
 
+use crate::reactor::deadline::deadline_in;
 use crate::reactor::slab::{Slab, SlotId};
 use crate::reactor::timer_queue::{Timer, TimerId, TimerQueue};
 use crate::reactor::wake_flag::WakeFlag;
@@ -189,7 +190,7 @@ impl LoopCtx {
         callback: F,
     ) -> TimerId {
         self.local
-            .add_timer(Instant::now() + delay, None, Box::new(callback))
+            .add_timer(deadline_in(delay), None, Box::new(callback))
     }
 
     /// Runs `callback` once at `when`.
@@ -207,11 +208,8 @@ impl LoopCtx {
         interval: Duration,
         callback: F,
     ) -> TimerId {
-        self.local.add_timer(
-            Instant::now() + interval,
-            Some(interval),
-            Box::new(callback),
-        )
+        self.local
+            .add_timer(deadline_in(interval), Some(interval), Box::new(callback))
     }
 
     /// Cancels a timer. Returns whether it was pending (or firing right now).
@@ -314,7 +312,17 @@ impl LoopCtx {
         let Some(mut handler) = handler.take() else {
             return;
         };
-        handler.ready(self, id, event);
+        // A handler runs user code too (an acceptor taking a connection in runs the
+        // layer factory): a panic there is caught like a task's, so it cannot end the
+        // loop and every connection on it. The handler stays (an acceptor keeps
+        // accepting); what it was doing is given up, and counted by the places it held.
+        if let Err(p) = catch_unwind(AssertUnwindSafe(|| handler.ready(self, id, event))) {
+            log::error!(
+                "loop {}: handler panicked: {}",
+                self.shared.name,
+                panic_message(&*p)
+            );
+        }
         match self.slots.get_mut(id) {
             Some(Slot::Handler(h)) => *h = Some(handler),
             _ => handler.deregister(&self.registry),

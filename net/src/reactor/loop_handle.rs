@@ -10,6 +10,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::reactor::deadline::deadline_in;
 use crate::reactor::loop_ctx::LoopCtx;
 use crate::reactor::loop_ctx::{LoopShared, Task};
 use crate::reactor::timer_queue::TimerId;
@@ -60,7 +61,7 @@ impl LoopHandle {
     where
         F: FnMut(&mut LoopCtx) + Send + 'static,
     {
-        self.run_at(Instant::now() + delay, callback)
+        self.run_at(deadline_in(delay), callback)
     }
 
     /// Runs `callback` once on the loop at `when` (monotonic clock).
@@ -81,7 +82,7 @@ impl LoopHandle {
         F: FnMut(&mut LoopCtx) + Send + 'static,
     {
         let id = self.shared.new_timer_id();
-        let when = Instant::now() + interval;
+        let when = deadline_in(interval);
         self.push(Box::new(move |ctx| {
             ctx.insert_timer(id, when, Some(interval), Box::new(callback))
         }));

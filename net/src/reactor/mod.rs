@@ -4,6 +4,7 @@
 //! Depends on nothing else in the crate: connections and handlers reach the loop
 //! through the `Pollable` and `IoHandler` traits it defines.
 
+pub(crate) mod deadline;
 pub(crate) mod event_loop;
 pub(crate) mod loop_ctx;
 pub(crate) mod loop_handle;

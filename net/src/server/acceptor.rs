@@ -32,7 +32,6 @@ use crate::reactor::loop_ctx::LoopCtx;
 use crate::reactor::loop_handle::LoopHandle;
 use crate::reactor::slab::SlotId;
 use crate::server::intake::Intake;
-use crate::stats::{CloseCause, HandshakeFailure::Other};
 
 /// How long accepting pauses when no descriptor can be freed.
 const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
@@ -169,21 +168,17 @@ impl Acceptor {
         if service.live() >= self.max_connections {
             return self.refuse_at_limit(loop_index, peer);
         }
-        service.opened();
         service.stats.accepted(loop_index);
+        // The place travels with the socket: a task dropped unrun (the loop ended) or
+        // a panic on the way gives it back.
+        let place = service.admit(loop_index);
         match &mut self.handoff {
-            Handoff::Local => self.intake.take_in(ctx, stream, peer),
+            Handoff::Local => self.intake.take_in(ctx, stream, peer, place),
             Handoff::RoundRobin { loops, next } => {
                 let worker = &loops[*next];
                 *next = (*next + 1) % loops.len();
                 let intake = self.intake.clone();
-                let queued = worker.queue_in_loop(move |ctx| intake.take_in(ctx, stream, peer));
-                if !queued {
-                    service
-                        .stats
-                        .failed_before_start(loop_index, Other, CloseCause::Forced);
-                    service.closed();
-                }
+                worker.queue_in_loop(move |ctx| intake.take_in(ctx, stream, peer, place));
             }
         }
     }

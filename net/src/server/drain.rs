@@ -24,6 +24,7 @@ use parking_lot::{Condvar, Mutex};
 
 use crate::conn::broadcast::on_every_connection;
 use crate::conn::connection::ConnService;
+use crate::reactor::deadline::{deadline_after, deadline_in};
 use crate::reactor::loop_ctx::LoopCtx;
 use crate::reactor::loop_handle::LoopHandle;
 use crate::reactor::slab::SlotId;
@@ -127,7 +128,10 @@ impl ServerShared {
         if on_loop {
             return false;
         }
-        let deadline = Instant::now() + self.drain_grace + self.stop_timeout + 2 * CONFIRM_TIMEOUT;
+        let waits = (self.drain_grace)
+            .saturating_add(self.stop_timeout)
+            .saturating_add(2 * CONFIRM_TIMEOUT);
+        let deadline = deadline_in(waits);
         let mut done = self.done.lock();
         while !*done {
             if self.done_cond.wait_until(&mut done, deadline).timed_out() {
@@ -149,12 +153,11 @@ impl ServerShared {
         // says on its drain callback goes out before the FIN.
         on_every_connection(&self.service, Arc::new(|c| c.drain_begins()));
         if !self.drain_grace.is_zero() {
-            self.service.wait_all_closed(start + self.drain_grace);
+            self.service
+                .wait_all_closed(deadline_after(start, self.drain_grace));
         }
         on_every_connection(&self.service, Arc::new(|c| c.shutdown()));
-        let left = self
-            .service
-            .wait_all_closed(Instant::now() + self.stop_timeout);
+        let left = self.service.wait_all_closed(deadline_in(self.stop_timeout));
         if left > 0 {
             log::warn!("{name}: {left} connections still open at the stop deadline; closing them");
             on_every_connection(

@@ -26,6 +26,7 @@ use mio::{Interest, Token};
 use crate::conn::callbacks::Callbacks;
 use crate::conn::connection::{ConnId, ConnService, TcpConnection};
 use crate::conn::proxy_info::ProxyInfo;
+use crate::conn::service::LivePlace;
 use crate::reactor::loop_ctx::LoopCtx;
 use crate::server::proxy_protocol::policy::ProxyProtocol;
 use crate::server::proxy_protocol::reader::HeaderReader;
@@ -39,11 +40,17 @@ pub(crate) struct Intake {
 }
 
 impl Intake {
-    /// Takes `stream` in on this loop. The caller has counted it in the service
-    /// (`Service::opened`); every failure here uncounts it and counts its close.
-    pub(crate) fn take_in(&self, ctx: &mut LoopCtx, stream: TcpStream, peer: SocketAddr) {
+    /// Takes `stream` in on this loop, with its `place` in the service's live count
+    /// (which every failure gives back, counting the close).
+    pub(crate) fn take_in(
+        &self,
+        ctx: &mut LoopCtx,
+        stream: TcpStream,
+        peer: SocketAddr,
+        place: LivePlace<TcpConnection>,
+    ) {
         let Some(proxy) = self.proxy.as_ref() else {
-            if let Err(e) = ctx.adopt(stream, peer, self.service.clone(), None) {
+            if let Err(e) = ctx.adopt(stream, peer, place, None) {
                 log::warn!(
                     "{}: {peer}: cannot take the connection in: {e}",
                     self.service.name
@@ -56,12 +63,10 @@ impl Intake {
                 "{}: {peer} is not a trusted PROXY protocol source; closing",
                 self.service.name
             );
-            let (stats, index) = (&self.service.stats, ctx.index() as u32);
-            stats.failed_before_start(index, HandshakeFailure::ProxyHeader, CloseCause::Error);
-            self.service.closed();
+            place.fail(HandshakeFailure::ProxyHeader, CloseCause::Error);
             return;
         }
-        HeaderReader::start(ctx, self.service.clone(), stream, peer, proxy);
+        HeaderReader::start(ctx, place, stream, peer, proxy);
     }
 }
 
@@ -87,33 +92,19 @@ fn callbacks_of(service: &Arc<ConnService>) -> Rc<Callbacks<TcpConnection>> {
 }
 
 impl LoopCtx {
-    /// Takes a connected socket in as a connection of `service` and starts it (with
-    /// what its PROXY protocol header said, if it had one). The caller has counted it
-    /// in the service (`Service::opened`); on an error it is uncounted here, its close
-    /// counted, and the error returned (the socket is closed).
+    /// Takes a connected socket in as a connection of its `place`'s service and starts
+    /// it (with what its PROXY protocol header said, if it had one). The connection
+    /// keeps the place until it is released; on an error (or a panic) before that, the
+    /// place is dropped, which gives the count back and counts the close; the error is
+    /// returned (the socket is closed).
     pub(crate) fn adopt(
-        &mut self,
-        stream: TcpStream,
-        peer: SocketAddr,
-        service: Arc<ConnService>,
-        proxy: Option<Box<ProxyInfo>>,
-    ) -> io::Result<ConnId> {
-        let adopted = self.adopt_counted(stream, peer, &service, proxy);
-        if adopted.is_err() {
-            let index = self.index() as u32;
-            (service.stats).failed_before_start(index, HandshakeFailure::Other, CloseCause::Error);
-            service.closed();
-        }
-        adopted
-    }
-
-    fn adopt_counted(
         &mut self,
         mut stream: TcpStream,
         peer: SocketAddr,
-        service: &Arc<ConnService>,
+        place: LivePlace<TcpConnection>,
         proxy: Option<Box<ProxyInfo>>,
     ) -> io::Result<ConnId> {
+        let service = &place.service().clone();
         if service.options.tcp_nodelay {
             if let Err(e) = stream.set_nodelay(true) {
                 log::debug!("{}: TCP_NODELAY on {peer}: {e}", service.name);
@@ -137,10 +128,10 @@ impl LoopCtx {
             id,
             stream,
             peer,
-            service.clone(),
             callbacks_of(service),
             layer,
             self.local.clone(),
+            place,
         ));
         conn.proxy = proxy;
         // Started before it is in the slab: nothing it does at start needs the loop,

@@ -21,7 +21,10 @@ use mio::{Interest, Registry};
 use super::parse::{parse, Header};
 use super::policy::ProxyProtocol;
 use crate::conn::connection::ConnService;
+use crate::conn::connection::TcpConnection;
 use crate::conn::proxy_info::ProxyInfo;
+use crate::conn::service::LivePlace;
+use crate::reactor::deadline::deadline_in;
 use crate::reactor::loop_ctx::IoHandler;
 use crate::reactor::loop_ctx::LoopCtx;
 use crate::reactor::slab::SlotId;
@@ -32,7 +35,9 @@ pub(crate) struct HeaderReader {
     stream: Option<TcpStream>,
     peer: SocketAddr,
     service: Arc<ConnService>,
-    loop_index: u32,
+    /// The connection's place in the live count: handed on with the socket, or given
+    /// back (counted as a failed PROXY header) when the reader gives up or is dropped.
+    place: Option<LivePlace<TcpConnection>>,
     max_len: usize,
     deadline: Instant,
     /// The peer's FIN arrived (a peek then returns the bytes before it, not 0).
@@ -40,26 +45,27 @@ pub(crate) struct HeaderReader {
 }
 
 impl HeaderReader {
-    /// Starts reading the header of `stream` (already counted in `service`) on this
-    /// loop. Every outcome is counted and the count undone if it fails.
+    /// Starts reading the header of `stream` (with its `place` in the live count) on
+    /// this loop. Every outcome is counted, and the place given back if it fails.
     pub(crate) fn start(
         ctx: &mut LoopCtx,
-        service: Arc<ConnService>,
+        place: LivePlace<TcpConnection>,
         mut stream: TcpStream,
         peer: SocketAddr,
         policy: &ProxyProtocol,
     ) {
         let (max_len, timeout) = policy.limits();
-        let loop_index = ctx.index() as u32;
+        let service = place.service().clone();
+        // A failed registration drops the closure, and the place with it (counted).
         let added = ctx.add_handler(|registry, token| {
             registry.register(&mut stream, token, Interest::READABLE)?;
             Ok(Box::new(HeaderReader {
                 stream: Some(stream),
                 peer,
                 service: service.clone(),
-                loop_index,
+                place: Some(place),
                 max_len,
-                deadline: Instant::now() + timeout,
+                deadline: deadline_in(timeout),
                 read_closed: false,
             }))
         });
@@ -70,15 +76,7 @@ impl HeaderReader {
                 // generation) reaches nothing.
                 ctx.run_after(timeout, move |ctx| ctx.run_handler(id, None));
             }
-            Err(e) => {
-                log::warn!("{}: {peer}: cannot register: {e}", service.name);
-                (service.stats).failed_before_start(
-                    loop_index,
-                    HandshakeFailure::Other,
-                    CloseCause::Error,
-                );
-                service.closed();
-            }
+            Err(e) => log::warn!("{}: {peer}: cannot register: {e}", service.name),
         }
     }
 
@@ -138,10 +136,9 @@ impl HeaderReader {
     }
 
     fn count_failure(&mut self, cause: CloseCause) {
-        if self.stream.take().is_some() {
-            let stats = &self.service.stats;
-            stats.failed_before_start(self.loop_index, HandshakeFailure::ProxyHeader, cause);
-            self.service.closed();
+        self.stream = None;
+        if let Some(place) = self.place.take() {
+            place.fail(HandshakeFailure::ProxyHeader, cause);
         }
     }
 
@@ -179,7 +176,10 @@ impl HeaderReader {
             self.peer
         );
         let info = Some(Box::new(info));
-        if let Err(e) = ctx.adopt(stream, client, self.service.clone(), info) {
+        let Some(place) = self.place.take() else {
+            return;
+        };
+        if let Err(e) = ctx.adopt(stream, client, place, info) {
             log::warn!(
                 "{}: {client}: cannot take the connection in: {e}",
                 self.service.name
