@@ -37,7 +37,7 @@ impl CloseCause {
     /// The orderly causes say who started the close; a later error or timeout is what
     /// actually ended the connection and wins. A plain `force_close` does not: code
     /// that saw the peer go (or shut down) often closes that way.
-    fn is_orderly(self) -> bool {
+    pub(crate) fn is_orderly(self) -> bool {
         matches!(self, CloseCause::PeerEof | CloseCause::Shutdown)
     }
 }
@@ -57,37 +57,14 @@ pub(crate) enum HandshakeFailure {
     Other,
 }
 
-/// What a connection notes about its own end, counted when it is released.
+/// Why a connection's handshake failed, noted by the connection and counted when it
+/// is released (the close cause itself is decided by its `Lifecycle`).
 #[derive(Debug, Default)]
 pub(crate) struct ConnTally {
-    close: Option<CloseCause>,
     handshake: Option<HandshakeFailure>,
 }
 
 impl ConnTally {
-    /// Notes a close cause: the first one, unless an error or a timeout follows an
-    /// orderly one.
-    pub(crate) fn close(&mut self, cause: CloseCause) {
-        match self.close {
-            None => self.close = Some(cause),
-            Some(old) if old.is_orderly() && !cause.is_orderly() && cause != CloseCause::Forced => {
-                self.close = Some(cause)
-            }
-            Some(_) => {}
-        }
-    }
-
-    /// Notes a close the server forces on a connection that may have been closing in
-    /// order (the stop deadline): it overrides an orderly cause.
-    pub(crate) fn forced(&mut self) {
-        if matches!(
-            self.close,
-            None | Some(CloseCause::PeerEof | CloseCause::Shutdown)
-        ) {
-            self.close = Some(CloseCause::Forced);
-        }
-    }
-
     /// Notes why the handshake failed (the first reason given wins).
     pub(crate) fn handshake_failed(&mut self, reason: HandshakeFailure) {
         self.handshake.get_or_insert(reason);
@@ -172,9 +149,14 @@ impl Counters {
 
     /// A connection is released: counts its close cause and, if it had a layer whose
     /// handshake never completed, the handshake failure.
-    pub(crate) fn released(&self, loop_index: u32, tally: &ConnTally, failed_handshake: bool) {
+    pub(crate) fn released(
+        &self,
+        loop_index: u32,
+        cause: CloseCause,
+        tally: &ConnTally,
+        failed_handshake: bool,
+    ) {
         let c = self.at(loop_index);
-        let cause = tally.close.unwrap_or(CloseCause::Forced);
         c.closes[cause as usize].fetch_add(1, Relaxed);
         if failed_handshake {
             let reason = tally.handshake.unwrap_or(match cause {
@@ -337,37 +319,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn an_error_or_timeout_overrides_an_orderly_cause_and_force_close_does_not() {
-        let mut t = ConnTally::default();
-        t.close(CloseCause::Shutdown);
-        t.close(CloseCause::PeerEof);
-        assert_eq!(t.close, Some(CloseCause::Shutdown));
-        t.close(CloseCause::Forced);
-        assert_eq!(t.close, Some(CloseCause::Shutdown));
-        t.close(CloseCause::CloseDelayTimeout);
-        t.close(CloseCause::Error);
-        t.forced();
-        assert_eq!(t.close, Some(CloseCause::CloseDelayTimeout));
-        let mut t = ConnTally::default();
-        t.close(CloseCause::PeerEof);
-        t.forced();
-        assert_eq!(t.close, Some(CloseCause::Forced));
-    }
-
-    #[test]
     fn counts_from_every_loop_are_summed() {
         let c = Counters::default();
         for i in 0..40u32 {
             c.accepted(i);
             c.bytes_in(i, 10);
-            let mut t = ConnTally::default();
-            t.close(CloseCause::PeerEof);
-            c.released(i, &t, false);
+            c.released(i, CloseCause::PeerEof, &ConnTally::default(), false);
         }
         c.refused_at_limit(3);
-        let mut t = ConnTally::default();
-        t.close(CloseCause::HandshakeTimeout);
-        c.released(1, &t, true);
+        c.released(1, CloseCause::HandshakeTimeout, &ConnTally::default(), true);
         let s = c.snapshot(0);
         assert_eq!(s.accepted, 41);
         assert_eq!(s.bytes_in, 400);

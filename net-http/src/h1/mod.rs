@@ -42,7 +42,7 @@ enum Drain {
     Draining,
 }
 
-/// The connection context holding the codec (taken out while it works).
+/// The connection extension holding the codec (taken out while it works).
 pub(crate) struct ConnSlot(Option<HttpConn>);
 
 /// A request whose head is parsed and whose body is arriving.

@@ -216,7 +216,7 @@ impl ClientShared {
     /// The connection was released: a failed handshake counts as a failed attempt; a
     /// connection that was up may be followed by a reconnect.
     pub(crate) fn released(&self, conn: &mut TcpConnection) {
-        if !conn.came_up_once() {
+        if !conn.was_connected() {
             let e = match conn.error() {
                 Some(e) => io::Error::new(e.kind(), e.to_string()),
                 None => io::Error::new(

@@ -22,7 +22,7 @@ use mio::net::TcpStream;
 use crate::buffer::Buffer;
 use crate::conn::callbacks::Callbacks;
 use crate::conn::extensions::Extensions;
-use crate::conn::lifecycle::{Event, Lifecycle, PauseBy, Phase, WriteSide};
+use crate::conn::lifecycle::{Effects, Event, Lifecycle, PauseBy, Phase, WriteSide};
 use crate::conn::proxy_info::ProxyInfo;
 use crate::conn::service::{LivePlace, Service};
 use crate::layer::tls_info::TlsInfo;
@@ -118,6 +118,9 @@ pub(crate) struct IoFlags {
     pub(crate) above_high_water: bool,
     pub(crate) high_water_pending: Option<usize>,
     pub(crate) write_complete_pending: bool,
+    /// `apply` is carrying out effects: a nested event's effects wait in `deferred`.
+    pub(crate) acting: bool,
+    pub(crate) deferred: Effects,
 }
 
 #[derive(Default)]
@@ -198,8 +201,8 @@ impl TcpConnection {
     pub fn state(&self) -> ConnState {
         match (self.life.phase(), self.life.write_side()) {
             (Phase::Handshaking, _) => ConnState::Handshaking,
-            (Phase::Up, WriteSide::Open) => ConnState::Connected,
-            (Phase::Up, _) => ConnState::Disconnecting,
+            (Phase::Connected, WriteSide::Open) => ConnState::Connected,
+            (Phase::Connected, _) => ConnState::Disconnecting,
             (Phase::Closed, _) => ConnState::Disconnected,
         }
     }
@@ -311,19 +314,13 @@ impl TcpConnection {
     /// close_notify). Reading goes on until the peer closes too, bounded by the close
     /// delay. Sends after this are dropped. During the handshake: closes.
     pub fn shutdown(&mut self) {
-        if self.state() == ConnState::Connected {
-            self.tally.close(CloseCause::Shutdown);
-        }
         self.apply(Event::Shutdown);
     }
 
     /// Closes now; pending output is discarded. The down callback runs once the
     /// current callback returns.
     pub fn force_close(&mut self) {
-        if !self.is_closed() {
-            self.tally.close(CloseCause::Forced);
-        }
-        self.apply(Event::Close);
+        self.apply(Event::Close(CloseCause::Forced));
     }
 
     pub(crate) fn mark_dead(&mut self) {

@@ -27,17 +27,29 @@ use crate::util::panic_message;
 
 impl TcpConnection {
     /// Feeds `event` to the state machine and carries out what it says.
+    ///
+    /// Not re-entrant: carrying out an effect can report another event (flushing the
+    /// close_notify fails, a callback shuts down); the machine takes that event at
+    /// once, but its effects join the set being carried out, and this one loop runs
+    /// them after the current ones. So no effect runs inside another.
     pub(crate) fn apply(&mut self, event: Event) {
         let effects = self.life.apply(event);
-        self.act(effects);
+        if self.io.acting {
+            self.io.deferred = self.io.deferred.with(effects);
+            return;
+        }
+        self.io.acting = true;
+        let mut effects = effects;
+        while effects != Effects::NONE {
+            self.act(effects);
+            effects = std::mem::take(&mut self.io.deferred);
+        }
+        self.io.acting = false;
     }
 
     fn act(&mut self, effects: Effects) {
-        if effects == Effects::NONE {
-            return;
-        }
-        if effects.contains(Effects::UP) {
-            self.came_up();
+        if effects.contains(Effects::CONNECTED) {
+            self.connected();
         }
         if effects.contains(Effects::HALF_CLOSE) {
             let callbacks = self.callbacks.clone();
@@ -97,22 +109,21 @@ impl TcpConnection {
         {
             self.timers.handshake = Some(self.run_after(timeout, move |conn| {
                 conn.timers.handshake = None;
-                if !conn.life.came_up() {
-                    conn.tally.close(CloseCause::HandshakeTimeout);
+                if !conn.life.was_connected() {
                     log::warn!("{conn}: handshake timed out after {timeout:?}; closing");
                     conn.error = Some(io::Error::new(
                         io::ErrorKind::TimedOut,
                         format!("handshake timed out after {timeout:?}"),
                     ));
-                    conn.force_close();
+                    conn.apply(Event::Close(CloseCause::HandshakeTimeout));
                 }
             }));
         }
         self.flush_output();
     }
 
-    /// The up effect: the handshake's buffers go, the up callback runs.
-    fn came_up(&mut self) {
+    /// The connected effect: the handshake's buffers go, the connected callback runs.
+    fn connected(&mut self) {
         if let Some(t) = self.timers.handshake.take() {
             self.local.cancel(t);
         }
@@ -190,7 +201,6 @@ impl TcpConnection {
             _ if what == "handshake" => log::warn!("{self}: {e}"),
             _ => log::warn!("{self}: {what} failed: {e}"),
         }
-        self.tally.close(CloseCause::Error);
         self.error = Some(e);
         self.apply(Event::Failed);
     }
@@ -228,8 +238,7 @@ impl TcpConnection {
         self.timers.close = Some(self.run_after(delay, move |conn| {
             conn.timers.close = None;
             log::debug!("{conn}: close delay of {delay:?} passed; closing");
-            conn.tally.close(CloseCause::CloseDelayTimeout);
-            conn.force_close();
+            conn.apply(Event::Close(CloseCause::CloseDelayTimeout));
         }));
     }
 
@@ -240,9 +249,8 @@ impl TcpConnection {
             conn.timers.idle = None;
             if conn.last_activity.elapsed() >= idle {
                 log::info!("{conn}: idle for {idle:?}; closing");
-                conn.tally.close(CloseCause::IdleTimeout);
                 conn.error = Some(io::Error::new(io::ErrorKind::TimedOut, "idle timeout"));
-                conn.force_close();
+                conn.apply(Event::Close(CloseCause::IdleTimeout));
             } else {
                 conn.arm_idle_timer(idle);
             }
@@ -257,9 +265,15 @@ impl TcpConnection {
         }
     }
 
-    /// Whether the up callback ran (the handshake, if any, completed).
-    pub(crate) fn came_up_once(&self) -> bool {
-        self.life.came_up()
+    /// Whether the connected callback ran (the handshake, if any, completed).
+    pub(crate) fn was_connected(&self) -> bool {
+        self.life.was_connected()
+    }
+
+    /// Closes for the server's stop deadline or a quitting loop: an orderly close
+    /// that did not finish counts as forced.
+    pub(crate) fn stop_now(&mut self) {
+        self.apply(Event::Stop);
     }
 }
 
@@ -291,8 +305,7 @@ impl Pollable for TcpConnection {
     }
 
     fn close_now(&mut self) {
-        self.tally.forced();
-        self.apply(Event::Close);
+        self.stop_now();
     }
 
     /// Runs the down callback (if the up callback ran) and gives the connection up.
@@ -300,14 +313,15 @@ impl Pollable for TcpConnection {
         if let Err(e) = registry.deregister(&mut self.stream) {
             log::debug!("{self}: deregister: {e}");
         }
-        if self.life.came_up() {
+        if self.life.was_connected() {
             let callbacks = self.callbacks.clone();
             if let Some(cb) = &callbacks.connection {
                 self.call_user(|c| cb(c));
             }
         }
-        let failed_handshake = self.layer.is_some() && !self.life.came_up();
-        (self.service.stats).released(self.id.loop_index, &self.tally, failed_handshake);
+        let failed_handshake = self.layer.is_some() && !self.life.was_connected();
+        let cause = self.life.close_cause();
+        (self.service.stats).released(self.id.loop_index, cause, &self.tally, failed_handshake);
         if let Some(hook) = self.service.release_hook.clone() {
             hook(self);
         }

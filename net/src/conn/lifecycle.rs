@@ -5,11 +5,11 @@
 //! [`Effects`] to carry out. No other code decides when a connection is up, when a
 //! side shuts, or when it is gone, so the callback rules hold by construction:
 //!
-//! - "up" ([`Effects::UP`]) at most once, from `Handshaking` only;
+//! - "connected" ([`Effects::CONNECTED`]) at most once, from `Handshaking` only;
 //! - [`Effects::RELEASE`] at most once; after it, no event has any effect, and
 //!   [`Lifecycle::delivers`] is false, so no callback runs on a closed connection;
 //! - the down callback runs at release if and only if "up" was emitted
-//!   ([`Lifecycle::came_up`]); a connection that fails before it is up produces no
+//!   ([`Lifecycle::was_connected`]); a connection that fails before it is up produces no
 //!   callback at all;
 //! - our side shuts ([`Effects::SHUT_WRITE`]) only on [`Event::OutputDrained`], after
 //!   the clean-close message of a layer ([`Effects::CLOSE_LAYER`]) drained too: an
@@ -17,7 +17,7 @@
 //!
 //! ```text
 //!                 HandshakeDone
-//!  Handshaking ─────────────────► Up ──────────────────────────┐
+//!  Handshaking ─────────────────► Connected ───────────────────┐
 //!      │                          │ read:  Open ⇄ Paused → Ended (PeerClosed)
 //!      │ PeerClosed, Shutdown,    │ write: Open → Flushing → Notifying → Shut
 //!      │ Close, Failed            │         (Shutdown)  (drained)   (drained)
@@ -27,13 +27,16 @@
 //!
 //! Thread rule: owned by its connection, on the connection's loop thread.
 
+use crate::stats::CloseCause;
+
 /// Where the connection is, as a whole.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Phase {
     /// The layer's handshake runs; the application has not seen the connection.
     Handshaking,
-    /// Up: callbacks run, and the two directions close independently.
-    Up,
+    /// Connected (the public `ConnState::Connected`): callbacks run, and the two
+    /// directions close independently.
+    Connected,
     /// Gone: released once the code running now returns.
     Closed,
 }
@@ -71,7 +74,8 @@ pub(crate) enum PauseBy {
     HighWater,
 }
 
-/// Something that happened to the connection.
+/// Something that happened to the connection. The events that end a connection carry
+/// why, so the close cause is decided here, with the rest of its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Event {
     /// The layer finished its handshake (at once for a plain connection).
@@ -82,8 +86,13 @@ pub(crate) enum Event {
     Shutdown,
     /// The output buffer is empty.
     OutputDrained,
-    /// Close now, discarding pending output (the application, or a timer).
-    Close,
+    /// Close now, discarding pending output, for this reason (the application, a
+    /// timer, a panicking callback).
+    Close(CloseCause),
+    /// The server (its stop deadline) or the loop (quitting) closes the connection:
+    /// like `Close(Forced)`, and it overrides an orderly cause, since the orderly close
+    /// did not finish.
+    Stop,
     /// An I/O or protocol error.
     Failed,
     /// Stop reading.
@@ -97,8 +106,8 @@ pub(crate) enum Event {
 pub(crate) struct Effects(u8);
 
 impl Effects {
-    /// Run the up callback.
-    pub(crate) const UP: Effects = Effects(1);
+    /// Run the connected callback.
+    pub(crate) const CONNECTED: Effects = Effects(1);
     /// Run the application's half-close callback.
     pub(crate) const HALF_CLOSE: Effects = Effects(1 << 1);
     /// Start the close-delay timer that bounds a half-closed connection.
@@ -108,7 +117,7 @@ impl Effects {
     /// `shutdown(SHUT_WR)` on the socket.
     pub(crate) const SHUT_WRITE: Effects = Effects(1 << 4);
     /// Closed: cancel timers, refuse handles, release the connection (the down
-    /// callback runs then if [`Lifecycle::came_up`]).
+    /// callback runs then if [`Lifecycle::was_connected`]).
     pub(crate) const RELEASE: Effects = Effects(1 << 5);
     /// Reading was paused and may go on: read what arrived meanwhile.
     pub(crate) const RESUME_READ: Effects = Effects(1 << 6);
@@ -121,7 +130,8 @@ impl Effects {
         self.0 & other.0 == other.0 && other.0 != 0
     }
 
-    fn with(self, other: Effects) -> Effects {
+    /// Both sets.
+    pub(crate) fn with(self, other: Effects) -> Effects {
         Effects(self.0 | other.0)
     }
 }
@@ -132,7 +142,11 @@ pub(crate) struct Lifecycle {
     phase: Phase,
     read: ReadSide,
     write: WriteSide,
-    came_up: bool,
+    /// The connected callback ran, so the down callback is owed at release.
+    was_connected: bool,
+    /// Why the connection ends (for the counters): the first cause, unless an error
+    /// or a timeout follows an orderly one, or the server stops it.
+    cause: Option<CloseCause>,
     /// A layer sends a clean-close message before our side shuts.
     has_layer: bool,
     /// The application handles the peer's half-close itself (else: shut down).
@@ -146,7 +160,8 @@ impl Lifecycle {
             phase: Phase::Handshaking,
             read: ReadSide::Open,
             write: WriteSide::Open,
-            came_up: false,
+            was_connected: false,
+            cause: None,
             has_layer,
             app_handles_half_close,
         }
@@ -154,29 +169,64 @@ impl Lifecycle {
 
     /// Applies `event`; returns what to do about it.
     pub(crate) fn apply(&mut self, event: Event) -> Effects {
+        if self.phase != Phase::Closed {
+            self.note_cause(event);
+        }
         match (self.phase, event) {
             (Phase::Closed, _) => Effects::NONE,
-            (_, Event::Close | Event::Failed) => self.close(),
+            (_, Event::Close(_) | Event::Stop | Event::Failed) => self.close(),
             (_, Event::Pause(by)) => self.pause(by),
             (_, Event::Resume(by)) => self.resume(by),
             (Phase::Handshaking, Event::HandshakeDone) => {
-                self.phase = Phase::Up;
-                self.came_up = true;
-                Effects::UP
+                self.phase = Phase::Connected;
+                self.was_connected = true;
+                Effects::CONNECTED
             }
             // Nothing of the application's went out yet: the connection just goes.
             (Phase::Handshaking, Event::PeerClosed | Event::Shutdown) => self.close(),
             (Phase::Handshaking, Event::OutputDrained) => Effects::NONE,
-            (Phase::Up, Event::HandshakeDone) => Effects::NONE,
-            (Phase::Up, Event::PeerClosed) => self.on_peer_closed(),
-            (Phase::Up, Event::Shutdown) => {
+            (Phase::Connected, Event::HandshakeDone) => Effects::NONE,
+            (Phase::Connected, Event::PeerClosed) => self.on_peer_closed(),
+            (Phase::Connected, Event::Shutdown) => {
                 if self.write == WriteSide::Open {
                     self.write = WriteSide::Flushing;
                 }
                 Effects::NONE
             }
-            (Phase::Up, Event::OutputDrained) => self.on_drained(),
+            (Phase::Connected, Event::OutputDrained) => self.on_drained(),
         }
+    }
+
+    /// Notes why the connection ends, from an event that may end it.
+    fn note_cause(&mut self, event: Event) {
+        let cause = match event {
+            Event::PeerClosed if self.read != ReadSide::Ended => CloseCause::PeerEof,
+            Event::Shutdown if self.phase == Phase::Connected => CloseCause::Shutdown,
+            Event::Close(cause) => cause,
+            Event::Failed => CloseCause::Error,
+            Event::Stop => {
+                if matches!(
+                    self.cause,
+                    None | Some(CloseCause::PeerEof | CloseCause::Shutdown)
+                ) {
+                    self.cause = Some(CloseCause::Forced);
+                }
+                return;
+            }
+            _ => return,
+        };
+        match self.cause {
+            None => self.cause = Some(cause),
+            Some(old) if old.is_orderly() && !cause.is_orderly() && cause != CloseCause::Forced => {
+                self.cause = Some(cause)
+            }
+            Some(_) => {}
+        }
+    }
+
+    /// Why the connection ended (`Forced` if nothing said: a loop dropped it).
+    pub(crate) fn close_cause(&self) -> CloseCause {
+        self.cause.unwrap_or(CloseCause::Forced)
     }
 
     fn close(&mut self) -> Effects {
@@ -277,14 +327,14 @@ impl Lifecycle {
         self.write
     }
 
-    /// Whether callbacks may run (up, and not closed).
+    /// Whether callbacks may run (connected, and not closed).
     pub(crate) fn delivers(&self) -> bool {
-        self.phase == Phase::Up
+        self.phase == Phase::Connected
     }
 
-    /// Whether the up callback ran, so the down callback is owed at release.
-    pub(crate) fn came_up(&self) -> bool {
-        self.came_up
+    /// Whether the connected callback ran, so the down callback is owed at release.
+    pub(crate) fn was_connected(&self) -> bool {
+        self.was_connected
     }
 
     /// Whether the connection should read from its socket now.

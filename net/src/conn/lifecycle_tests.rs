@@ -4,12 +4,14 @@
 use super::*;
 use proptest::prelude::*;
 
-const EVENTS: [Event; 10] = [
+const EVENTS: [Event; 12] = [
     Event::HandshakeDone,
     Event::PeerClosed,
     Event::Shutdown,
     Event::OutputDrained,
-    Event::Close,
+    Event::Close(CloseCause::Forced),
+    Event::Close(CloseCause::IdleTimeout),
+    Event::Stop,
     Event::Failed,
     Event::Pause(PauseBy::App),
     Event::Pause(PauseBy::HighWater),
@@ -19,7 +21,7 @@ const EVENTS: [Event; 10] = [
 
 fn up(has_layer: bool, half_close: bool) -> Lifecycle {
     let mut life = Lifecycle::new(has_layer, half_close);
-    assert_eq!(life.apply(Event::HandshakeDone), Effects::UP);
+    assert_eq!(life.apply(Event::HandshakeDone), Effects::CONNECTED);
     life
 }
 
@@ -54,7 +56,7 @@ impl Journal {
         if event == Event::PeerClosed {
             self.peer_closed = true;
         }
-        if effects.contains(Effects::UP) {
+        if effects.contains(Effects::CONNECTED) {
             self.ups += 1;
         }
         if effects.contains(Effects::HALF_CLOSE) {
@@ -66,7 +68,7 @@ impl Journal {
             assert!(!self.we_close, "half-close callback while our side closes");
             self.half_closes += 1;
         }
-        if event == Event::Shutdown && life.came_up() {
+        if event == Event::Shutdown && life.was_connected() {
             self.we_close = true;
         }
         if effects.contains(Effects::CLOSE_LAYER) {
@@ -96,7 +98,7 @@ impl Journal {
         }
         // A half-closed peer that never reads must not hold the connection for ever:
         // while it has closed and we still flush, the close timer bounds the wait.
-        if self.peer_closed && life.came_up() && !life.is_closed() {
+        if self.peer_closed && life.was_connected() && !life.is_closed() {
             assert!(
                 self.close_timer_armed,
                 "peer closed, our side still flushing, no close timer"
@@ -108,9 +110,9 @@ impl Journal {
         assert_eq!(life.is_closed(), self.releases > 0, "closed iff released");
         if effects.contains(Effects::RELEASE) {
             assert!(life.is_closed() && !life.delivers());
-            assert_eq!(life.came_up(), self.ups == 1, "down owed iff up ran");
-            let orderly = !matches!(event, Event::Close | Event::Failed);
-            if orderly && life.came_up() {
+            assert_eq!(life.was_connected(), self.ups == 1, "down owed iff up ran");
+            let orderly = !matches!(event, Event::Close(_) | Event::Stop | Event::Failed);
+            if orderly && life.was_connected() {
                 assert!(
                     self.shut && self.peer_closed,
                     "orderly close before both sides ended"
@@ -141,7 +143,7 @@ impl Journal {
 #[test]
 fn effects_are_distinct_flags_and_with_is_a_union() {
     let all = [
-        Effects::UP,
+        Effects::CONNECTED,
         Effects::HALF_CLOSE,
         Effects::ARM_CLOSE_TIMER,
         Effects::CLOSE_LAYER,
@@ -167,12 +169,15 @@ fn table_from_handshaking() {
     for event in [
         Event::PeerClosed,
         Event::Shutdown,
-        Event::Close,
+        Event::Close(CloseCause::Forced),
         Event::Failed,
     ] {
         let mut life = Lifecycle::new(true, false);
         assert_eq!(life.apply(event), Effects::RELEASE, "{event:?}");
-        assert!(!life.came_up(), "no down owed for a connection never up");
+        assert!(
+            !life.was_connected(),
+            "no down owed for a connection never up"
+        );
     }
     let mut life = Lifecycle::new(true, false);
     assert!(!life.is_closed() && !life.peer_closed() && !life.is_paused() && life.reads());
@@ -182,7 +187,7 @@ fn table_from_handshaking() {
         "sends during the handshake are kept by the layer"
     );
     assert!(!life.delivers());
-    assert_eq!(life.apply(Event::HandshakeDone), Effects::UP);
+    assert_eq!(life.apply(Event::HandshakeDone), Effects::CONNECTED);
     assert!(life.delivers());
 }
 
@@ -201,7 +206,7 @@ fn orderly_shutdown_with_a_layer_notifies_then_shuts() {
     );
     assert!(life.reads());
     assert_eq!(life.apply(Event::PeerClosed), Effects::RELEASE);
-    assert!(life.came_up());
+    assert!(life.was_connected());
 }
 
 #[test]
@@ -299,4 +304,45 @@ proptest! {
     ) {
         run(has_layer, half_close, &events);
     }
+}
+
+/// The close cause travels with the events: the first one wins, except that an error
+/// or a timeout overrides an orderly one, `Close(Forced)` does not, and the server's
+/// `Stop` does (the orderly close did not finish).
+#[test]
+fn close_causes() {
+    use CloseCause::*;
+    let cases: &[(&[Event], CloseCause)] = &[
+        (
+            &[Event::Shutdown, Event::PeerClosed, Event::Close(Forced)],
+            Shutdown,
+        ),
+        (&[Event::PeerClosed, Event::Shutdown, Event::Failed], Error),
+        (
+            &[Event::Shutdown, Event::Close(CloseDelayTimeout)],
+            CloseDelayTimeout,
+        ),
+        (&[Event::PeerClosed, Event::Stop], Forced),
+        (&[Event::Close(IdleTimeout), Event::Stop], IdleTimeout),
+        (&[Event::Failed, Event::Close(IdleTimeout)], Error),
+        (&[Event::Close(HandshakeTimeout)], HandshakeTimeout),
+        (&[Event::Pause(PauseBy::App), Event::OutputDrained], Forced),
+    ];
+    for (events, want) in cases {
+        let mut life = up(false, true);
+        for e in *events {
+            life.apply(*e);
+        }
+        if !life.is_closed() {
+            life.apply(Event::Close(Forced));
+        }
+        assert_eq!(life.close_cause(), *want, "{events:?}");
+    }
+    // Before it is connected: the peer's end is still the cause, a shutdown is not.
+    let mut life = Lifecycle::new(true, false);
+    life.apply(Event::PeerClosed);
+    assert_eq!(life.close_cause(), PeerEof);
+    let mut life = Lifecycle::new(true, false);
+    life.apply(Event::Shutdown);
+    assert_eq!(life.close_cause(), Forced);
 }

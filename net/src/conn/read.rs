@@ -15,7 +15,7 @@ use std::time::Instant;
 use crate::buffer::SPILL;
 use crate::conn::connection::TcpConnection;
 use crate::conn::lifecycle::Event;
-use crate::stats::{CloseCause, HandshakeFailure};
+use crate::stats::HandshakeFailure;
 
 /// Bytes one readiness event may read before the loop serves other connections.
 const READ_BUDGET: usize = 256 * 1024;
@@ -67,10 +67,9 @@ impl TcpConnection {
     /// Passes what one read brought (or the EOF) through the layer to the
     /// application. Returns whether the connection can read on.
     fn process_read(&mut self, eof: bool) -> bool {
-        if eof && !self.life.came_up() {
+        if eof && !self.life.was_connected() {
             // Port scanners and health checks do this; not a protocol failure.
             log::info!("{self}: peer closed before the handshake completed");
-            self.tally.close(CloseCause::PeerEof);
             self.error = Some(io::Error::new(
                 io::ErrorKind::UnexpectedEof,
                 "peer closed before the handshake completed",
@@ -89,9 +88,6 @@ impl TcpConnection {
             self.deliver_input();
         }
         if peer_closed {
-            if !self.life.peer_closed() {
-                self.tally.close(CloseCause::PeerEof);
-            }
             self.apply(Event::PeerClosed);
             return false;
         }
@@ -119,10 +115,10 @@ impl TcpConnection {
                 Some(r.peer_closed || r.truncated || eof)
             }
             Err(e) => {
-                if !self.life.came_up() {
+                if !self.life.was_connected() {
                     self.tally.handshake_failed(HandshakeFailure::Protocol);
                 }
-                let what = if self.life.came_up() {
+                let what = if self.life.was_connected() {
                     "tls"
                 } else {
                     "handshake"

@@ -160,13 +160,7 @@ impl ServerShared {
         let left = self.service.wait_all_closed(deadline_in(self.stop_timeout));
         if left > 0 {
             log::warn!("{name}: {left} connections still open at the stop deadline; closing them");
-            on_every_connection(
-                &self.service,
-                Arc::new(|c| {
-                    c.tally.forced();
-                    c.force_close();
-                }),
-            );
+            on_every_connection(&self.service, Arc::new(|c| c.stop_now()));
             self.service
                 .wait_all_closed(Instant::now() + CONFIRM_TIMEOUT);
         }
