@@ -7,7 +7,6 @@
 mod common;
 
 use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -142,12 +141,6 @@ impl Normal {
     }
 }
 
-fn reset(stream: &TcpStream) {
-    socket2::SockRef::from(stream)
-        .set_linger(Some(Duration::ZERO))
-        .unwrap();
-}
-
 #[test]
 #[ignore = "stress: run in release"]
 fn hostile_peers_while_normal_clients_are_served() {
@@ -164,10 +157,10 @@ fn hostile_peers_while_normal_clients_are_served() {
         (&raw)
             .write_all(&[0x16, 0x03, 0x01, 0x02, 0x00, 0x01])
             .unwrap();
-        reset(&raw);
+        common::reset(&raw);
         let mut s = tls_connect(addr, &config);
         s.write_all(&payload(256 * 1024, 1)).unwrap();
-        reset(s.get_ref());
+        common::reset(s.get_ref());
     }
     mark = normal.check("resets", mark);
 

@@ -78,7 +78,7 @@ fn churn(
                             let mut rest = Vec::new();
                             s.read_to_end(&mut rest)?;
                         } else {
-                            socket2::SockRef::from(s.get_ref()).set_linger(Some(Duration::ZERO))?;
+                            common::reset(s.get_ref());
                         }
                         Ok(())
                     })();

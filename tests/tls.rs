@@ -3,7 +3,6 @@
 mod common;
 
 use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use common::tls::*;
@@ -235,13 +234,6 @@ fn peer_close_notify_flushes_our_reply_and_sends_ours() {
     stop_when_idle(&server);
 }
 
-fn reset(stream: TcpStream) {
-    socket2::SockRef::from(&stream)
-        .set_linger(Some(Duration::ZERO))
-        .unwrap();
-    drop(stream);
-}
-
 #[test]
 fn resets_mid_handshake_and_mid_transfer_leave_the_server_healthy() {
     init_logging();
@@ -253,11 +245,12 @@ fn resets_mid_handshake_and_mid_transfer_leave_the_server_healthy() {
         let mut w = &raw;
         w.write_all(&[0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc])
             .unwrap();
-        reset(raw);
+        common::reset(&raw);
+        drop(raw);
         // Mid-transfer: a large write, then RST before reading the echo.
         let mut s = tls_connect(server.local_addr(), &config);
         s.write_all(&payload(512 * 1024, 2)).unwrap();
-        reset(s.get_ref().try_clone().unwrap());
+        common::reset(s.get_ref());
         drop(s);
     }
     let mut ok = tls_connect(server.local_addr(), &config);

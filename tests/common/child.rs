@@ -136,7 +136,7 @@ impl ChildServer {
 }
 
 /// The child side: serves `server` and answers commands until stdin closes.
-pub fn serve_commands(server: muon::ServerHandle) {
+pub fn serve_commands(server: net::ServerHandle) {
     println!("ADDR {}", server.local_addr());
     let stdin = std::io::stdin();
     for line in stdin.lock().lines().map_while(Result::ok) {

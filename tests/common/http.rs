@@ -5,16 +5,26 @@
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 
-use muon::http::{HttpService, Limits, Router};
+use net_http::{HttpService, Limits, Router};
 
 use super::{connect, BuilderExt};
 
+/// The router most HTTP tests start from: `GET /` answers `root\n`, `POST /echo`
+/// answers the request body.
+pub fn root_and_echo() -> Router {
+    Router::new()
+        .get("/", |_r, _c| net_http::Response::text("root\n").into())
+        .post("/echo", |mut r, _c| {
+            net_http::Response::new(200).body(r.take_body()).into()
+        })
+}
+
 /// An HTTP service with `threads` workers on an ephemeral loopback port.
-pub fn http_server(router: Router, limits: Limits, threads: usize) -> muon::ServerHandle {
+pub fn http_server(router: Router, limits: Limits, threads: usize) -> net::ServerHandle {
     HttpService::new(router)
         .limits(limits)
         .install(
-            muon::TcpServer::builder("127.0.0.1:0")
+            net::TcpServer::builder("127.0.0.1:0")
                 .name("http")
                 .threads(threads),
         )

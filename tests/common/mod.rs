@@ -57,8 +57,8 @@ pub fn wait_for_log(timeout: Duration, pred: impl Fn(&str) -> bool) -> Option<St
 }
 
 /// A plain echo server with `threads` workers on an ephemeral loopback port.
-pub fn echo_server(threads: usize) -> muon::ServerHandle {
-    muon::TcpServer::builder("127.0.0.1:0")
+pub fn echo_server(threads: usize) -> net::ServerHandle {
+    net::TcpServer::builder("127.0.0.1:0")
         .name("echo")
         .threads(threads)
         .echo()
@@ -70,17 +70,17 @@ pub trait BuilderExt {
     /// Echo every byte received.
     fn echo(self) -> Self;
     /// Build and start on a thread of its own; panics on failure.
-    fn started(self) -> muon::ServerHandle;
+    fn started(self) -> net::ServerHandle;
 }
 
-impl BuilderExt for muon::TcpServerBuilder {
+impl BuilderExt for net::TcpServerBuilder {
     fn echo(self) -> Self {
         self.on_message(|conn, input| {
             conn.send_buffer(input);
         })
     }
 
-    fn started(self) -> muon::ServerHandle {
+    fn started(self) -> net::ServerHandle {
         self.accept_per_loop(accept_per_loop())
             .build()
             .expect("build")
@@ -159,7 +159,7 @@ pub fn wait_until(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
 }
 
 /// Asserts that every connection of `server` is released (bounded wait), then stops it.
-pub fn stop_when_idle(server: &muon::ServerHandle) {
+pub fn stop_when_idle(server: &net::ServerHandle) {
     assert!(
         wait_until(Duration::from_secs(10), || server.connection_count() == 0),
         "{} connections still live",
@@ -171,9 +171,9 @@ pub fn stop_when_idle(server: &muon::ServerHandle) {
 /// A client builder that forwards every received byte to the returned channel.
 pub fn collecting_client(
     addr: &str,
-) -> (muon::TcpClientBuilder, crossbeam_channel::Receiver<Vec<u8>>) {
+) -> (net::TcpClientBuilder, crossbeam_channel::Receiver<Vec<u8>>) {
     let (tx, rx) = crossbeam_channel::unbounded();
-    let b = muon::TcpClient::builder(addr).on_message(move |_conn, input| {
+    let b = net::TcpClient::builder(addr).on_message(move |_conn, input| {
         let _ = tx.send(input.retrieve_all_as_vec());
     });
     (b, rx)
@@ -218,4 +218,12 @@ pub fn require_tool(name: &str, debian_package: &str) -> Option<std::path::PathB
         eprintln!("SKIPPED: `{name}` is not installed (apt-get install {debian_package})");
     }
     found
+}
+
+/// Makes `stream`'s close send RST instead of FIN (SO_LINGER 0): a peer that resets.
+/// The reset happens when the last handle to the socket is dropped.
+pub fn reset(stream: &TcpStream) {
+    socket2::SockRef::from(stream)
+        .set_linger(Some(Duration::ZERO))
+        .expect("SO_LINGER 0");
 }

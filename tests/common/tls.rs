@@ -4,13 +4,25 @@
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 
-use muon::ssl::{TlsAcceptor, TlsAcceptorBuilder};
+use net_ssl::{TlsAcceptor, TlsAcceptorBuilder};
 use openssl::ssl::{SslConnector, SslMethod, SslStream, SslVersion};
 
 use super::{connect, BuilderExt, IO_TIMEOUT};
 
+/// The development certificate `name` from the repository's `certs/` (found from the
+/// package being tested: the root package, or a member such as `net-http`).
 pub fn cert(name: &str) -> String {
-    format!("{}/certs/{name}", env!("CARGO_MANIFEST_DIR"))
+    let mut dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    loop {
+        let candidate = dir.join("certs").join(name);
+        if candidate.exists() {
+            return candidate.display().to_string();
+        }
+        match dir.parent() {
+            Some(parent) => dir = parent,
+            None => panic!("no certs/{name} above {}", env!("CARGO_MANIFEST_DIR")),
+        }
+    }
 }
 
 pub fn acceptor_builder() -> TlsAcceptorBuilder {
@@ -18,8 +30,8 @@ pub fn acceptor_builder() -> TlsAcceptorBuilder {
 }
 
 /// A TLS echo server with `threads` workers.
-pub fn tls_echo_server(acceptor: TlsAcceptor, threads: usize) -> muon::ServerHandle {
-    muon::TcpServer::builder("127.0.0.1:0")
+pub fn tls_echo_server(acceptor: TlsAcceptor, threads: usize) -> net::ServerHandle {
+    net::TcpServer::builder("127.0.0.1:0")
         .name("tls-echo")
         .threads(threads)
         .tls(acceptor)

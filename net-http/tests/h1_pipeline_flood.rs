@@ -3,6 +3,7 @@
 //! already queued are above the high-water mark (`h1/reading.rs`, `Hold::OutputFull`),
 //! and resumes as the client reads. Nothing is lost or reordered.
 
+#[path = "../../tests/common/mod.rs"]
 mod common;
 
 use std::io::{BufReader, Write};
@@ -11,7 +12,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::http::{http_server, read_response};
-use muon::http::{Limits, Response, Router};
+use net_http::{Limits, Response, Router};
 
 const REQUESTS: usize = 1_000;
 const ANSWER: usize = 256 * 1024;

@@ -1,36 +1,24 @@
 //! Hostile or careless HTTP peers: a reset at every byte of a pipelined exchange
 //! (with answers still pending on threads), and a half-close right after the requests.
 
+#[path = "../../tests/common/mod.rs"]
 mod common;
 
-use std::net::TcpStream;
 use std::time::Duration;
 
 use common::http::{get, http_server, Client};
 use common::stop_when_idle;
-use muon::http::{Limits, Reply, Response, Router};
+use net_http::{Limits, Reply, Response, Router};
 
 fn app() -> Router {
-    Router::new()
-        .get("/", |_r, _c| Response::text("root\n").into())
-        .post("/echo", |mut r, _c| {
-            Response::new(200).body(r.take_body()).into()
-        })
-        .get("/later", |_r, ctx| {
-            let responder = ctx.responder();
-            std::thread::spawn(move || {
-                std::thread::sleep(Duration::from_millis(20));
-                responder.respond(Response::text("later\n"));
-            });
-            Reply::Later
-        })
-}
-
-/// Closes with RST instead of FIN.
-fn reset(stream: &TcpStream) {
-    socket2::SockRef::from(stream)
-        .set_linger(Some(Duration::ZERO))
-        .unwrap();
+    common::http::root_and_echo().get("/later", |_r, ctx| {
+        let responder = ctx.responder();
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(20));
+            responder.respond(Response::text("later\n"));
+        });
+        Reply::Later
+    })
 }
 
 #[test]
@@ -47,7 +35,7 @@ fn a_reset_at_any_byte_leaves_the_server_serving() {
     for cut in (0..=wire.len()).step_by(3) {
         let mut c = Client::new(server.local_addr());
         c.send(&wire[..cut]);
-        reset(&c.stream);
+        common::reset(&c.stream);
         drop(c);
     }
     let mut ok = Client::new(server.local_addr());

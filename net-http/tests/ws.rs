@@ -2,6 +2,7 @@
 //! the close handshake, protocol failures with their close codes, wss, refusals of
 //! bad upgrades, sends from other threads, and broadcast across loops.
 
+#[path = "../../tests/common/mod.rs"]
 mod common;
 
 use std::collections::HashMap;
@@ -10,7 +11,7 @@ use std::io::Write;
 use common::http::{get, http_server, read_ws_frame, ws_frame, ws_upgrade, Client};
 use common::tls::{cert, client_config};
 use common::{stop_when_idle, BuilderExt};
-use muon::http::{HttpService, Limits, Message, Response, Router, WsConn, WsHandler};
+use net_http::{HttpService, Limits, Message, Response, Router, WsConn, WsHandler};
 
 const TEXT: u8 = 1;
 const BINARY: u8 = 2;
@@ -105,7 +106,7 @@ fn echo_fragments_ping_and_the_close_handshake() {
 }
 
 /// Sends `frames` after the upgrade; expects a close frame with `code`, then EOF.
-fn fails_with(server: &muon::ServerHandle, frames: &[u8], code: u16) {
+fn fails_with(server: &net::ServerHandle, frames: &[u8], code: u16) {
     let mut c = Client::new(server.local_addr());
     ws_upgrade(&mut c, "/echo");
     c.send(frames);
@@ -201,13 +202,13 @@ fn a_thread_sends_through_a_handle_and_the_server_closes_with_a_code() {
 
 #[test]
 fn wss_echo() {
-    let tls = muon::ssl::TlsAcceptor::builder(cert("server.crt"), cert("server.key"))
-        .alpn_protocols(&[muon::http::ALPN_HTTP11])
+    let tls = net_ssl::TlsAcceptor::builder(cert("server.crt"), cert("server.key"))
+        .alpn_protocols(&[net_http::ALPN_HTTP11])
         .build()
         .unwrap();
     let server = HttpService::new(app())
         .limits(limits())
-        .install(muon::TcpServer::builder("127.0.0.1:0").threads(2).tls(tls))
+        .install(net::TcpServer::builder("127.0.0.1:0").threads(2).tls(tls))
         .started();
     let mut s = client_config(None)
         .connect("localhost", common::connect(server.local_addr()))

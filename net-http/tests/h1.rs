@@ -2,6 +2,7 @@
 //! answers from other threads), bodies both ways, HEAD, 100-continue, streaming with
 //! backpressure, and a byte stream split anywhere giving the same responses.
 
+#[path = "../../tests/common/mod.rs"]
 mod common;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -10,14 +11,10 @@ use std::time::Duration;
 
 use common::http::{get, http_server, Client};
 use common::{stop_when_idle, wait_until, IO_TIMEOUT};
-use muon::http::{Limits, Reply, Response, Router};
+use net_http::{Limits, Reply, Response, Router};
 
 fn app() -> Router {
-    Router::new()
-        .get("/", |_r, _c| Response::text("root\n").into())
-        .post("/echo", |mut r, _c| {
-            Response::new(200).body(r.take_body()).into()
-        })
+    common::http::root_and_echo()
         .get("/later", |r, ctx| {
             // Answer from another thread after a delay taken from the query, so that
             // later requests' answers are ready first.

@@ -83,13 +83,6 @@ fn check(journal: &Journal) -> usize {
     up
 }
 
-/// Closes with RST instead of FIN (SO_LINGER 0).
-fn reset(stream: &TcpStream) {
-    socket2::SockRef::from(stream)
-        .set_linger(Some(Duration::ZERO))
-        .expect("SO_LINGER");
-}
-
 /// Round `i` of a churn: reset right away, after sending, or after an echo.
 fn step(i: usize) -> usize {
     i % 3
@@ -114,7 +107,7 @@ fn tls13_resets_right_after_the_handshake_never_give_down_without_up() {
                 tls.read_exact(&mut back).expect("echo");
             }
         }
-        reset(tls.get_ref());
+        common::reset(tls.get_ref());
     }
     stop_when_idle(&server);
     let up = check(&journal);
@@ -138,7 +131,7 @@ fn plain_resets_at_every_step_keep_the_callback_rules() {
                 stream.read_exact(&mut back).expect("echo");
             }
         }
-        reset(&stream);
+        common::reset(&stream);
     }
     stop_when_idle(&server);
     let up = check(&journal);
@@ -171,7 +164,7 @@ fn reset_after_server_flight() -> (std::net::SocketAddr, StopOnDrop) {
             let mut hello = vec![0; 16 * 1024];
             let n = (&stream).read(&mut hello).unwrap_or(0);
             hello.truncate(n);
-            reset(&stream);
+            common::reset(&stream);
             let io = FlightOnly {
                 hello: std::io::Cursor::new(hello),
                 socket: stream,

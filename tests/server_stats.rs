@@ -75,10 +75,7 @@ fn a_peer_reset_counts_as_an_error() {
     let server = echo_server(1);
     let c = connect(server.local_addr());
     assert_eq!(echo_round_trip(&c, b"x"), b"x");
-    // SO_LINGER 0: close sends RST.
-    socket2::SockRef::from(&c)
-        .set_linger(Some(Duration::ZERO))
-        .unwrap();
+    common::reset(&c);
     drop(c);
     let s = settled(&server, 1);
     assert_eq!(s.closes.error, 1, "{s:?}");

@@ -1,6 +1,7 @@
 //! Foreign HTTP clients against the server: curl (plain and HTTPS with the dev CA,
 //! ALPN offering h2 and http/1.1) and Python's `http.client`.
 
+#[path = "../../tests/common/mod.rs"]
 mod common;
 
 use std::io::Write;
@@ -9,23 +10,19 @@ use std::process::{Command, Stdio};
 use common::http::http_server;
 use common::tls::cert;
 use common::{stop_when_idle, BuilderExt};
-use muon::http::{HttpService, Limits, Response, Router};
+use net_http::{HttpService, Limits, Router};
 
 fn app() -> Router {
-    Router::new()
-        .get("/", |_r, _c| Response::text("root\n").into())
-        .post("/echo", |mut r, _c| {
-            Response::new(200).body(r.take_body()).into()
-        })
+    common::http::root_and_echo()
 }
 
-fn https_server() -> muon::ServerHandle {
-    let tls = muon::ssl::TlsAcceptor::builder(cert("server.crt"), cert("server.key"))
-        .alpn_protocols(&[muon::http::ALPN_HTTP11])
+fn https_server() -> net::ServerHandle {
+    let tls = net_ssl::TlsAcceptor::builder(cert("server.crt"), cert("server.key"))
+        .alpn_protocols(&[net_http::ALPN_HTTP11])
         .build()
         .unwrap();
     HttpService::new(app())
-        .install(muon::TcpServer::builder("127.0.0.1:0").threads(2).tls(tls))
+        .install(net::TcpServer::builder("127.0.0.1:0").threads(2).tls(tls))
         .started()
 }
 
@@ -151,7 +148,7 @@ print("|".join(out).replace("\n", ""))
 print("same-socket" if first_socket is conn.sock else "reconnected")
 "#;
 
-fn python_client(server: &muon::ServerHandle, tls: bool) {
+fn python_client(server: &net::ServerHandle, tls: bool) {
     let mut child = Command::new("python3")
         .args(["-", "localhost", &server.local_addr().port().to_string()])
         .arg(if tls { "tls" } else { "plain" })

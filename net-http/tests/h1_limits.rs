@@ -2,6 +2,7 @@
 //! the connection closes, nothing pipelined behind it is answered, and the server
 //! goes on serving others.
 
+#[path = "../../tests/common/mod.rs"]
 mod common;
 
 use std::io::Write;
@@ -11,14 +12,10 @@ use std::time::Duration;
 
 use common::http::{get, http_server, Client};
 use common::stop_when_idle;
-use muon::http::{Limits, Response, Router};
+use net_http::{Limits, Router};
 
 fn app() -> Router {
-    Router::new()
-        .get("/", |_r, _c| Response::text("root\n").into())
-        .post("/echo", |mut r, _c| {
-            Response::new(200).body(r.take_body()).into()
-        })
+    common::http::root_and_echo()
 }
 
 fn limits() -> Limits {
@@ -31,7 +28,7 @@ fn limits() -> Limits {
 }
 
 /// Sends `bad` (then a valid request behind it): expects `status`, then EOF.
-fn refused(server: &muon::ServerHandle, bad: &[u8], status: u16) {
+fn refused(server: &net::ServerHandle, bad: &[u8], status: u16) {
     let mut c = Client::new(server.local_addr());
     c.send(&[bad, &get("/")].concat());
     let r = c.response();
