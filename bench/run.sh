@@ -4,6 +4,7 @@
 #
 #   bench/run.sh          # everything (echo scenarios, then http)
 #   bench/run.sh http     # only the HTTP scenario: wrk keep-alive GET / vs hyper
+#   bench/run.sh udp      # only UDP echo: Muon vs tokio vs the C floor (bench/udp.sh)
 #
 # Server pinned to core 0 (1 worker thread), load generator pinned to core 1, loopback.
 # Builds muon-bench twice: against the system OpenSSL and with the `vendored` feature
@@ -13,6 +14,10 @@
 # BENCH_VENDORED (1; 0 skips the vendored OpenSSL runs), BENCH_HTTP_SECONDS (8 s per
 # wrk run), BENCH_HTTP_CONNS ("50 1000"), CARGO_TARGET_DIR.
 set -euo pipefail
+# UDP echo has a script of its own (its own servers, load generator and C floor).
+if [[ ${1:-} == udp ]]; then
+    exec "$(dirname "${BASH_SOURCE[0]}")/udp.sh"
+fi
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROOT=$PWD

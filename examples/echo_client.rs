@@ -5,23 +5,35 @@
 //! echo hello | cargo run --release --example echo_client -- --tls
 //! ```
 //!
-//! Exits non-zero, with OpenSSL's reason, when the connection, the certificate
-//! verification or the handshake fails.
+//! Host names are resolved by Muon's resolver (the hosts file, then DNS on a loop,
+//! never blocking one); `--resolv-conf` and `--hosts` name other files. Exits
+//! non-zero, with the reason (the resolver's, or OpenSSL's), when the lookup, the
+//! connection, the certificate verification or the handshake fails.
 
 use std::io::{BufRead, Write};
 use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Parser;
-use muon::{RetryPolicy, TcpClient};
+use muon::resolve::{Resolver, ResolverConfig};
+use muon::{EventLoop, RetryPolicy, TcpClient};
 
 /// Muon echo client.
 #[derive(Parser, Debug)]
 #[command(version, about)]
 struct Args {
     /// Server address, HOST:PORT (the host name is also the TLS server name).
-    #[arg(long, default_value = "localhost:8443")]
+    #[arg(long, alias = "connect", default_value = "localhost:8443")]
     addr: String,
+    /// The resolver's configuration (nameservers, search, options).
+    #[arg(long, default_value = "/etc/resolv.conf")]
+    resolv_conf: PathBuf,
+    /// The hosts file.
+    #[arg(long, default_value = "/etc/hosts")]
+    hosts: PathBuf,
+    /// Ask the nameservers on this port instead of 53.
+    #[arg(long)]
+    dns_port: Option<u16>,
     /// Speak TLS, verifying the server's certificate and host name.
     #[arg(long)]
     tls: bool,
@@ -58,8 +70,18 @@ fn main() {
 fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let timeout = Duration::from_secs(args.timeout);
     let (down_tx, down_rx) = crossbeam_channel::bounded(1);
+    let mut config = ResolverConfig::from_files(&args.resolv_conf, &args.hosts)?;
+    if let Some(port) = args.dns_port {
+        config = config.port(port);
+    }
+    let resolver_loop = EventLoop::new("resolver")?;
+    let resolver = Resolver::new(&resolver_loop.handle(), config);
+    std::thread::Builder::new()
+        .name("resolver".into())
+        .spawn(move || resolver_loop.run())?;
     let mut builder = TcpClient::builder(&args.addr)
         .name("echo-client")
+        .resolver(resolver)
         .retry(RetryPolicy::no_retry())
         .connect_timeout(timeout)
         .on_message(|_conn, input| {

@@ -164,6 +164,20 @@ pub struct Example10;
 /// ```
 pub struct Example11;
 
+/// From `net/src/resolve/resolver.rs`:
+///
+/// ```no_run
+/// # let lp = muon::EventLoop::new("resolver")?;
+/// let config = muon::resolve::ResolverConfig::system()?;
+/// let resolver = muon::resolve::Resolver::new(&lp.handle(), config);
+/// resolver.resolve("example.com", |_ctx, result| match result {
+///     Ok(addrs) => println!("{addrs:?}"),
+///     Err(e) => println!("{e}"),
+/// });
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub struct Example12;
+
 /// From `net/src/server/builder.rs`:
 ///
 /// ```no_run
@@ -178,7 +192,7 @@ pub struct Example11;
 /// server.run()
 /// # ;Ok::<(), std::io::Error>(())
 /// ```
-pub struct Example12;
+pub struct Example13;
 
 /// From `net/src/server/builder.rs`:
 ///
@@ -192,7 +206,39 @@ pub struct Example12;
 /// drop(pool);
 /// # Ok::<(), std::io::Error>(())
 /// ```
-pub struct Example13;
+pub struct Example14;
+
+/// From `net/src/udp/client.rs`:
+///
+/// ```no_run
+/// # let lp = muon::EventLoop::new("client")?;
+/// let client = muon::udp::UdpClient::connect(&lp.handle(), "127.0.0.1:5353".parse().unwrap())?;
+/// client.request(b"ping", std::time::Duration::from_secs(1), |_ctx, reply| {
+///     match reply {
+///         Ok(bytes) => println!("{} bytes back", bytes.len()),
+///         Err(e) => println!("no reply: {e}"),
+///     }
+/// })?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub struct Example15;
+
+/// From `net/src/udp/server.rs`:
+///
+/// ```no_run
+/// let server = muon::udp::UdpServer::builder("127.0.0.1:0")
+///     .name("udp-echo")
+///     .threads(2)
+///     .on_datagram(|ctx, datagram, _peer, _local| {
+///         ctx.reply(datagram);
+///     })
+///     .build()?;
+/// let handle = server.start()?;
+/// println!("serving on {}", handle.local_addr());
+/// handle.stop();
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub struct Example16;
 
 /// From `net-ssl/src/acceptor.rs`:
 ///
@@ -200,7 +246,7 @@ pub struct Example13;
 /// let tls = muon::ssl::TlsAcceptor::from_pem_files("certs/server.crt", "certs/server.key")?;
 /// # Ok::<(), muon::ssl::TlsError>(())
 /// ```
-pub struct Example14;
+pub struct Example17;
 
 /// From `net-ssl/src/connector.rs`:
 ///
@@ -209,7 +255,7 @@ pub struct Example14;
 /// let factory = connector.for_host("localhost"); // a muon::LayerFactory
 /// # Ok::<(), muon::ssl::TlsError>(())
 /// ```
-pub struct Example15;
+pub struct Example18;
 
 /// From `net-ssl/src/error.rs`:
 ///
@@ -219,7 +265,7 @@ pub struct Example15;
 /// let tls = io_err.get_ref().and_then(|e| e.downcast_ref::<TlsError>());
 /// assert_eq!(tls.map(|e| e.to_string()), Some("handshake timed out".to_string()));
 /// ```
-pub struct Example16;
+pub struct Example19;
 
 /// From `net-ssl/src/ext.rs`:
 ///
@@ -230,7 +276,7 @@ pub struct Example16;
 /// }
 /// # }
 /// ```
-pub struct Example17;
+pub struct Example20;
 
 /// From `net-ssl/src/ext.rs`:
 ///
@@ -243,7 +289,7 @@ pub struct Example17;
 ///     }
 /// }
 /// ```
-pub struct Example18;
+pub struct Example21;
 
 /// From `net-ssl/src/lib.rs`:
 ///
@@ -272,7 +318,7 @@ pub struct Example18;
 /// # server.stop();
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-pub struct Example19;
+pub struct Example22;
 
 /// From `net-http/src/handler.rs`:
 ///
@@ -287,7 +333,7 @@ pub struct Example19;
 ///     Reply::Later
 /// });
 /// ```
-pub struct Example20;
+pub struct Example23;
 
 /// From `net-http/src/lib.rs`:
 ///
@@ -302,7 +348,7 @@ pub struct Example20;
 /// server.run()
 /// # ;Ok::<(), std::io::Error>(())
 /// ```
-pub struct Example21;
+pub struct Example24;
 
 /// From `net-http/src/metrics.rs`:
 ///
@@ -315,7 +361,7 @@ pub struct Example21;
 /// });
 /// # }
 /// ```
-pub struct Example22;
+pub struct Example25;
 
 /// From `net-http/src/router.rs`:
 ///
@@ -325,7 +371,7 @@ pub struct Example22;
 ///     .get("/", |_req, _ctx| Response::text("hello\n").into())
 ///     .post("/echo", |mut req, _ctx| Response::new(200).body(req.take_body()).into());
 /// ```
-pub struct Example23;
+pub struct Example26;
 
 /// From `net-http/src/service.rs`:
 ///
@@ -337,7 +383,7 @@ pub struct Example23;
 /// server.run()
 /// # ;Ok::<(), std::io::Error>(())
 /// ```
-pub struct Example24;
+pub struct Example27;
 
 /// From `net-http/src/ws/broadcaster.rs`:
 ///
@@ -350,4 +396,4 @@ pub struct Example24;
 ///     std::thread::sleep(std::time::Duration::from_secs(1));
 /// });
 /// ```
-pub struct Example25;
+pub struct Example28;

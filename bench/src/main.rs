@@ -5,6 +5,8 @@
 //! muon-bench server --impl muon|tokio [--tls] [--cert F --key F] --threads 1 --addr A
 //! muon-bench http-server --impl muon|hyper --threads 1 --addr A
 //! muon-bench load pingpong|handshake|bulk|memory --addr A --server-pid P [...]
+//! muon-bench udp-server --impl muon|tokio --addr A
+//! muon-bench udp-load --addr A --server-pid P --size 64 --flows 256
 //! muon-bench report --results R.jsonl --floors F.txt --out docs/benchmarks.md
 //! ```
 //!
@@ -18,6 +20,7 @@ mod proc_stat;
 mod report;
 mod server;
 mod svg;
+mod udp;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -51,6 +54,10 @@ enum Cmd {
     Load(load::LoadArgs),
     /// Turn the JSON lines of a run into docs/benchmarks.md and SVG plots.
     Report(report::ReportArgs),
+    /// Run a UDP echo server (Muon or tokio) on one thread until killed.
+    UdpServer(udp::UdpServerArgs),
+    /// Drive a UDP echo server with batched datagrams and print one JSON line.
+    UdpLoad(udp::UdpLoadArgs),
     /// Print the OpenSSL version this binary is linked with.
     Version,
 }
@@ -63,6 +70,8 @@ fn main() -> ExitCode {
         Cmd::HttpServer(args) => http_server::run(args),
         Cmd::Load(args) => load::run(args),
         Cmd::Report(args) => report::run(args),
+        Cmd::UdpServer(args) => udp::run_server(args),
+        Cmd::UdpLoad(args) => udp::run_load(args),
         Cmd::Version => {
             println!("{}", openssl::version::version());
             Ok(())

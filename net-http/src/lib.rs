@@ -48,6 +48,7 @@ mod response;
 mod router;
 mod server_metrics;
 mod service;
+mod udp_metrics;
 pub mod ws;
 
 pub use error::HttpError;

@@ -11,8 +11,8 @@ pub struct Limits {
     /// Largest request head (request line + headers + final CRLF); more is 431
     /// (default 16 KiB). Also bounds a chunked body's trailer section.
     pub max_header_bytes: usize,
-    /// Most header fields in one request; more is 431 (default 64, at most
-    /// 128, the parser's fixed array).
+    /// Most header fields in one request; more is 431 (default 64; values above 128
+    /// count as 128, the parser's fixed table).
     pub max_headers: usize,
     /// Largest request body, by `Content-Length` or decoded chunks; more is 413
     /// (default 1 MiB).

@@ -33,10 +33,12 @@ mod conn;
 mod layer;
 pub mod logging;
 mod reactor;
+pub mod resolve;
 mod server;
 pub mod signals;
 mod socket;
 mod stats;
+pub mod udp;
 mod util;
 
 pub use buffer::Buffer;

@@ -84,6 +84,12 @@ enum Out {
 }
 
 fn apply(r: &mut R, ev: Ev, now: Instant, next_body: &mut u32) -> Out {
+    // What the codec adds to a body goes into the body being read.
+    if let Some(body) = r.body_mut() {
+        *body += 1000;
+        *body -= 1000;
+    }
+    assert_eq!(r.body_mut().map(|b| *b), r.body().copied());
     match ev {
         Ev::HeadBytes => Out::Flag(r.head_bytes(now)),
         Ev::HeadParsed(close, body) => {
@@ -452,6 +458,21 @@ fn check(before: &str, ev: Ev, after: &R, out: &Out, ended_while_held: bool) {
     if matches!(ev, Ev::PeerEnded) && !before.starts_with("Held") {
         assert_eq!(name(after), "Done", "{ctx}");
     }
+    // The questions the codec asks answer what the state is.
+    let state = name(after);
+    assert_eq!(after.is_held(), state.starts_with("Held"), "{ctx}");
+    assert_eq!(after.is_done(), state == "Done", "{ctx}");
+    assert_eq!(
+        after.in_request(),
+        matches!(state, "Head" | "Body" | "Body(last)"),
+        "{ctx}"
+    );
+    assert_eq!(
+        after.accepts_head(),
+        state.starts_with("Between") || state == "Head",
+        "{ctx}"
+    );
+    assert_eq!(after.body().is_some(), state.starts_with("Body"), "{ctx}");
     // A deadline runs exactly while the client owes us something.
     let t = Instant::now();
     let has_deadline = after.deadline(HEADER, KEEP_ALIVE, 0, t).is_some();

@@ -15,6 +15,7 @@ use crate::conn::service::Service;
 use crate::layer::LayerFactory;
 use crate::reactor::event_loop::EventLoop;
 use crate::reactor::loop_handle::LoopHandle;
+use crate::resolve::resolver::Resolver;
 
 /// Configures a [`TcpClient`]; made by [`TcpClient::builder`].
 pub struct TcpClientBuilder {
@@ -28,6 +29,7 @@ pub struct TcpClientBuilder {
     reconnect: bool,
     event_loop: Option<LoopHandle>,
     on_retry: Option<RetryCallback>,
+    resolver: Option<Resolver>,
 }
 
 impl TcpClient {
@@ -57,6 +59,7 @@ impl TcpClientBuilder {
             reconnect: false,
             event_loop: None,
             on_retry: None,
+            resolver: None,
         }
     }
 
@@ -102,11 +105,23 @@ impl TcpClientBuilder {
         self
     }
 
+    /// Resolves the host with Muon's resolver (hosts file, resolv.conf, DNS on the
+    /// resolver's loop, TTL cache) instead of the system's `getaddrinfo`. `connect()`
+    /// then waits on its calling thread for the answer (bounded by the resolver's
+    /// timeouts), and refuses to run on the resolver's own loop thread.
+    pub fn resolver(mut self, resolver: Resolver) -> Self {
+        self.resolver = Some(resolver);
+        self
+    }
+
     /// Resolves the address (blocking, on this thread), then starts connecting on the
     /// client's loop. Returns once the first attempt is queued; see
     /// [`TcpClient::wait_connected`].
     pub fn connect(self) -> io::Result<TcpClient> {
-        let addrs: Vec<_> = self.addr.to_socket_addrs()?.collect();
+        let addrs: Vec<_> = match &self.resolver {
+            Some(r) => r.lookup_socket_addrs(&self.addr)?,
+            None => self.addr.to_socket_addrs()?.collect(),
+        };
         if addrs.is_empty() {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,

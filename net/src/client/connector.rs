@@ -46,7 +46,8 @@ impl Connector {
         })
     }
 
-    fn outcome(stream: &TcpStream) -> Option<io::Result<SocketAddr>> {
+    /// Whether a connect finished: `None` while in progress, else the peer or the error.
+    pub(crate) fn outcome(stream: &TcpStream) -> Option<io::Result<SocketAddr>> {
         match stream.take_error() {
             Ok(Some(e)) | Err(e) => return Some(Err(e)),
             Ok(None) => {}

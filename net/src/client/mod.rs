@@ -4,5 +4,6 @@
 
 pub(crate) mod builder;
 pub(crate) mod connector;
+pub(crate) mod happy_eyeballs;
 pub(crate) mod retry;
 pub(crate) mod tcp_client;

@@ -20,6 +20,7 @@ use mio::net::TcpStream;
 use parking_lot::{Condvar, Mutex};
 
 use crate::client::connector::{Completion, Connector};
+use crate::client::happy_eyeballs::{HappyEyeballs, ATTEMPT_DELAY};
 use crate::client::retry::RetryPolicy;
 use crate::conn::connection::ConnService;
 use crate::conn::connection::TcpConnection;
@@ -104,25 +105,31 @@ impl ClientShared {
         if st.stopped || st.attempt.is_some() || st.conn.is_some() {
             return;
         }
-        let addr = self.addrs[st.failures as usize % self.addrs.len()];
         let Some(me) = self.me.upgrade() else {
             return;
         };
-        log::debug!("{}: connecting to {addr}", self.name);
+        let addrs = &self.addrs;
+        log::debug!("{}: connecting to {addrs:?}", self.name);
         let done: Completion = Box::new(move |ctx, id, outcome| match outcome {
             Ok((stream, peer)) => me.connected(ctx, id, stream, peer),
             Err(e) => me.attempt_failed(Some(id), e),
         });
-        match Connector::start(ctx, addr, done) {
+        // One attempt tries every address (Happy Eyeballs, RFC 8305).
+        let started = match addrs.as_slice() {
+            [one] => Connector::start(ctx, *one, done),
+            many => HappyEyeballs::start(ctx, many, ATTEMPT_DELAY, done),
+        };
+        match started {
             Ok(id) => {
                 let me = self.me.clone();
                 let timeout = self.connect_timeout;
+                let addrs = addrs.clone();
                 let timer = ctx.run_after(timeout, move |ctx| {
                     ctx.remove_handler(id);
                     if let Some(me) = me.upgrade() {
                         let e = io::Error::new(
                             io::ErrorKind::TimedOut,
-                            format!("connect to {addr} timed out after {timeout:?}"),
+                            format!("connect to {addrs:?} timed out after {timeout:?}"),
                         );
                         me.attempt_failed(Some(id), e);
                     }
