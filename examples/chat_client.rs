@@ -61,14 +61,11 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             }
         });
     if args.tls {
-        let host = args
-            .addr
-            .rsplit_once(':')
-            .map_or(args.addr.as_str(), |(h, _)| h);
+        // The server's name (SNI, verification) is the host of the address.
         let tls = muon::ssl::TlsConnector::builder()
             .ca_file(&args.ca)
             .build()?;
-        builder = builder.tls(tls.for_host(host));
+        builder = builder.tls(tls);
     }
     let client = builder.connect()?;
     let conn = client.wait_connected(Duration::from_secs(10))?;

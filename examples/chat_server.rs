@@ -127,12 +127,14 @@ fn run(args: Args) -> std::io::Result<()> {
             log::warn!("{conn}: not reading ({queued} bytes queued); disconnecting");
             conn.force_close();
         });
+    let mut reload = None;
     if let Some(tls) = args.tls.acceptor()? {
-        tls_args::reload_on_sighup(tls.clone())?;
+        reload = Some(tls_args::reloader(tls.clone()));
         builder = builder.tls(tls);
     }
     let (builder, handover) = scale_out::prepare(builder, &args.scale)?;
     let server = builder.build()?;
+    let watch = scale_out::signals(&server, &args.scale, reload)?;
     log::info!("chat listening on {}", server.local_addr());
-    scale_out::serve(server, handover)
+    scale_out::serve(server, handover, watch)
 }

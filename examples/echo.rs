@@ -58,16 +58,18 @@ fn run(args: Args) -> std::io::Result<()> {
         .on_message(|conn, input| {
             conn.send_buffer(input);
         });
+    let mut reload = None;
     if let Some(tls) = args.tls.acceptor()? {
-        tls_args::reload_on_sighup(tls.clone())?;
+        reload = Some(tls_args::reloader(tls.clone()));
         builder = builder.tls(tls);
     }
     let (builder, handover) = scale_out::prepare(builder, &args.scale)?;
     let server = builder.build()?;
+    let watch = scale_out::signals(&server, &args.scale, reload)?;
     log::info!(
         "echo{} listening on {}",
         if args.tls.tls { " (TLS)" } else { "" },
         server.local_addr()
     );
-    scale_out::serve(server, handover)
+    scale_out::serve(server, handover, watch)
 }

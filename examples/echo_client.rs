@@ -102,16 +102,13 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         if let (Some(cert), Some(key)) = (&args.cert, &args.key) {
             tls = tls.client_cert(cert, key);
         }
-        let host = args
-            .addr
-            .rsplit_once(':')
-            .map_or(args.addr.as_str(), |(h, _)| h);
-        let host = host.trim_start_matches('[').trim_end_matches(']');
-        let mut factory = tls.build()?.for_host(host);
-        if let Some(name) = &args.server_name {
-            factory = factory.server_name_override(name);
-        }
-        builder = builder.tls(factory);
+        // The server's name (SNI, verification) is the host of the address, unless
+        // --server-name says otherwise.
+        let tls = tls.build()?;
+        builder = match &args.server_name {
+            Some(name) => builder.tls(tls.for_host(name)),
+            None => builder.tls(tls),
+        };
     }
     let client = builder.connect()?;
     let conn = client.wait_connected(timeout)?;

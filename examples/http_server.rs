@@ -89,16 +89,23 @@ fn run(args: Args) -> std::io::Result<()> {
     let mut builder = muon::TcpServer::builder(args.addr.as_str())
         .name("http")
         .threads(args.threads.unwrap_or_else(num_cpus::get));
+    // SIGTERM/SIGINT drain and exit 0; SIGHUP reloads the TLS files.
+    let mut signals = muon::signals::Signals::new();
     if let Some(tls) = args.tls.acceptor_with_alpn(&muon::http::ALPN_H2_HTTP11)? {
-        tls_args::reload_on_sighup(tls.clone())?;
+        signals = signals.on_reload(tls_args::reloader(tls.clone()));
         builder = builder.tls(tls);
     }
-    let server = service.install(builder).build()?;
-    counters.add_server("http", server.handle());
+    let server = service.install(builder).build()?.start()?;
+    counters.add_server("http", server.clone());
+    let watch = signals.stop(server.clone()).install()?;
     log::info!(
         "http_server{} listening on {}",
         if args.tls.tls { " (TLS)" } else { "" },
         server.local_addr()
     );
-    server.run()
+    if watch.wait().in_time {
+        Ok(())
+    } else {
+        Err(std::io::Error::other("not stopped in time"))
+    }
 }

@@ -10,7 +10,6 @@
 //! stops it (draining the replies) and prints its counters.
 
 use clap::Parser;
-use signal_hook::consts::{SIGINT, SIGTERM};
 
 /// Muon UDP echo server.
 #[derive(Parser, Debug)]
@@ -49,11 +48,13 @@ fn run(args: Args) -> std::io::Result<()> {
         })
         .build()?;
     let handle = server.start()?;
+    // Installed before the "listening" line, so a signal sent once it appears is
+    // handled. No TCP server to stop: SIGTERM/SIGINT only end the wait, and the UDP
+    // server is stopped below.
+    let watch = muon::signals::Signals::new().install()?;
     log::info!("udp_echo listening on {}", handle.local_addr());
-    let mut signals = signal_hook::iterator::Signals::new([SIGTERM, SIGINT])?;
-    if let Some(sig) = signals.forever().next() {
-        log::info!("udp_echo: signal {sig}, stopping");
-    }
+    let why = watch.wait().why;
+    log::info!("udp_echo: {why}, stopping");
     let drained = handle.stop();
     log::info!(
         "udp_echo: stopped (drained: {drained}): {:?}",

@@ -2,6 +2,11 @@
 #![doc = include_str!("../README.md")]
 #![deny(missing_docs)]
 
+// The sub-crates' doc examples with the facade's paths, as doctests (never built
+// into the library).
+#[cfg(doctest)]
+mod facade_examples;
+
 pub use net::*;
 
 /// HTTP/1.1 and WebSocket over [`TcpServer`]: the `net-http` crate (`muon-net-http`).

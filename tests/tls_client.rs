@@ -166,6 +166,12 @@ fn wrong_host_untrusted_ca_and_expired_certificate_fail_with_reasons() {
 
 /// A leaf for "localhost" signed by the development CA that expired last year.
 fn expired_certificate() -> (Vec<u8>, Vec<u8>) {
+    leaf_certificate(-2 * 365 * 86_400, -365 * 86_400, true)
+}
+
+/// A leaf for "localhost" (and 127.0.0.1 with `with_ip`) signed by the development
+/// CA, valid between now + `from` and now + `to` seconds.
+fn leaf_certificate(from: i64, to: i64, with_ip: bool) -> (Vec<u8>, Vec<u8>) {
     use openssl::asn1::Asn1Time;
     use openssl::ec::{EcGroup, EcKey};
     use openssl::hash::MessageDigest;
@@ -189,15 +195,16 @@ fn expired_certificate() -> (Vec<u8>, Vec<u8>) {
     b.set_subject_name(&name).unwrap();
     b.set_issuer_name(ca.subject_name()).unwrap();
     b.set_pubkey(&key).unwrap();
-    b.set_not_before(&Asn1Time::from_unix(now - 2 * 365 * 86_400).unwrap())
+    b.set_not_before(&Asn1Time::from_unix(now + from).unwrap())
         .unwrap();
-    b.set_not_after(&Asn1Time::from_unix(now - 365 * 86_400).unwrap())
+    b.set_not_after(&Asn1Time::from_unix(now + to).unwrap())
         .unwrap();
-    let san = SubjectAlternativeName::new()
-        .dns("localhost")
-        .ip("127.0.0.1")
-        .build(&b.x509v3_context(Some(&ca), None))
-        .unwrap();
+    let mut san = SubjectAlternativeName::new();
+    san.dns("localhost");
+    if with_ip {
+        san.ip("127.0.0.1");
+    }
+    let san = san.build(&b.x509v3_context(Some(&ca), None)).unwrap();
     b.append_extension(san).unwrap();
     b.sign(&ca_key, MessageDigest::sha256()).unwrap();
     let mut chain = b.build().to_pem().unwrap();
@@ -299,4 +306,58 @@ fn tls_client_half_close_still_receives_the_whole_reply() {
     assert!(recv_exactly(&rx, reply.len()) == reply);
     drop(client);
     assert!(server.stop());
+}
+
+#[test]
+fn a_connector_given_to_a_client_takes_the_server_name_from_its_address() {
+    init_logging();
+    let (sni_tx, sni) = crossbeam_channel::unbounded();
+    // A certificate for the name "localhost" only (no IP address in it).
+    let (cert_pem, key_pem) = leaf_certificate(-86_400, 86_400, false);
+    let acceptor = muon::ssl::TlsAcceptor::from_pem(&cert_pem, &key_pem).unwrap();
+    let server = muon::TcpServer::builder("127.0.0.1:0")
+        .threads(1)
+        .tls(acceptor)
+        .on_connection(move |c| {
+            if c.is_connected() {
+                let _ = sni_tx.send(c.tls_info().and_then(|t| t.server_name));
+            }
+        })
+        .echo()
+        .started();
+    let port = server.local_addr().port();
+    // No for_host: the connector is given as it is, the name comes from "localhost:port".
+    let (b, rx) = collecting(&format!("localhost:{port}"));
+    let client = b.tls(connector()).connect().unwrap();
+    let conn = client.wait_connected(IO_TIMEOUT).unwrap();
+    assert_eq!(
+        sni.recv_timeout(IO_TIMEOUT).unwrap().as_deref(),
+        Some("localhost"),
+        "the client sent its address's host as SNI"
+    );
+    assert!(conn.send(b"ping".to_vec()));
+    assert_eq!(recv_exactly(&rx, 4), b"ping");
+    drop(client);
+    // The name is verified too: the same server by its IP address, which the
+    // certificate does not name, fails verification.
+    let wrong = TcpClient::builder(&format!("127.0.0.1:{port}"))
+        .retry(RetryPolicy::no_retry())
+        .tls(connector())
+        .connect()
+        .unwrap();
+    let err = wrong.wait_connected(IO_TIMEOUT).unwrap_err().to_string();
+    assert!(err.contains("certificate verify failed"), "{err}");
+    assert!(err.contains("mismatch"), "{err}");
+    drop(wrong);
+    assert!(server.stop());
+}
+
+#[test]
+fn a_connector_used_as_a_server_layer_refuses_clearly() {
+    use muon::LayerFactory;
+    let e = connector()
+        .new_layer("127.0.0.1:1".parse().unwrap())
+        .err()
+        .expect("no server name, no layer");
+    assert!(e.to_string().contains("needs the server's name"), "{e}");
 }

@@ -7,7 +7,6 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use muon::{Cidr, ProxyProtocol, TcpServer, TcpServerBuilder};
-use signal_hook::consts::{SIGINT, SIGTERM};
 
 /// Flags for several processes and hosts.
 #[derive(clap::Args, Debug)]
@@ -82,18 +81,33 @@ pub fn prepare(
     Ok((builder, Handover { taken, path }))
 }
 
-/// Runs `server` until SIGTERM/SIGINT or a successor takes the listeners over; then
-/// drains (stop accepting, grace, shut down, deadline) and returns.
-pub fn serve(server: TcpServer, handover: Handover) -> std::io::Result<()> {
+/// Installs the stop signals for `server` (and `reload` on SIGHUP): call before the
+/// "listening" log line, so a signal sent once it appears is always handled.
+pub fn signals(
+    server: &TcpServer,
+    args: &ScaleArgs,
+    reload: Option<Box<dyn Fn() + Send + Sync>>,
+) -> std::io::Result<muon::signals::SignalWatch> {
+    // The server's own bounds (grace, then stop timeout) plus time to confirm.
+    let deadline =
+        Duration::from_millis(args.drain_grace_ms + args.stop_timeout_ms) + Duration::from_secs(10);
+    let mut signals = muon::signals::Signals::new()
+        .stop(server.handle())
+        .deadline(deadline);
+    if let Some(reload) = reload {
+        signals = signals.on_reload(reload);
+    }
+    signals.install()
+}
+
+/// Runs `server` until SIGTERM/SIGINT (`watch`) or a successor takes the listeners
+/// over; then drains (stop accepting, grace, shut down, deadline) and returns.
+pub fn serve(
+    server: TcpServer,
+    handover: Handover,
+    watch: muon::signals::SignalWatch,
+) -> std::io::Result<()> {
     let handle = server.handle();
-    let (stop_tx, stop_rx) = crossbeam_channel::bounded::<&'static str>(2);
-    let mut signals = signal_hook::iterator::Signals::new([SIGTERM, SIGINT])?;
-    let signal_tx = stop_tx.clone();
-    std::thread::spawn(move || {
-        if let Some(sig) = signals.forever().next() {
-            let _ = signal_tx.send(if sig == SIGTERM { "SIGTERM" } else { "SIGINT" });
-        }
-    });
     let main = std::thread::Builder::new()
         .name("main-reactor".into())
         .spawn(move || server.run())?;
@@ -101,23 +115,19 @@ pub fn serve(server: TcpServer, handover: Handover) -> std::io::Result<()> {
         taken.ready()?;
     }
     if let Some(path) = &handover.path {
-        let tx = stop_tx.clone();
+        let stop = watch.requester();
         let server = handle.clone();
         muon::handover::offer(
             path,
             move || server.listeners(),
-            move || {
-                let _ = tx.send("hand-over");
-            },
+            move || stop.request("hand-over"),
         )?;
     }
-    let why = stop_rx.recv().unwrap_or("channel closed");
-    log::info!("{why}: draining");
-    let stopped = handle.stop();
+    let stopped = watch.wait();
     let s = handle.stats();
     log::info!(
         "stopped ({}): {} accepted, {} closed by shutdown, {} forced",
-        if stopped { "in time" } else { "late" },
+        if stopped.in_time { "in time" } else { "late" },
         s.accepted,
         s.closes.shutdown,
         s.closes.forced

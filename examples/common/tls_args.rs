@@ -179,19 +179,12 @@ fn parse_sni(spec: &str) -> Option<(&str, &str, &str)> {
     (!name.is_empty() && !chain.is_empty() && !key.is_empty()).then_some((name, chain, key))
 }
 
-/// Reloads every TLS file of `acceptor` on each SIGHUP, on a thread of its own; logs
-/// what changed at info, a rejected reload (the old files keep serving) at error.
-pub fn reload_on_sighup(acceptor: ServerTls) -> std::io::Result<()> {
-    let mut signals = signal_hook::iterator::Signals::new([signal_hook::consts::SIGHUP])?;
-    std::thread::Builder::new()
-        .name("sighup-reload".into())
-        .spawn(move || {
-            for _ in signals.forever() {
-                match acceptor.reload() {
-                    Ok(summary) => log::info!("TLS reload: {summary}"),
-                    Err(e) => log::error!("TLS reload rejected, previous configuration kept: {e}"),
-                }
-            }
-        })?;
-    Ok(())
+/// What SIGHUP does (with `muon::signals::Signals::on_reload`): reloads every TLS file
+/// of `acceptor`; logs what changed at info, a rejected reload (the old files keep
+/// serving) at error.
+pub fn reloader(acceptor: ServerTls) -> Box<dyn Fn() + Send + Sync> {
+    Box::new(move || match acceptor.reload() {
+        Ok(summary) => log::info!("TLS reload: {summary}"),
+        Err(e) => log::error!("TLS reload rejected, previous configuration kept: {e}"),
+    })
 }

@@ -81,18 +81,26 @@ fn run(args: Args) -> std::io::Result<()> {
             log::warn!("{conn}: not reading ({queued} bytes queued); disconnecting");
             conn.force_close();
         });
+    // SIGTERM/SIGINT drain (browsers get close 1001) and exit 0; SIGHUP reloads TLS.
+    let mut signals = muon::signals::Signals::new();
     if let Some(tls) = args.tls.acceptor_with_alpn(&muon::http::ALPN_H2_HTTP11)? {
-        tls_args::reload_on_sighup(tls.clone())?;
+        signals = signals.on_reload(tls_args::reloader(tls.clone()));
         builder = builder.tls(tls);
     }
     let server = HttpService::new(router)
         .limits(limits)
         .install(builder)
-        .build()?;
+        .build()?
+        .start()?;
+    let watch = signals.stop(server.clone()).install()?;
     log::info!(
         "ws_chat{} listening on {}",
         if args.tls.tls { " (TLS)" } else { "" },
         server.local_addr()
     );
-    server.run()
+    if watch.wait().in_time {
+        Ok(())
+    } else {
+        Err(std::io::Error::other("not stopped in time"))
+    }
 }

@@ -1,4 +1,4 @@
-//! HTTP/1.1 and WebSocket for Muon, as a codec over [`net::TcpServer`]: `net` stays
+//! HTTP/1.1 and WebSocket for Muon, as a codec over `TcpServer`: `net` stays
 //! free of HTTP, and TLS comes from the server's layer (`net_ssl::TlsAcceptor`, ALPN
 //! [`ALPN_HTTP11`]).
 //!
@@ -11,6 +11,13 @@
 //!   ambiguous framing with 400 and close.
 //! - [`ws`]: RFC 6455 WebSocket endpoints ([`Router::websocket`]).
 //! - [`Metrics`]: counters in the Prometheus text format for `/metrics`.
+//!
+//! **How to reach it.** Applications depend on the facade package `muon-reactor` and
+//! write `muon::http::HttpService`, `muon::http::Router`, ... (the facade's own docs
+//! compile these examples with those paths, `src/facade_examples.rs`). The examples on
+//! these pages use this crate's import name `net_http::` because a crate's doctests
+//! cannot import the facade that depends on it: in a project on the facade, read
+//! `net_http::` as `muon::http::` and `net::` as `muon::`.
 //!
 //! ```no_run
 //! use net_http::{HttpService, Reply, Response, Router};
@@ -56,4 +63,4 @@ pub use request::Request;
 pub use response::{Body, BodySource, Response};
 pub use router::{Handler, Router};
 pub use service::HttpService;
-pub use ws::{Message, WsConn, WsHandle, WsHandler};
+pub use ws::{Message, WsBroadcaster, WsConn, WsHandle, WsHandler};

@@ -27,6 +27,7 @@ pub struct Metrics {
     ws_out: AtomicU64,
     http_open: AtomicI64,
     h2: crate::h2_metrics::H2Counters,
+    pub(crate) servers: RwLock<Vec<(String, net::ServerHandle)>>,
     sources: RwLock<Vec<MetricsSource>>,
 }
 
@@ -116,6 +117,11 @@ impl Metrics {
             .map_or(0, |i| self.requests[i].load(Relaxed))
     }
 
+    /// WebSocket messages sent so far (every path: `WsConn`, `WsHandle`, broadcasts).
+    pub fn ws_messages_sent(&self) -> u64 {
+        self.ws_out.load(Relaxed)
+    }
+
     /// WebSocket messages received so far.
     pub fn ws_messages_received(&self) -> u64 {
         self.ws_in.load(Relaxed)
@@ -181,6 +187,7 @@ impl Metrics {
             self.ws_out.load(Relaxed),
         );
         self.h2.render(&mut out);
+        self.render_servers(&mut out);
         if let Ok(sources) = self.sources.read() {
             for s in sources.iter() {
                 s(&mut out);

@@ -72,6 +72,28 @@ impl Response {
             .body(body.into().into_bytes())
     }
 
+    /// 200 with an `application/json` body: `body` is JSON already serialized (by
+    /// serde_json, or by hand). With the `json` feature, `Response::json_value`
+    /// serializes a value.
+    pub fn json(body: impl Into<Vec<u8>>) -> Self {
+        Response::new(200)
+            .header("Content-Type", "application/json")
+            .body(body)
+    }
+
+    /// 200 with `value` serialized as JSON (`application/json`), or 500 (logged) if
+    /// it cannot be serialized (a map with non-string keys, say). Feature `json`.
+    #[cfg(feature = "json")]
+    pub fn json_value<T: serde::Serialize + ?Sized>(value: &T) -> Self {
+        match serde_json::to_vec(value) {
+            Ok(body) => Response::json(body),
+            Err(e) => {
+                log::error!("response not serializable as JSON: {e}");
+                Response::status(500)
+            }
+        }
+    }
+
     /// A status with a short plain-text body saying what it is.
     pub fn status(status: u16) -> Self {
         let text = format!("{status} {}\n", reason_phrase(status));
@@ -310,5 +332,22 @@ mod tests {
         assert!(String::from_utf8(out)
             .unwrap()
             .contains("Connection: close"));
+    }
+}
+
+#[cfg(all(test, feature = "json"))]
+mod json_tests {
+    use super::{Body, Response};
+
+    #[test]
+    fn json_value_serializes_or_answers_500() {
+        let r = Response::json_value(&vec![("a", 1)]);
+        let Body::Bytes(b) = &r.body else {
+            panic!("bytes body")
+        };
+        assert_eq!((r.status, b.as_slice()), (200, &br#"[["a",1]]"#[..]));
+        let mut bad = std::collections::HashMap::new();
+        bad.insert(vec![1u8], 1);
+        assert_eq!(Response::json_value(&bad).status, 500);
     }
 }

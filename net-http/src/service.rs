@@ -11,6 +11,8 @@ use crate::app::App;
 use crate::limits::Limits;
 use crate::metrics::Metrics;
 use crate::router::Router;
+use crate::ws::hub::WsHub;
+use crate::ws::WsBroadcaster;
 use crate::{h1, h2, ws};
 
 /// An HTTP/1.1, HTTP/2 and WebSocket service: a router, limits and counters, installed
@@ -31,6 +33,7 @@ pub struct HttpService {
     limits: Limits,
     metrics: Arc<Metrics>,
     http2: bool,
+    hub: Arc<WsHub>,
 }
 
 /// A cleartext connection whose first bytes may still turn out to be the HTTP/2
@@ -45,6 +48,15 @@ impl HttpService {
             limits: Limits::default(),
             metrics: Metrics::new(),
             http2: true,
+            hub: Arc::default(),
+        }
+    }
+
+    /// A handle that sends to this service's WebSockets from any thread, outside
+    /// any handler: all of them, or those a filter picks. Take it before `install`.
+    pub fn broadcaster(&self) -> WsBroadcaster {
+        WsBroadcaster {
+            hub: self.hub.clone(),
         }
     }
 
@@ -76,12 +88,21 @@ impl HttpService {
     }
 
     /// Sets the builder's connection, message, write-complete, half-close and drain
-    /// callbacks to the HTTP codec's (any set before are replaced).
+    /// callbacks to the HTTP codec's. They belong to the codec from then on: a
+    /// callback setter (`on_connection`, `on_message`, ...) used on the builder
+    /// before or after `install` makes its `build()` fail with
+    /// [`std::io::ErrorKind::InvalidInput`] instead of silently replacing one side.
+    /// Everything else on the builder (threads, TLS, limits, timeouts) stays yours.
     pub fn install(self, builder: TcpServerBuilder) -> TcpServerBuilder {
+        builder.install_codec("HttpService::install", |b| self.install_callbacks(b))
+    }
+
+    fn install_callbacks(self, builder: TcpServerBuilder) -> TcpServerBuilder {
         let app = Arc::new(App {
             router: self.router,
             limits: self.limits,
             metrics: self.metrics,
+            hub: self.hub,
         });
         // A connection starts as HTTP/1.1 (or HTTP/2: ALPN, or the preface on
         // cleartext); after an upgrade the WebSocket codec owns it, so each event goes
@@ -128,9 +149,18 @@ impl HttpService {
                     h1::on_half_close(c);
                 }
             })
-            // A graceful stop: HTTP/2 says GOAWAY and finishes its streams; the others
-            // shut down as any connection does.
+            // A graceful stop begins: each protocol says goodbye in its own words
+            // (HTTP/2 GOAWAY, WebSocket close 1001, HTTP/1.1 `Connection: close` on the
+            // last answer, an idle keep-alive connection shut at once) so that peers
+            // leave during the grace.
             .on_drain(|c| {
+                if !h2::on_drain(c) && !ws::on_drain(c) {
+                    h1::drain::on_drain(c);
+                }
+            })
+            // After the grace: HTTP/2 keeps finishing its streams in flight (GOAWAY
+            // again is a no-op); the others shut down as any connection does.
+            .drain_shutdown(|c| {
                 if !h2::on_drain(c) {
                     c.shutdown();
                 }

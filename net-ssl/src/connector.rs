@@ -327,6 +327,28 @@ impl TlsClientFactory {
     }
 }
 
+/// A connector given straight to a client (`TcpClient::builder("host:port")
+/// .tls(connector)`) verifies the host of the client's address: the client asks
+/// [`LayerFactory::for_server_name`] for it. Use [`TlsConnector::for_host`] for another
+/// name (or [`TlsClientFactory::server_name_override`]).
+impl LayerFactory for TlsConnector {
+    fn new_layer(&self, _peer: SocketAddr) -> io::Result<Box<dyn Layer>> {
+        Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "a TlsConnector needs the server's name: give it to a TcpClient (which takes \
+             the name from its address) or use TlsConnector::for_host",
+        ))
+    }
+
+    fn handshake_timeout(&self) -> Option<Duration> {
+        Some(self.inner.handshake_timeout)
+    }
+
+    fn for_server_name(&self, host: &str) -> Option<std::sync::Arc<dyn LayerFactory>> {
+        Some(std::sync::Arc::new(self.for_host(host)))
+    }
+}
+
 impl LayerFactory for TlsClientFactory {
     fn new_layer(&self, peer: SocketAddr) -> io::Result<Box<dyn Layer>> {
         Ok(Box::new(self.new_tls_layer(Some(peer))?))

@@ -14,6 +14,12 @@
 //!   renegotiation and compression off, session resumption on, 10 s handshake timeout,
 //!   certificate and host name verification on for clients.
 //!
+//! **How to reach it.** Applications depend on the facade package `muon-reactor` and
+//! write `muon::ssl::TlsAcceptor`, `muon::ssl::TlsConnector` (the facade's own docs compile these examples with those paths,
+//! `src/facade_examples.rs`). The examples on these pages use this crate's import
+//! name `net_ssl::` because a crate's doctests cannot import the facade that depends
+//! on it: in a project on the facade, read `net_ssl::` as `muon::ssl::` and `net::` as `muon::`.
+//!
 //! A TLS echo server, and a client that verifies it (the in-memory handshake this does
 //! between the two layers is what `tests/handshake.rs` exercises):
 //!

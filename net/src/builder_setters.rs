@@ -12,6 +12,9 @@ macro_rules! connection_setters {
         where
             F: Fn(&mut $crate::conn::connection::TcpConnection) + Send + Sync + 'static,
         {
+            self.callbacks
+                .owner
+                .set_by_application($crate::conn::callback_owner::CallbackSet::CONNECTION);
             self.callbacks.connection = Some(std::sync::Arc::new(f));
             self
         }
@@ -24,6 +27,9 @@ macro_rules! connection_setters {
                 + Sync
                 + 'static,
         {
+            self.callbacks
+                .owner
+                .set_by_application($crate::conn::callback_owner::CallbackSet::MESSAGE);
             self.callbacks.message = Some(std::sync::Arc::new(f));
             self
         }
@@ -33,6 +39,9 @@ macro_rules! connection_setters {
         where
             F: Fn(&mut $crate::conn::connection::TcpConnection) + Send + Sync + 'static,
         {
+            self.callbacks
+                .owner
+                .set_by_application($crate::conn::callback_owner::CallbackSet::WRITE_COMPLETE);
             self.callbacks.write_complete = Some(std::sync::Arc::new(f));
             self
         }
@@ -43,6 +52,9 @@ macro_rules! connection_setters {
         where
             F: Fn(&mut $crate::conn::connection::TcpConnection, usize) + Send + Sync + 'static,
         {
+            self.callbacks
+                .owner
+                .set_by_application($crate::conn::callback_owner::CallbackSet::HIGH_WATER);
             self.callbacks.high_water = Some(std::sync::Arc::new(f));
             self
         }
@@ -54,8 +66,33 @@ macro_rules! connection_setters {
         where
             F: Fn(&mut $crate::conn::connection::TcpConnection) + Send + Sync + 'static,
         {
+            self.callbacks
+                .owner
+                .set_by_application($crate::conn::callback_owner::CallbackSet::HALF_CLOSE);
             self.callbacks.half_close = Some(std::sync::Arc::new(f));
             self
+        }
+
+        /// Lets a codec (an HTTP service, say) set the connection callbacks in
+        /// `install`, and makes `build()` fail with [`std::io::ErrorKind::InvalidInput`]
+        /// if the application sets one too, before or after: the codec's would be
+        /// replaced (its connections left unanswered) or the application's never run.
+        /// `codec` names the codec in that error.
+        pub fn install_codec(
+            mut self,
+            codec: &'static str,
+            install: impl FnOnce(Self) -> Self,
+        ) -> Self {
+            // The codec sets its callbacks on an empty set (so its setters do not
+            // count as the application's); the application's others are kept.
+            let mine = std::mem::take(&mut self.callbacks);
+            let mut b = install(self);
+            let owned = b.callbacks.set();
+            let mut owner = mine.owner;
+            owner.installed(codec, owned, mine.set());
+            b.callbacks = std::mem::take(&mut b.callbacks).or(mine);
+            b.callbacks.owner = owner;
+            b
         }
 
         /// Output bytes above which the high-water policy applies (default 64 KiB).
@@ -77,9 +114,22 @@ macro_rules! connection_setters {
             self
         }
 
-        /// Closes connections idle (no byte read or written) for `timeout`.
+        /// Closes connections idle (no byte read or written) for `timeout`. For
+        /// request/response protocols; a push service, whose subscribers only receive,
+        /// wants [`read_idle_timeout`](Self::read_idle_timeout). The last of the two
+        /// set applies.
         pub fn idle_timeout(mut self, timeout: std::time::Duration) -> Self {
-            self.options.idle_timeout = Some(timeout);
+            self.options.idle = $crate::conn::options::IdlePolicy::Traffic(timeout);
+            self
+        }
+
+        /// Closes connections that have read no byte for `timeout`, however much is
+        /// sent to them: for push services, where a subscriber only receives (and
+        /// sends a heartbeat now and then) and a vanished one would never count as
+        /// idle by [`idle_timeout`](Self::idle_timeout)'s measure. The last of the two
+        /// set applies.
+        pub fn read_idle_timeout(mut self, timeout: std::time::Duration) -> Self {
+            self.options.idle = $crate::conn::options::IdlePolicy::Reads(timeout);
             self
         }
 

@@ -6,6 +6,12 @@
 //! loop with `&mut` [`TcpConnection`]; other threads use [`ConnHandle`] and
 //! [`LoopHandle`], which queue tasks to the loop.
 //!
+//! **How to reach it.** Applications depend on the facade package `muon-reactor` and
+//! write `muon::TcpServer`, `muon::Buffer`, ... (the facade's own docs compile these
+//! examples with those paths, `src/facade_examples.rs`). The examples on these pages
+//! use this crate's import name `net::` because a crate's doctests cannot import the
+//! facade that depends on it: in a project on the facade, read `net::` as `muon::`.
+//!
 //! ```no_run
 //! net::logging::init("info");
 //! let server = net::TcpServer::builder("127.0.0.1:8443")
@@ -29,6 +35,7 @@ pub mod logging;
 mod reactor;
 pub mod resolve;
 mod server;
+pub mod signals;
 mod socket;
 mod stats;
 pub mod udp;

@@ -13,12 +13,11 @@ pub fn init(level: &str) {
     let filter = level.parse().unwrap_or(log::LevelFilter::Info);
     let result = fern::Dispatch::new()
         .format(|out, message, record| {
-            let thread = std::thread::current();
             out.finish(format_args!(
                 "{} {:<5} [{}] {}: {}",
                 timestamp(),
                 record.level(),
-                thread.name().unwrap_or("?"),
+                thread_label(&std::thread::current()),
                 record.target(),
                 message
             ))
@@ -28,6 +27,19 @@ pub fn init(level: &str) {
         .apply();
     if result.is_err() {
         log::debug!("logging::init: a logger was already set");
+    }
+}
+
+/// A thread's name, or for an unnamed thread (an application's own) `thread-N` from
+/// its id, so that lines from different unnamed threads stay apart.
+fn thread_label(thread: &std::thread::Thread) -> String {
+    match thread.name() {
+        Some(name) => name.to_string(),
+        None => {
+            let id = format!("{:?}", thread.id());
+            let n = id.trim_start_matches("ThreadId(").trim_end_matches(')');
+            format!("thread-{n}")
+        }
     }
 }
 
@@ -44,4 +56,22 @@ fn timestamp() -> String {
         secs % 60,
         now.subsec_millis()
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::thread_label;
+
+    #[test]
+    fn unnamed_threads_get_a_numbered_label_and_named_ones_keep_their_name() {
+        let unnamed = std::thread::spawn(|| thread_label(&std::thread::current()));
+        let label = unnamed.join().unwrap();
+        let n = label.strip_prefix("thread-").expect(&label);
+        assert!(n.parse::<u64>().is_ok(), "{label}");
+        let named = std::thread::Builder::new()
+            .name("publisher".into())
+            .spawn(|| thread_label(&std::thread::current()))
+            .unwrap();
+        assert_eq!(named.join().unwrap(), "publisher");
+    }
 }

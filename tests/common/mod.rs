@@ -35,6 +35,17 @@ impl log::Log for Capture {
     fn flush(&self) {}
 }
 
+/// Every line logged so far that satisfies `pred`.
+pub fn logged_lines(pred: impl Fn(&str) -> bool) -> Vec<String> {
+    LINES
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|l| pred(l))
+        .cloned()
+        .collect()
+}
+
 /// Waits (bounded) for a logged line that satisfies `pred`; returns it.
 pub fn wait_for_log(timeout: Duration, pred: impl Fn(&str) -> bool) -> Option<String> {
     let mut found = None;

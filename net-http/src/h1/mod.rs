@@ -24,11 +24,23 @@ use crate::ws;
 use reading::Reading;
 use writing::Writing;
 
+pub(crate) mod drain;
 mod parse;
 mod reading;
 mod timer;
 mod write;
 mod writing;
+
+/// Whether the server is stopping, as this connection knows it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+enum Drain {
+    /// Serving as usual: keep-alive as the client asks.
+    #[default]
+    Serving,
+    /// The server is stopping: the response after which nothing is queued closes
+    /// the connection, and an upgrade goes away at once.
+    Draining,
+}
 
 /// The connection extension holding the codec (taken out while it works).
 pub(crate) struct ConnSlot(Option<HttpConn>);
@@ -77,6 +89,7 @@ pub(crate) struct HttpConn {
     served: u64,
     tick: Option<(TimerId, Instant)>,
     scratch: Vec<u8>,
+    drain: Drain,
 }
 
 /// Runs `f` with the codec state and the connection, if this is an HTTP connection.
@@ -110,6 +123,7 @@ pub(crate) fn on_up(conn: &mut TcpConnection, app: &Arc<App>) {
         served: 0,
         tick: None,
         scratch: Vec::new(),
+        drain: Drain::Serving,
     })));
     with_state(conn, |st, conn| st.ensure_tick(conn));
 }

@@ -65,6 +65,7 @@ impl HttpConn {
                 let reading_front = self.reading.body().map(|b| b.seq) == Some(self.send_seq);
                 if reading_front && self.reading.take_continue() {
                     conn.send(b"HTTP/1.1 100 Continue\r\n\r\n");
+                    self.app.metrics.response(100);
                 }
                 return;
             }
@@ -85,7 +86,7 @@ impl HttpConn {
     }
 
     pub(super) fn write_response(&mut self, conn: &mut TcpConnection, slot: &Slot, resp: Response) {
-        let keep_alive = slot.keep_alive && !resp.close;
+        let keep_alive = slot.keep_alive && !resp.close && !self.closes_for_drain();
         self.app.metrics.response(resp.status);
         let mut out = std::mem::take(&mut self.scratch);
         out.clear();
@@ -162,7 +163,12 @@ impl HttpConn {
         self.app.metrics.http_opened(-1);
         let mut leftover = std::mem::take(&mut self.stash);
         let metrics = self.app.metrics.clone();
-        ws::take_over(conn, handler, &self.app.limits, metrics, &mut leftover);
+        let hub = &self.app.hub;
+        ws::take_over(conn, handler, &self.app.limits, metrics, hub, &mut leftover);
+        if self.draining() {
+            // Upgraded while the server stops: it goes away at once.
+            ws::on_drain(conn);
+        }
     }
 }
 

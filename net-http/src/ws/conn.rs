@@ -3,11 +3,11 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use net::{ConnHandle, TcpConnection};
+use net::{ConnHandle, ConnId, Extensions, TcpConnection};
 
 use super::frame;
 use super::message::Message;
-use super::state::{send_bounded, send_close, send_to_websocket, WsState};
+use super::state::{send_bounded, send_close, send_to_websocket, with_state, WsState};
 use crate::metrics::Metrics;
 
 /// A WebSocket connection, for its handler on its loop.
@@ -42,8 +42,11 @@ impl WsConn<'_> {
         }
         let mut out = Vec::new();
         frame::encode(op, payload, &mut out);
-        self.metrics.ws_messages_out(1);
-        send_bounded(self.conn, self.state.max_queued, &out)
+        let sent = send_bounded(self.conn, self.state.max_queued, &out);
+        if sent {
+            self.metrics.ws_messages_out(1);
+        }
+        sent
     }
 
     /// Starts the close handshake with `code` and `reason`, then half-closes.
@@ -67,6 +70,7 @@ impl WsConn<'_> {
     pub fn handle(&mut self) -> WsHandle {
         WsHandle {
             conn: self.conn.handle(),
+            metrics: self.metrics.clone(),
         }
     }
 
@@ -74,12 +78,40 @@ impl WsConn<'_> {
     pub fn peer_addr(&self) -> SocketAddr {
         self.conn.peer_addr()
     }
+
+    /// The connection's id: the same as its [`WsHandle::id`], unique among the
+    /// server's open connections (a key for a map of handles).
+    pub fn id(&self) -> ConnId {
+        self.conn.id()
+    }
+
+    /// Per-connection state (one value per type), e.g. a subscriber's topics that a
+    /// [`WsBroadcaster::broadcast_where`](super::WsBroadcaster::broadcast_where)
+    /// filter reads.
+    pub fn extensions(&self) -> &Extensions {
+        self.conn.extensions()
+    }
+
+    /// Per-connection state, to change.
+    pub fn extensions_mut(&mut self) -> &mut Extensions {
+        self.conn.extensions_mut()
+    }
 }
 
 /// Sends to a WebSocket from any thread (queued to its loop).
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct WsHandle {
     conn: ConnHandle,
+    /// Its service's counters: a message sent through a handle counts as sent too.
+    metrics: Arc<Metrics>,
+}
+
+impl std::fmt::Debug for WsHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WsHandle")
+            .field("conn", &self.conn)
+            .finish()
+    }
 }
 
 impl WsHandle {
@@ -87,8 +119,25 @@ impl WsHandle {
     /// the loop if the WebSocket is closing by then.
     pub fn send(&self, message: &Message) -> bool {
         let frame = message.to_frame();
+        let metrics = self.metrics.clone();
         self.conn.with_connection(move |conn| {
-            send_to_websocket(conn, &frame);
+            if send_to_websocket(conn, &frame) {
+                metrics.ws_messages_out(1);
+            }
+        })
+    }
+
+    /// The connection's id (as [`WsConn::id`]).
+    pub fn id(&self) -> ConnId {
+        self.conn.id()
+    }
+
+    /// Starts the close handshake with `code` and `reason` (as [`WsConn::close`]),
+    /// on the connection's loop; `false` if the connection is known to be closed.
+    pub fn close(&self, code: u16, reason: &str) -> bool {
+        let reason = reason.to_string();
+        self.conn.with_connection(move |conn| {
+            with_state(conn, |st, conn| send_close(conn, st, Some(code), &reason));
         })
     }
 }

@@ -28,3 +28,17 @@ where
         self(ws, message)
     }
 }
+
+/// A handler shared with other code (which keeps its own `Arc`, say to publish
+/// through it) serves as well.
+impl<T: WsHandler + ?Sized> WsHandler for std::sync::Arc<T> {
+    fn on_open(&self, ws: &mut WsConn<'_>) {
+        (**self).on_open(ws)
+    }
+    fn on_message(&self, ws: &mut WsConn<'_>, message: Message) {
+        (**self).on_message(ws, message)
+    }
+    fn on_close(&self, ws: &mut WsConn<'_>, code: Option<u16>) {
+        (**self).on_close(ws, code)
+    }
+}

@@ -8,17 +8,20 @@
 //! connection's input buffer and writes through `TcpConnection::send`. It is proven by
 //! the Autobahn|Testsuite (docs/autobahn.md).
 
+mod broadcaster;
 mod conn;
 mod frame;
 mod handler;
 pub(crate) mod handshake;
+pub(crate) mod hub;
 mod message;
 pub(crate) mod reader;
 mod session;
 mod state;
 
+pub use broadcaster::WsBroadcaster;
 pub use conn::{WsConn, WsHandle};
 pub use frame::WsFail;
 pub use handler::WsHandler;
 pub use message::Message;
-pub(crate) use session::{on_down, on_half_close, on_message, take_over};
+pub(crate) use session::{on_down, on_drain, on_half_close, on_message, take_over};

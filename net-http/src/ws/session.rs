@@ -12,8 +12,9 @@ use net::{Buffer, TcpConnection};
 
 use super::conn::WsConn;
 use super::handler::WsHandler;
+use super::hub::WsHub;
 use super::reader::Event;
-use super::state::{send_close, send_pong, with_state, WsSlot, WsState};
+use super::state::{send_close, send_pong, send_to_websocket, with_state, WsSlot, WsState};
 use crate::limits::Limits;
 use crate::metrics::Metrics;
 
@@ -21,6 +22,31 @@ use crate::metrics::Metrics;
 struct WsEndpoint {
     handler: Arc<dyn WsHandler>,
     metrics: Arc<Metrics>,
+    hub: Arc<WsHub>,
+}
+
+/// Sends the message `frame` to the WebSocket `conn` and counts it as sent in its
+/// service's counters; whether it was sent.
+pub(crate) fn send_counted(conn: &mut TcpConnection, frame: &[u8]) -> bool {
+    let Some(metrics) = conn
+        .extensions()
+        .get::<WsEndpoint>()
+        .map(|e| e.metrics.clone())
+    else {
+        return false;
+    };
+    let sent = send_to_websocket(conn, frame);
+    if sent {
+        metrics.ws_messages_out(1);
+    }
+    sent
+}
+
+/// Whether `conn` is an open WebSocket of the service whose hub is `hub`.
+pub(crate) fn served_by(conn: &TcpConnection, hub: &Arc<WsHub>) -> bool {
+    conn.extensions()
+        .get::<WsEndpoint>()
+        .is_some_and(|e| Arc::ptr_eq(&e.hub, hub))
 }
 
 fn endpoint(conn: &TcpConnection) -> Option<(Arc<dyn WsHandler>, Arc<Metrics>)> {
@@ -35,9 +61,11 @@ pub(crate) fn take_over(
     handler: Arc<dyn WsHandler>,
     limits: &Limits,
     metrics: Arc<Metrics>,
+    hub: &Arc<WsHub>,
     leftover: &mut Buffer,
 ) {
     metrics.ws_opened(1);
+    hub.note_loop(conn);
     let mut state = WsState::new(limits);
     let mut wc = WsConn {
         conn,
@@ -48,8 +76,11 @@ pub(crate) fn take_over(
         log::error!("{conn}: WebSocket on_open panicked; closing");
         conn.force_close();
     }
-    conn.extensions_mut()
-        .insert(WsEndpoint { handler, metrics });
+    conn.extensions_mut().insert(WsEndpoint {
+        handler,
+        metrics,
+        hub: hub.clone(),
+    });
     conn.extensions_mut().insert(WsSlot(Some(state)));
     if !leftover.is_empty() {
         on_message(conn, leftover);
@@ -67,6 +98,20 @@ pub(crate) fn on_message(conn: &mut TcpConnection, input: &mut Buffer) -> bool {
 /// The peer ended its stream without a close frame; `false` if not a WebSocket.
 pub(crate) fn on_half_close(conn: &mut TcpConnection) -> bool {
     with_state(conn, |_, conn| conn.shutdown()).is_some()
+}
+
+/// The server began a graceful stop: close 1001 ("going away"), the handler hears
+/// of it, and the close handshake runs in the drain grace; `false` if not a
+/// WebSocket.
+pub(crate) fn on_drain(conn: &mut TcpConnection) -> bool {
+    let Some((handler, metrics)) = endpoint(conn) else {
+        return false;
+    };
+    with_state(conn, |st, conn| {
+        send_close(conn, st, Some(1001), "going away");
+        notify_close(conn, st, &handler, &metrics, Some(1001));
+    })
+    .is_some()
 }
 
 /// The connection is down: the handler hears of it once; `false` if not a WebSocket.

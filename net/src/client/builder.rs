@@ -128,6 +128,7 @@ impl TcpClientBuilder {
                 format!("{} resolved to no address", self.addr),
             ));
         }
+        self.callbacks.owner.check()?;
         let (loop_handle, own_loop) = match self.event_loop {
             Some(h) => (h, None),
             None => {
@@ -140,6 +141,7 @@ impl TcpClientBuilder {
             }
         };
         let TcpClientBuilder {
+            addr,
             name,
             mut callbacks,
             options,
@@ -169,6 +171,9 @@ impl TcpClientBuilder {
                     cb(conn);
                 }
             }));
+            // A layer that wants the server's name (TLS) takes it from the address.
+            let host = crate::layer::host_of(&addr);
+            let layer = layer.map(|l| l.for_server_name(host).unwrap_or(l));
             let mut service = Service::new(name.clone(), callbacks, options, layer);
             let _ = service.loops.set(vec![loop_handle.clone()]);
             let down = me.clone();

@@ -192,7 +192,9 @@ impl ClientShared {
             }
             Action::GiveUp { failures } => {
                 let why = error.map_or_else(|| "failed".to_string(), |e| e.to_string());
-                log::error!("{}: giving up after {failures} attempts: {why}", self.name);
+                // The error is the caller's (wait_connected returns it): one line, not
+                // at ERROR, so an application that reports it does not log it twice.
+                log::info!("{}: giving up after {failures} attempts: {why}", self.name);
             }
         }
         None

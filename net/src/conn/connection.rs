@@ -72,7 +72,10 @@ pub enum ConnState {
     Disconnected,
 }
 
-/// One TCP connection. See the module docs for ownership and states.
+/// One TCP connection, owned by its loop: callbacks, tasks and timers get
+/// `&mut TcpConnection` on that loop's thread; other threads use a
+/// [`ConnHandle`](crate::ConnHandle). Its life (handshake, up, half-closed, closed) is
+/// one state machine; [`TcpConnection::state`] shows where it is.
 pub struct TcpConnection {
     pub(crate) id: ConnId,
     pub(crate) stream: TcpStream,

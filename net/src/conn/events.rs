@@ -90,7 +90,7 @@ impl TcpConnection {
     /// Starts the connection on its loop: the layer's handshake (with its timeout), or
     /// straight to up.
     pub(crate) fn start(&mut self) {
-        if let Some(idle) = self.service.options.idle_timeout {
+        if let Some(idle) = self.service.options.idle.timeout() {
             self.arm_idle_timer(idle);
         }
         let Some(layer) = self.layer.as_mut() else {
@@ -255,6 +255,14 @@ impl TcpConnection {
                 conn.arm_idle_timer(idle);
             }
         }));
+    }
+
+    /// A graceful stop began: the drain callback runs if the connection is up.
+    pub(crate) fn drain_begins(&mut self) {
+        let callbacks = self.callbacks.clone();
+        if let (Some(cb), true) = (&callbacks.drain, self.life.delivers()) {
+            self.call_user(|c| cb(c));
+        }
     }
 
     /// Whether the connected callback ran (the handshake, if any, completed).

@@ -15,7 +15,9 @@ use crate::conn::connection::{ConnId, TcpConnection};
 use crate::reactor::loop_ctx::LoopCtx;
 use crate::reactor::loop_handle::LoopHandle;
 
-/// A `Clone + Send` handle to a connection. See the module docs.
+/// A `Clone + Send` handle to a connection: every operation is a task queued to the
+/// owning loop, which looks the connection up by id, so a handle kept after its
+/// connection closed finds nothing, even if a new connection took the slot.
 ///
 /// ```no_run
 /// # fn f(conn: &mut net::TcpConnection) {

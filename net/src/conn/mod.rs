@@ -6,6 +6,7 @@
 //! Depends on `reactor` (a connection is a `Pollable` in a loop's slab) and `layer`.
 
 pub(crate) mod broadcast;
+pub(crate) mod callback_owner;
 pub(crate) mod callbacks;
 pub(crate) mod connection;
 pub(crate) mod events;

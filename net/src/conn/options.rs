@@ -20,8 +20,8 @@ pub(crate) struct ConnOptions {
     /// flush, and how long we wait for the peer's EOF after our own shutdown
     /// (default 5 s). Then the connection is closed.
     pub(crate) close_delay: Duration,
-    /// Close a connection that has neither read nor written for this long.
-    pub(crate) idle_timeout: Option<Duration>,
+    /// When a connection counts as idle, and for how long it may be.
+    pub(crate) idle: IdlePolicy,
     /// TCP_NODELAY on every connection (default on).
     pub(crate) tcp_nodelay: bool,
 }
@@ -32,8 +32,42 @@ impl Default for ConnOptions {
             high_water_mark: 64 * 1024,
             pause_reading_above_high_water: true,
             close_delay: Duration::from_secs(5),
-            idle_timeout: None,
+            idle: IdlePolicy::Off,
             tcp_nodelay: true,
         }
+    }
+}
+
+/// Which traffic keeps a connection from idling out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum IdlePolicy {
+    /// No idle timeout (the default).
+    Off,
+    /// Closed after this long without a byte read or written (request/response
+    /// protocols).
+    Traffic(Duration),
+    /// Closed after this long without a byte read, whatever is sent to it: push
+    /// services whose subscribers only receive (and send a heartbeat now and then);
+    /// a dead subscriber never stops being "active" by the other measure.
+    Reads(Duration),
+}
+
+impl IdlePolicy {
+    /// The timeout, if any.
+    pub(crate) fn timeout(self) -> Option<Duration> {
+        match self {
+            IdlePolicy::Off => None,
+            IdlePolicy::Traffic(d) | IdlePolicy::Reads(d) => Some(d),
+        }
+    }
+
+    /// Whether a read resets the idle clock.
+    pub(crate) fn counts_reads(self) -> bool {
+        self != IdlePolicy::Off
+    }
+
+    /// Whether a write resets the idle clock.
+    pub(crate) fn counts_writes(self) -> bool {
+        matches!(self, IdlePolicy::Traffic(_))
     }
 }

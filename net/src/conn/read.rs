@@ -44,7 +44,7 @@ impl TcpConnection {
             };
             total += n;
             self.service.stats.bytes_in(self.id.loop_index, n);
-            if n > 0 && self.service.options.idle_timeout.is_some() {
+            if n > 0 && self.service.options.idle.counts_reads() {
                 self.last_activity = Instant::now();
             }
             // Deliver after every read: the input buffer stays the size of one read,

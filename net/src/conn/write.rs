@@ -118,7 +118,7 @@ impl TcpConnection {
     }
 
     fn touch(&mut self) {
-        if self.service.options.idle_timeout.is_some() {
+        if self.service.options.idle.counts_writes() {
             self.last_activity = Instant::now();
         }
     }

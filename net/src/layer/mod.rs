@@ -82,4 +82,30 @@ pub trait LayerFactory: Send + Sync + 'static {
 
     /// How long a connection may take to complete the handshake before it is closed.
     fn handshake_timeout(&self) -> Option<Duration>;
+
+    /// The factory to use for a client connecting to `host` (its address without the
+    /// port, IPv6 brackets removed), if this one needs the server's name: a TLS
+    /// connector takes SNI and the name it verifies from here, so
+    /// `TcpClient::builder("example.com:443").tls(connector)` checks `example.com`.
+    /// `None` (the default): this factory is used as it is.
+    fn for_server_name(&self, host: &str) -> Option<std::sync::Arc<dyn LayerFactory>> {
+        let _ = host;
+        None
+    }
+}
+
+/// The host part of a client address `host:port` (`[v6]:port` without brackets).
+pub(crate) fn host_of(addr: &str) -> &str {
+    let host = addr.rsplit_once(':').map_or(addr, |(h, _)| h);
+    host.trim_start_matches('[').trim_end_matches(']')
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn host_of_strips_the_port_and_ipv6_brackets() {
+        assert_eq!(super::host_of("example.com:443"), "example.com");
+        assert_eq!(super::host_of("[::1]:8443"), "::1");
+        assert_eq!(super::host_of("127.0.0.1:1"), "127.0.0.1");
+    }
 }

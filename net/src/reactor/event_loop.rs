@@ -26,7 +26,10 @@ pub(crate) const WAKER_TOKEN: Token = Token(usize::MAX);
 /// Events fetched by one `epoll_wait`.
 const EVENTS_CAPACITY: usize = 1024;
 
-/// An event loop, not yet running. See the module docs for the thread rules.
+/// An event loop, not yet running: one thread, one poller, one waker, a task queue and
+/// a timer queue. Made anywhere and moved to the thread that calls
+/// [`EventLoop::run`]; from then on what it owns is touched only on that thread,
+/// through [`LoopCtx`]; other threads use a [`LoopHandle`].
 pub struct EventLoop {
     poll: Poll,
     /// Made here, not in `run`: a loop thread that starts late (under load, or after

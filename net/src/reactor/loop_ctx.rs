@@ -124,7 +124,10 @@ impl LoopLocal {
     }
 }
 
-/// The running loop, as seen from its own thread. See the module docs.
+/// The running loop, as seen from its own thread: its connections, timers, handlers
+/// and task queue. Made by [`crate::EventLoop::run`] and lent by `&mut` to tasks and
+/// timers; connection ids carry a generation, so an id kept after its connection
+/// closed never reaches the next connection in that slot.
 pub struct LoopCtx {
     shared: Arc<LoopShared>,
     rx: Receiver<Task>,

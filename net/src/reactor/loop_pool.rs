@@ -10,7 +10,9 @@ use std::thread::JoinHandle;
 use crate::reactor::event_loop::EventLoop;
 use crate::reactor::loop_handle::LoopHandle;
 
-/// A pool of worker event loops. See the module docs.
+/// A pool of worker event loops, each on its own named thread. The pool owns the
+/// threads; callers get [`LoopHandle`]s. Dropping the pool (or [`LoopPool::stop`])
+/// quits every loop and joins its thread.
 pub struct LoopPool {
     handles: Vec<LoopHandle>,
     threads: Vec<JoinHandle<()>>,

@@ -11,11 +11,13 @@ use crate::conn::options::ConnOptions;
 use crate::conn::service::Service;
 use crate::layer::LayerFactory;
 use crate::reactor::event_loop::EventLoop;
+use crate::reactor::loop_handle::LoopHandle;
 use crate::reactor::loop_pool::LoopPool;
 use crate::server::drain::ServerShared;
 use crate::server::intake::Intake;
 use crate::server::tcp_server::worker_loops;
 use crate::server::tcp_server::TcpServer;
+use crate::server::workers::Workers;
 
 /// Configures a [`TcpServer`]; made by [`TcpServer::builder`].
 ///
@@ -47,6 +49,8 @@ pub struct TcpServerBuilder {
     pub(crate) accept_per_loop: bool,
     pub(crate) inherited: Vec<std::net::TcpListener>,
     pub(crate) proxy: Option<crate::server::proxy_protocol::policy::ProxyProtocol>,
+    /// Worker loops of a pool shared with other servers, instead of a pool of its own.
+    pub(crate) shared_loops: Option<Vec<LoopHandle>>,
 }
 
 impl TcpServerBuilder {
@@ -72,6 +76,7 @@ impl TcpServerBuilder {
             accept_per_loop: false,
             inherited: Vec::new(),
             proxy: None,
+            shared_loops: None,
         }
     }
 
@@ -89,7 +94,49 @@ impl TcpServerBuilder {
         self
     }
 
+    /// Serves on the loops of `pool` instead of starting a pool of its own
+    /// ([`threads`](Self::threads) is then ignored): several servers of one process
+    /// (an HTTP side and a TLS side, say) share N worker threads, as muduo's servers
+    /// share an `EventLoopThreadPool`. Each server still has its own main loop (its
+    /// acceptor) and its own connections, counters and callbacks.
+    ///
+    /// Stop: [`ServerHandle::stop`](crate::ServerHandle::stop) drains and closes only
+    /// this server's connections on the shared loops and leaves the loops running for
+    /// the others. The pool's owner drops (or stops) the pool after every server on it
+    /// has stopped; dropping it first quits the loops under the servers.
+    ///
+    /// ```no_run
+    /// let pool = net::LoopPool::start("worker", 4)?;
+    /// let a = net::TcpServer::builder("127.0.0.1:7000").event_loops(&pool).build()?.start()?;
+    /// let b = net::TcpServer::builder("127.0.0.1:7001").event_loops(&pool).build()?.start()?;
+    /// // ... serve ...
+    /// a.stop();
+    /// b.stop();
+    /// drop(pool);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn event_loops(mut self, pool: &LoopPool) -> Self {
+        self.shared_loops = Some(pool.loops().to_vec());
+        self
+    }
+
     crate::builder_setters::connection_setters!();
+
+    /// Called on every connection that is up when a graceful stop begins (after
+    /// the server stopped accepting, before the drain grace): the moment for a
+    /// protocol to say goodbye in its own words (HTTP's `Connection: close`, a
+    /// WebSocket's close 1001) so that its peers leave during the grace instead of
+    /// being shut down after it.
+    pub fn on_drain<F>(mut self, f: F) -> Self
+    where
+        F: Fn(&mut TcpConnection) + Send + Sync + 'static,
+    {
+        self.callbacks
+            .owner
+            .set_by_application(crate::conn::callback_owner::CallbackSet::DRAIN);
+        self.callbacks.drain = Some(Arc::new(f));
+        self
+    }
 
     /// At most this many live connections (default: no limit). A connection beyond
     /// it is accepted and closed at once: its client sees an EOF (or a reset) instead
@@ -149,8 +196,8 @@ impl TcpServerBuilder {
     /// loop. By default `shutdown` (flush, then FIN). A protocol that can announce its
     /// end does it here and closes by itself once its work is done (HTTP/2: GOAWAY,
     /// then the in-flight streams finish); whatever is still open at the stop timeout
-    /// is closed forcibly, as always.
-    pub fn on_drain<F>(mut self, f: F) -> Self
+    /// is closed forcibly, as always. (`on_drain` runs earlier, when the stop begins.)
+    pub fn drain_shutdown<F>(mut self, f: F) -> Self
     where
         F: Fn(&mut TcpConnection) + Send + Sync + 'static,
     {
@@ -185,7 +232,11 @@ impl TcpServer {
     }
 
     fn from_builder(b: TcpServerBuilder) -> io::Result<TcpServer> {
-        let loops = b.threads.max(1);
+        b.callbacks.owner.check()?;
+        let loops = match &b.shared_loops {
+            Some(shared) => shared.len().max(1),
+            None => b.threads.max(1),
+        };
         let listeners = if b.inherited.is_empty() {
             let count = if b.accept_per_loop { loops } else { 1 };
             crate::server::listen::bind(b.addr?, count, b.reuse_port, b.backlog)?
@@ -200,10 +251,10 @@ impl TcpServer {
             b.layer,
         ));
         let base = EventLoop::new(&format!("{}-main", b.name))?;
-        let pool = if b.threads == 0 {
-            LoopPool::none()
-        } else {
-            LoopPool::start(&b.name, b.threads)?
+        let pool = match b.shared_loops {
+            Some(loops) => Workers::Shared(loops),
+            None if b.threads == 0 => Workers::Own(LoopPool::none()),
+            None => Workers::Own(LoopPool::start(&b.name, b.threads)?),
         };
         let workers = worker_loops(&pool, &base);
         let _ = service.loops.set(workers.clone());

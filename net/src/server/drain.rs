@@ -2,11 +2,13 @@
 //!
 //! 1. Stop accepting: every acceptor leaves its loop and closes its listener (the
 //!    loops confirm; a listener handed to another process stays open there).
-//! 2. Grace (default none): wait for connections to end by themselves, for protocols
-//!    whose clients finish a request and leave.
+//! 2. Tell every connection that is up (its `on_drain` callback: HTTP answers with
+//!    `Connection: close` from now on, a WebSocket sends close 1001), then the grace
+//!    (default none): wait for connections to end by themselves, for protocols whose
+//!    clients finish a request and leave.
 //! 3. Shut down the rest on every loop: an idle connection sends its FIN at once, a busy
-//!    one flushes its output (and TLS close_notify) first; or, with `on_drain`, let the
-//!    protocol end it (HTTP/2: GOAWAY, then close once the in-flight streams finish).
+//!    one flushes its output (and TLS close_notify) first; or, with `drain_shutdown`, let
+//!    the protocol end it (HTTP/2: close once the in-flight streams finish).
 //! 4. Wait, on the live-connection condition variable (no polling), until none is left
 //!    or the stop timeout passes; force-close what is left and wait for its release.
 //! 5. Quit the main loop: `TcpServer::run` then joins the workers and returns.
@@ -50,7 +52,7 @@ pub(crate) struct ServerShared {
     done_cond: Condvar,
     pub(crate) stop_timeout: Duration,
     pub(crate) drain_grace: Duration,
-    /// How each connection is ended after the grace (`TcpServerBuilder::on_drain`);
+    /// How each connection is ended after the grace (`TcpServerBuilder::drain_shutdown`);
     /// `shutdown` when unset.
     drain_step: Option<ConnectionCallback<TcpConnection>>,
 }
@@ -154,6 +156,9 @@ impl ServerShared {
             "{name}: stopped accepting; draining {} connections",
             self.service.live()
         );
+        // Queued before the shutdown below on every loop (FIFO): what a protocol
+        // says on its drain callback goes out before the FIN.
+        on_every_connection(&self.service, Arc::new(|c| c.drain_begins()));
         if !self.drain_grace.is_zero() {
             self.service
                 .wait_all_closed(deadline_after(start, self.drain_grace));

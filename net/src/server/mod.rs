@@ -12,3 +12,4 @@ pub(crate) mod intake;
 pub(crate) mod listen;
 pub mod proxy_protocol;
 pub(crate) mod tcp_server;
+pub(crate) mod workers;

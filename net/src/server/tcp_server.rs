@@ -15,19 +15,23 @@ use std::sync::Arc;
 use crate::reactor::event_loop::EventLoop;
 use crate::reactor::loop_ctx::LoopCtx;
 use crate::reactor::loop_handle::LoopHandle;
-use crate::reactor::loop_pool::LoopPool;
 use crate::server::acceptor::{Acceptor, Handoff};
 use crate::server::drain::ServerShared;
 use crate::server::intake::Intake;
+use crate::server::workers::Workers;
 use crate::stats::ServerStats;
 
-/// A TCP server. See the module docs; configure with [`TcpServer::builder`]
-/// (`builder.rs`).
+/// A TCP server: listeners, acceptors and worker loops; configure it with
+/// [`TcpServer::builder`]. [`TcpServer::run`] turns the calling thread into the main
+/// reactor (or [`TcpServer::start`] runs it on a thread of its own); each connection
+/// belongs to the worker loop that took it in. A [`ServerHandle`] stops the server
+/// gracefully from any thread (stop accepting, drain grace, shut down, stop timeout,
+/// force), reads its counters, and can hand its listeners to a new process.
 pub struct TcpServer {
     pub(crate) listeners: Vec<std::net::TcpListener>,
     pub(crate) local_addr: SocketAddr,
     pub(crate) intake: Arc<Intake>,
-    pub(crate) pool: LoopPool,
+    pub(crate) pool: Workers,
     pub(crate) base: EventLoop,
     pub(crate) max_connections: usize,
     pub(crate) accept_per_loop: bool,
@@ -114,7 +118,8 @@ impl TcpServer {
                 }
             }
         });
-        // Quitting a loop closes what it still owns.
+        // Quitting a loop closes what it still owns (shared loops stay: the drain
+        // closed this server's connections on them).
         pool.stop();
         shared.mark_done();
         log::info!("{name}: stopped");
@@ -202,7 +207,7 @@ impl ServerHandle {
 }
 
 /// The loops that own connections: the workers, or the main loop when there are none.
-pub(crate) fn worker_loops(pool: &LoopPool, base: &EventLoop) -> Vec<LoopHandle> {
+pub(crate) fn worker_loops(pool: &Workers, base: &EventLoop) -> Vec<LoopHandle> {
     if pool.loops().is_empty() {
         vec![base.handle()]
     } else {
@@ -211,7 +216,7 @@ pub(crate) fn worker_loops(pool: &LoopPool, base: &EventLoop) -> Vec<LoopHandle>
 }
 
 /// The same, from inside the running main loop.
-fn worker_loops_of(pool: &LoopPool, base: &LoopCtx) -> Vec<LoopHandle> {
+fn worker_loops_of(pool: &Workers, base: &LoopCtx) -> Vec<LoopHandle> {
     if pool.loops().is_empty() {
         vec![base.handle()]
     } else {
