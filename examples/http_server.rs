@@ -85,7 +85,7 @@ fn run(args: Args) -> std::io::Result<()> {
     };
     let service = HttpService::new(router)
         .limits(limits)
-        .with_metrics(counters.clone());
+        .share_metrics(counters.clone());
     let mut builder = muon::TcpServer::builder(args.addr.as_str())
         .name("http")
         .threads(args.threads.unwrap_or_else(num_cpus::get));

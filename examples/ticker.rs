@@ -228,7 +228,7 @@ fn http_service(counters: Arc<Metrics>, counts: Arc<Counts>) -> HttpService {
         })
         // Browsers only listen: what they send is ignored.
         .websocket("/ws", |_ws: &mut muon::http::WsConn<'_>, _m: Message| {});
-    HttpService::new(router).with_metrics(counters)
+    HttpService::new(router).share_metrics(counters)
 }
 
 /// Sends `payload` as one frame. The codec refuses only frames over 4 GiB, which a

@@ -53,7 +53,7 @@ fn server(
         })
         .websocket("/ws", Ws(handles));
     HttpService::new(router)
-        .with_metrics(counters)
+        .share_metrics(counters)
         .install(
             muon::TcpServer::builder("127.0.0.1:0")
                 .name("http")

@@ -28,6 +28,7 @@ pub struct Metrics {
     http_open: AtomicI64,
     h2: crate::h2_metrics::H2Counters,
     pub(crate) servers: RwLock<Vec<(String, net::ServerHandle)>>,
+    pub(crate) udp_servers: RwLock<Vec<(String, net::udp::UdpServerHandle)>>,
     sources: RwLock<Vec<MetricsSource>>,
 }
 
@@ -188,6 +189,7 @@ impl Metrics {
         );
         self.h2.render(&mut out);
         self.render_servers(&mut out);
+        self.render_udp_servers(&mut out);
         if let Ok(sources) = self.sources.read() {
             for s in sources.iter() {
                 s(&mut out);

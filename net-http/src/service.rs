@@ -76,8 +76,11 @@ impl HttpService {
         self
     }
 
-    /// Counts into `metrics` (to share them with a `/metrics` handler made before).
-    pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> Self {
+    /// Counts into `metrics` instead of fresh counters, to share them with a
+    /// `/metrics` handler made before, or with another service. (A setter named like
+    /// the rest of this builder's, `limits`, would clash with the getter
+    /// [`HttpService::metrics`].)
+    pub fn share_metrics(mut self, metrics: Arc<Metrics>) -> Self {
         self.metrics = metrics;
         self
     }

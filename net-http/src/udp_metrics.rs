@@ -13,52 +13,76 @@ impl Metrics {
     /// `server="<name>"`, read (relaxed loads summed over its loops) at each scrape.
     pub fn add_udp_server(&self, name: &str, server: UdpServerHandle) {
         let label = name.replace(['\\', '"', '\n'], "_");
-        self.add_source(move |out| write_udp_stats(out, &label, &server.stats()));
+        if let Ok(mut servers) = self.udp_servers.write() {
+            servers.push((label, server));
+        }
+    }
+
+    /// Every UDP server's counters, each metric once (the exposition format wants a
+    /// metric's lines together) with one sample per server.
+    pub(crate) fn render_udp_servers(&self, out: &mut String) {
+        let Ok(servers) = self.udp_servers.read() else {
+            return;
+        };
+        let stats: Vec<(&str, UdpStats)> = servers
+            .iter()
+            .map(|(name, handle)| (name.as_str(), handle.stats()))
+            .collect();
+        write_udp_stats(out, &stats);
     }
 }
 
-fn write_udp_stats(out: &mut String, name: &str, s: &UdpStats) {
-    let mut family = |metric: &str, help: &str, key: &str, rows: &[(&str, u64)]| {
+type Rows<'a> = Vec<(&'a str, u64)>;
+
+fn write_udp_stats(out: &mut String, servers: &[(&str, UdpStats)]) {
+    if servers.is_empty() {
+        return;
+    }
+    let mut family = |metric: &str, help: &str, key: &str, rows: &dyn Fn(&UdpStats) -> Rows| {
         let _ = writeln!(out, "# HELP {metric} {help}\n# TYPE {metric} counter");
-        for (value_label, value) in rows {
-            let _ = writeln!(
-                out,
-                "{metric}{{server=\"{name}\",{key}=\"{value_label}\"}} {value}"
-            );
+        for (name, stats) in servers {
+            for (value_label, value) in rows(stats) {
+                let _ = writeln!(
+                    out,
+                    "{metric}{{server=\"{name}\",{key}=\"{value_label}\"}} {value}"
+                );
+            }
         }
     };
     family(
         "muon_udp_datagrams_total",
         "UDP datagrams delivered (in) and accepted by the kernel (out).",
         "direction",
-        &[("in", s.datagrams_in), ("out", s.datagrams_out)],
+        &|s| vec![("in", s.datagrams_in), ("out", s.datagrams_out)],
     );
     family(
         "muon_udp_bytes_total",
         "UDP payload bytes delivered (in) and sent (out).",
         "direction",
-        &[("in", s.bytes_in), ("out", s.bytes_out)],
+        &|s| vec![("in", s.bytes_in), ("out", s.bytes_out)],
     );
     family(
         "muon_udp_offload_total",
         "GSO messages sent and GRO batches received.",
         "kind",
-        &[("gso_send", s.gso_sends), ("gro_receive", s.gro_receives)],
+        &|s| vec![("gso_send", s.gso_sends), ("gro_receive", s.gro_receives)],
     );
-    let d = &s.drops;
     family(
         "muon_udp_drops_total",
         "UDP datagrams not delivered or not sent, by cause.",
         "cause",
-        &[
-            ("truncated", d.truncated),
-            ("queue_full", d.queue_full),
-            ("no_buffer", d.no_buffer),
-            ("unreachable", d.unreachable),
-            ("send_error", d.send_error),
-            ("panicked", d.panicked),
-            ("stopped", d.stopped),
-        ],
+        &|s| {
+            let d = &s.drops;
+            vec![
+                ("truncated", d.truncated),
+                ("queue_full", d.queue_full),
+                ("no_buffer", d.no_buffer),
+                ("unreachable", d.unreachable),
+                ("send_error", d.send_error),
+                ("panicked", d.panicked),
+                ("stopped", d.stopped),
+            ]
+        },
     );
 }
 
@@ -109,6 +133,15 @@ mod tests {
         ] {
             assert!(page.contains(line), "missing {line:?} in:\n{page}");
         }
+        // A second server: one HELP/TYPE per metric still, a sample per server.
+        metrics.add_udp_server("other", server.clone());
+        let page = metrics.render();
+        assert_eq!(
+            page.matches("# TYPE muon_udp_drops_total counter").count(),
+            1,
+            "{page}"
+        );
+        assert!(page.contains("muon_udp_drops_total{server=\"other\",cause=\"truncated\"}"));
         assert!(server.stop());
     }
 }

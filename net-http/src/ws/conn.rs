@@ -7,7 +7,7 @@ use net::{ConnHandle, ConnId, Extensions, TcpConnection};
 
 use super::frame;
 use super::message::Message;
-use super::state::{send_bounded, send_close, send_to_websocket, with_state, WsState};
+use super::state::{send_bounded, send_close, send_to_websocket, with_state, Closing, WsState};
 use crate::metrics::Metrics;
 
 /// A WebSocket connection, for its handler on its loop.
@@ -37,7 +37,7 @@ impl WsConn<'_> {
     }
 
     fn send_frame(&mut self, op: u8, payload: &[u8]) -> bool {
-        if self.state.close_sent {
+        if self.state.closing != Closing::Open {
             return false;
         }
         let mut out = Vec::new();

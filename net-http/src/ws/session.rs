@@ -14,7 +14,9 @@ use super::conn::WsConn;
 use super::handler::WsHandler;
 use super::hub::WsHub;
 use super::reader::Event;
-use super::state::{send_close, send_pong, send_to_websocket, with_state, WsSlot, WsState};
+use super::state::{
+    send_close, send_pong, send_to_websocket, with_state, Closing, WsSlot, WsState,
+};
 use crate::limits::Limits;
 use crate::metrics::Metrics;
 
@@ -121,7 +123,7 @@ pub(crate) fn on_down(conn: &mut TcpConnection) -> bool {
     };
     metrics.ws_opened(-1);
     with_state(conn, |st, conn| {
-        st.close_sent = true;
+        st.closing = st.closing.max(Closing::CloseSent);
         notify_close(conn, st, &handler, &metrics, None);
     });
     conn.extensions_mut().remove::<WsSlot>();
@@ -138,7 +140,7 @@ fn feed(
     metrics: &Arc<Metrics>,
 ) {
     loop {
-        if st.close_sent || conn.is_closed() {
+        if st.closing != Closing::Open || conn.is_closed() {
             // After our close frame only the peer's close matters, and nothing of it
             // needs an answer.
             buf.retrieve_all();
@@ -185,10 +187,10 @@ fn notify_close(
     metrics: &Arc<Metrics>,
     code: Option<u16>,
 ) {
-    if st.close_notified {
+    if st.closing == Closing::HandlerTold {
         return;
     }
-    st.close_notified = true;
+    st.closing = Closing::HandlerTold;
     let mut wc = WsConn {
         conn,
         state: st,

@@ -12,11 +12,22 @@ use super::frame;
 use super::reader::WsReader;
 use crate::limits::Limits;
 
+/// How far the close handshake has come. It only moves forward: once our close frame
+/// is out nothing more is sent, and the handler hears of the close exactly once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Closing {
+    /// Messages flow both ways.
+    Open,
+    /// Our close frame is queued: sends are refused; only the peer's close matters.
+    CloseSent,
+    /// The handler's `on_close` ran (after our close frame, or the connection's end).
+    HandlerTold,
+}
+
 /// The per-connection WebSocket state.
 pub(crate) struct WsState {
     pub reader: WsReader,
-    pub close_sent: bool,
-    pub close_notified: bool,
+    pub closing: Closing,
     pub max_queued: usize,
 }
 
@@ -27,8 +38,7 @@ impl WsState {
     pub(crate) fn new(limits: &Limits) -> Self {
         WsState {
             reader: WsReader::new(limits.ws_max_message_bytes),
-            close_sent: false,
-            close_notified: false,
+            closing: Closing::Open,
             max_queued: limits.ws_max_queued_bytes,
         }
     }
@@ -57,10 +67,10 @@ pub(crate) fn send_close(
     code: Option<u16>,
     reason: &str,
 ) {
-    if st.close_sent {
+    if st.closing >= Closing::CloseSent {
         return;
     }
-    st.close_sent = true;
+    st.closing = Closing::CloseSent;
     let mut out = Vec::new();
     frame::encode_close(code, reason, &mut out);
     conn.send(&out);
@@ -94,7 +104,7 @@ pub(crate) fn send_to_websocket(conn: &mut TcpConnection, frame: &[u8]) -> bool 
         .extensions()
         .get::<WsSlot>()
         .and_then(|s| s.0.as_ref())
-        .filter(|state| !state.close_sent)
+        .filter(|state| state.closing == Closing::Open)
         .map(|state| state.max_queued);
     match max_queued {
         Some(max) => send_bounded(conn, max, frame),
