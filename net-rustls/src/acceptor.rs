@@ -20,8 +20,8 @@ use crate::error::RustlsError;
 use crate::layer::{RustlsLayer, Side};
 use crate::pem::Identity;
 use crate::policy::{TlsVersion, DEFAULT_HANDSHAKE_TIMEOUT};
-use crate::reload::{FileDigests, ReloadSummary};
 use crate::ticket_files::{load_keys, FileTickets};
+use net::{FileDigests, ReloadSummary};
 
 mod build;
 
@@ -165,7 +165,7 @@ impl RustlsAcceptor {
             }
         };
         let config = builder.build_config(&tickets)?;
-        let digests = FileDigests::of(&builder.files());
+        let digests = FileDigests::of(&builder.files(), sha256);
         if let (Some(keys), Some(files)) = (fresh, &source.file_tickets) {
             files.replace(keys);
         }
@@ -401,7 +401,7 @@ impl RustlsAcceptorBuilder {
                 .map_err(|e| RustlsError::rustls("making the session ticket keys", e))?,
         };
         let config = self.build_config(&tickets)?;
-        let digests = FileDigests::of(&self.files());
+        let digests = FileDigests::of(&self.files(), sha256);
         Ok(RustlsAcceptor {
             inner: Arc::new(AcceptorInner {
                 active: RwLock::new(Active {
@@ -417,4 +417,11 @@ impl RustlsAcceptorBuilder {
             }),
         })
     }
+}
+
+/// The digest a reload compares files by.
+fn sha256(bytes: &[u8]) -> Vec<u8> {
+    aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, bytes)
+        .as_ref()
+        .to_vec()
 }

@@ -48,7 +48,6 @@ mod layer;
 mod ocsp;
 mod pem;
 mod policy;
-mod reload;
 mod session_info;
 mod sni;
 mod ticket_files;
@@ -58,7 +57,7 @@ pub use acceptor::{ClientAuth, RustlsAcceptor, RustlsAcceptorBuilder};
 pub use connector::{RustlsClientFactory, RustlsConnector, RustlsConnectorBuilder};
 pub use error::RustlsError;
 pub use layer::RustlsLayer;
+pub use net::ReloadSummary;
 pub use policy::{TlsVersion, DEFAULT_HANDSHAKE_TIMEOUT};
-pub use reload::ReloadSummary;
 /// The rustls version this crate is built on, for its configuration types.
 pub use rustls;

@@ -17,8 +17,8 @@ use crate::config::{alpn_wire, Identity, TlsVersion, DEFAULT_HANDSHAKE_TIMEOUT};
 use crate::error::TlsError;
 use crate::error_queue::with_clean_error_queue;
 use crate::layer::TlsLayer;
-use crate::reload::{FileDigests, ReloadSummary};
 use crate::ticket_keys::{TicketKey, TicketKeyStore, DEFAULT_TICKET_KEY_ROTATION};
+use net::{FileDigests, ReloadSummary};
 
 mod build;
 mod production;
@@ -152,7 +152,7 @@ impl TlsAcceptor {
     ) -> Result<ReloadSummary, TlsError> {
         let keys = TicketKey::load_files(&builder.ticket_key_files)?;
         let ctx = builder.build_context(&self.inner.ticket_keys)?;
-        let digests = FileDigests::of(&builder.files());
+        let digests = FileDigests::of(&builder.files(), sha256);
         // Everything is valid: switch. The ticket keys first, so a ticket issued under
         // the new certificate is already under the new key.
         self.inner
@@ -326,7 +326,7 @@ impl TlsAcceptorBuilder {
         let keys = TicketKey::load_files(&self.ticket_key_files)?;
         let ticket_keys = Arc::new(TicketKeyStore::new(keys, self.ticket_key_rotation)?);
         let ctx = self.build_context(&ticket_keys)?;
-        let digests = FileDigests::of(&self.files());
+        let digests = FileDigests::of(&self.files(), sha256);
         Ok(TlsAcceptor {
             inner: Arc::new(AcceptorInner {
                 active: RwLock::new(Active {
@@ -374,6 +374,13 @@ fn select_alpn<'a>(ours: &[Vec<u8>], client: &'a [u8]) -> Option<&'a [u8]> {
         }
         None
     })
+}
+
+/// The digest a reload compares files by.
+fn sha256(bytes: &[u8]) -> Vec<u8> {
+    openssl::hash::hash(openssl::hash::MessageDigest::sha256(), bytes)
+        .map(|d| d.to_vec())
+        .unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -61,7 +61,6 @@ mod ext;
 mod layer;
 mod mem_io;
 mod ocsp;
-mod reload;
 mod server_name;
 mod session_info;
 #[cfg(muon_ossl3)]
@@ -74,5 +73,5 @@ pub use connector::{TlsClientFactory, TlsConnector, TlsConnectorBuilder};
 pub use error::TlsError;
 pub use ext::TlsConnectionExt;
 pub use layer::TlsLayer;
-pub use reload::ReloadSummary;
+pub use net::ReloadSummary;
 pub use ticket_keys::DEFAULT_TICKET_KEY_ROTATION;

@@ -48,6 +48,7 @@ pub use client::tcp_client::{RetryCallback, TcpClient};
 pub use conn::connection::{ConnId, ConnState, TcpConnection};
 pub use conn::extensions::Extensions;
 pub use conn::handle::ConnHandle;
+pub use layer::reload::{FileDigests, ReloadSummary};
 pub use layer::tls_info::TlsInfo;
 pub use layer::{Layer, LayerFactory, LayerRead};
 pub use reactor::deadline::{deadline_after, FOREVER};

@@ -12,6 +12,7 @@
 //!
 //! Thread rule: a layer lives on its connection's loop thread and is only called there.
 
+pub(crate) mod reload;
 pub(crate) mod tls_info;
 
 use std::any::Any;

@@ -1,32 +1,29 @@
-//! What a reload changed: the files of a configuration and their digests (the same
-//! report as net-ssl's).
+//! What a reload of a TLS configuration changed: the files and their digests. Shared by
+//! the TLS providers, so both report a reload with one type.
 
 use std::fmt;
 use std::path::PathBuf;
 
-/// The SHA-256 of each file of a configuration, as read right after it was built.
+/// A digest of each file of a TLS configuration, as read right after it was built, so
+/// that the next reload can say which files changed. For TLS providers (`net-ssl`,
+/// `net-rustls`): each digests with its own crypto library.
 #[derive(Debug, Clone, Default)]
-pub(crate) struct FileDigests(Vec<(PathBuf, Option<Vec<u8>>)>);
+pub struct FileDigests(Vec<(PathBuf, Option<Vec<u8>>)>);
 
 impl FileDigests {
-    pub(crate) fn of(files: &[PathBuf]) -> FileDigests {
+    /// Reads each of `files` and keeps `digest` of its bytes (`None` for a file that
+    /// cannot be read).
+    pub fn of(files: &[PathBuf], digest: impl Fn(&[u8]) -> Vec<u8>) -> FileDigests {
         FileDigests(
             files
                 .iter()
-                .map(|path| {
-                    let digest = std::fs::read(path).ok().map(|bytes| {
-                        aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &bytes)
-                            .as_ref()
-                            .to_vec()
-                    });
-                    (path.clone(), digest)
-                })
+                .map(|path| (path.clone(), std::fs::read(path).ok().map(|b| digest(&b))))
                 .collect(),
         )
     }
 
     /// Which of `new`'s files differ from (or were not in) this configuration.
-    pub(crate) fn compare(&self, new: &FileDigests) -> ReloadSummary {
+    pub fn compare(&self, new: &FileDigests) -> ReloadSummary {
         let mut summary = ReloadSummary::default();
         for (path, digest) in &new.0 {
             let before = self.0.iter().find(|(p, _)| p == path).map(|(_, d)| d);
@@ -40,9 +37,9 @@ impl FileDigests {
     }
 }
 
-/// What a successful [`crate::RustlsAcceptor::reload`] found: which of the
-/// configuration's files changed since the previous load (by content) and which did
-/// not. Shaped and printed like net-ssl's `ReloadSummary`.
+/// What a successful reload of a TLS configuration found (`TlsAcceptor::reload` in
+/// net-ssl, `RustlsAcceptor::reload` in net-rustls): which of the configuration's files
+/// changed since the previous load (by content) and which did not.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ReloadSummary {
     /// Files whose content differs from the previous load, or that are new.
