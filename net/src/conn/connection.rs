@@ -116,7 +116,10 @@ pub(crate) struct IoFlags {
     /// Read again later in this loop iteration (budget spent, or reading resumed).
     pub(crate) read_again: bool,
     pub(crate) above_high_water: bool,
-    pub(crate) high_water_pending: Option<usize>,
+    /// The queued size that crossed the high-water mark, for its callback. Never zero
+    /// (it is above the mark), so the option costs no tag: 8 bytes, not 16, on every
+    /// connection.
+    pub(crate) high_water_pending: Option<std::num::NonZeroUsize>,
     pub(crate) write_complete_pending: bool,
     /// `apply` is carrying out effects: a nested event's effects wait in `deferred`.
     pub(crate) acting: bool,

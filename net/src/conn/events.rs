@@ -159,7 +159,7 @@ impl TcpConnection {
             if let Some(queued) = self.io.high_water_pending.take() {
                 let callbacks = self.callbacks.clone();
                 if let (Some(cb), true) = (&callbacks.high_water, self.life.delivers()) {
-                    self.call_user(|c| cb(c, queued));
+                    self.call_user(|c| cb(c, queued.get()));
                     continue;
                 }
             }

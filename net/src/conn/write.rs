@@ -66,7 +66,7 @@ impl TcpConnection {
         let mark = self.service.options.high_water_mark;
         if queued > mark && !self.io.above_high_water {
             self.io.above_high_water = true;
-            self.io.high_water_pending = Some(queued);
+            self.io.high_water_pending = std::num::NonZeroUsize::new(queued);
             if self.service.options.pause_reading_above_high_water {
                 self.apply(Event::Pause(PauseBy::HighWater));
             }
