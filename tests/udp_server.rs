@@ -449,12 +449,20 @@ fn udp_echo_example_shares_a_port_across_processes() {
     );
     // Killed (and reaped) however the test ends.
     let mut second = common::example::Killed(second);
-    let second_up = lines
-        .recv_timeout(IO_TIMEOUT)
-        .ok()
-        .into_iter()
-        .chain(lines.try_iter())
-        .any(|l| l.contains(&format!("listening on {addr}")));
+    // Every line until the one that says it listens, within one bound (the process
+    // logs other lines first).
+    let deadline = std::time::Instant::now() + IO_TIMEOUT;
+    let mut second_up = false;
+    while let Some(left) = deadline.checked_duration_since(std::time::Instant::now()) {
+        match lines.recv_timeout(left) {
+            Ok(line) if line.contains(&format!("listening on {addr}")) => {
+                second_up = true;
+                break;
+            }
+            Ok(_) => {}
+            Err(_) => break,
+        }
+    }
     let addr: SocketAddr = addr.parse().unwrap();
     let mut answered = 0;
     for i in 0..200u32 {
