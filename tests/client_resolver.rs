@@ -18,7 +18,7 @@ use hickory_proto::rr::{Name, RData, Record};
 use hickory_proto::serialize::binary::BinDecodable;
 use muon::resolve::{ResolveError, Resolver, ResolverConfig};
 use muon::udp::{UdpServer, UdpServerHandle};
-use muon::{EventLoop, LoopHandle, ServerHandle, TcpServer};
+use muon::{ServerHandle, TcpServer};
 
 /// Records by lower-case absolute name.
 #[derive(Default, Clone)]
@@ -169,32 +169,6 @@ fn tcp_responder(zone: Zone, log: Arc<Mutex<Vec<(String, &'static str)>>>) -> Tc
         .unwrap()
 }
 
-struct Loop {
-    handle: LoopHandle,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl Loop {
-    fn start() -> Loop {
-        let lp = EventLoop::new("resolver-test").unwrap();
-        let handle = lp.handle();
-        let thread = std::thread::spawn(move || lp.run().unwrap());
-        Loop {
-            handle,
-            thread: Some(thread),
-        }
-    }
-}
-
-impl Drop for Loop {
-    fn drop(&mut self) {
-        self.handle.quit();
-        if let Some(t) = self.thread.take() {
-            t.join().unwrap();
-        }
-    }
-}
-
 fn resolve(r: &Resolver, host: &str) -> Result<Vec<IpAddr>, ResolveError> {
     let (tx, rx) = crossbeam_channel::bounded(1);
     r.resolve(host, move |_, res| {
@@ -243,7 +217,10 @@ fn config(text: &str, port: u16) -> ResolverConfig {
 
 #[test]
 fn a_and_aaaa_ipv6_first() {
-    let (dns, lp) = (Dns::start(zone()), Loop::start());
+    let (dns, lp) = (
+        Dns::start(zone()),
+        common::LoopThread::start("resolver-test"),
+    );
     let r = Resolver::new(&lp.handle, config("nameserver 127.0.0.1", dns.port()));
     assert_eq!(
         resolve(&r, "dual.test"),
@@ -260,7 +237,10 @@ fn a_and_aaaa_ipv6_first() {
 
 #[test]
 fn cname_chains_are_followed() {
-    let (dns, lp) = (Dns::start(zone()), Loop::start());
+    let (dns, lp) = (
+        Dns::start(zone()),
+        common::LoopThread::start("resolver-test"),
+    );
     let r = Resolver::new(&lp.handle, config("nameserver 127.0.0.1", dns.port()));
     assert_eq!(
         resolve(&r, "alias.test"),
@@ -276,7 +256,10 @@ fn cname_chains_are_followed() {
 
 #[test]
 fn search_domains_and_nxdomain() {
-    let (dns, lp) = (Dns::start(zone()), Loop::start());
+    let (dns, lp) = (
+        Dns::start(zone()),
+        common::LoopThread::start("resolver-test"),
+    );
     let r = Resolver::new(
         &lp.handle,
         config(
@@ -312,7 +295,7 @@ fn a_silent_nameserver_times_out_and_the_next_one_answers() {
     let dns = Dns::start(zone());
     // The first nameserver is a socket that never answers, on the same port.
     let silent = UdpSocket::bind(("127.0.0.2", dns.port())).unwrap();
-    let lp = Loop::start();
+    let lp = common::LoopThread::start("resolver-test");
     let r = Resolver::new(
         &lp.handle,
         config(
@@ -341,7 +324,7 @@ fn a_silent_nameserver_times_out_and_the_next_one_answers() {
 #[test]
 fn no_answer_at_all_is_a_timeout_naming_the_tries() {
     let silent = UdpSocket::bind("127.0.0.1:0").unwrap();
-    let lp = Loop::start();
+    let lp = common::LoopThread::start("resolver-test");
     let r = Resolver::new(
         &lp.handle,
         config(
@@ -365,7 +348,10 @@ fn no_answer_at_all_is_a_timeout_naming_the_tries() {
 
 #[test]
 fn a_truncated_answer_is_asked_again_over_tcp() {
-    let (dns, lp) = (Dns::start(zone()), Loop::start());
+    let (dns, lp) = (
+        Dns::start(zone()),
+        common::LoopThread::start("resolver-test"),
+    );
     dns.truncate.store(true, Ordering::SeqCst);
     let r = Resolver::new(&lp.handle, config("nameserver 127.0.0.1", dns.port()));
     assert_eq!(
@@ -378,7 +364,10 @@ fn a_truncated_answer_is_asked_again_over_tcp() {
 
 #[test]
 fn answers_are_cached_for_their_ttl() {
-    let (dns, lp) = (Dns::start(zone()), Loop::start());
+    let (dns, lp) = (
+        Dns::start(zone()),
+        common::LoopThread::start("resolver-test"),
+    );
     let r = Resolver::new(&lp.handle, config("nameserver 127.0.0.1", dns.port()));
     let first = Instant::now();
     assert_eq!(resolve(&r, "short.test"), Ok(ips(&["192.0.2.9"])));
@@ -409,7 +398,7 @@ fn hosts_file_literals_and_bad_names_need_no_server() {
     std::fs::write(dir.join("resolv.conf"), "nameserver 127.0.0.1\n").unwrap();
     let silent = UdpSocket::bind("127.0.0.1:0").unwrap();
     silent.set_nonblocking(true).unwrap();
-    let lp = Loop::start();
+    let lp = common::LoopThread::start("resolver-test");
     let cfg = ResolverConfig::from_files(dir.join("resolv.conf"), dir.join("hosts"))
         .unwrap()
         .port(silent.local_addr().unwrap().port());
@@ -428,7 +417,10 @@ fn hosts_file_literals_and_bad_names_need_no_server() {
 
 #[test]
 fn many_lookups_at_once_all_answer() {
-    let (dns, lp) = (Dns::start(zone()), Loop::start());
+    let (dns, lp) = (
+        Dns::start(zone()),
+        common::LoopThread::start("resolver-test"),
+    );
     let r = Resolver::new(&lp.handle, config("nameserver 127.0.0.1", dns.port()));
     let done = Arc::new(AtomicUsize::new(0));
     let (tx, rx) = crossbeam_channel::unbounded();
@@ -553,7 +545,7 @@ fn garbage_and_spoofed_answers_are_ignored() {
         .unwrap()
         .start()
         .unwrap();
-    let lp = Loop::start();
+    let lp = common::LoopThread::start("resolver-test");
     let r = Resolver::new(
         &lp.handle,
         config(

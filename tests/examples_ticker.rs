@@ -50,27 +50,10 @@ asyncio.run(main(sys.argv[1]))
 "#;
 
 /// Whether `python3` has the `websockets` client (CI installs it).
-fn python_websockets() -> bool {
-    if require_tool("python3", "python3").is_none() {
-        return false;
-    }
-    let ok = Command::new("python3")
-        .args(["-c", "import websockets"])
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !ok {
-        if std::env::var_os("CI").is_some() {
-            panic!("python3 lacks the websockets package; .ci/run must install it");
-        }
-        eprintln!("SKIPPED: python3 -m pip install websockets");
-    }
-    ok
-}
 
 #[test]
 fn ticker_publishes_to_tls_and_websocket_reports_metrics_and_drains_on_sigterm() {
-    if !python_websockets() {
+    if !common::python_module("websockets", "websockets") {
         return;
     }
     let promtool = require_tool("promtool", "prometheus");

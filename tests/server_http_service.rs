@@ -166,27 +166,10 @@ asyncio.run(main(sys.argv[1]))
 "#;
 
 /// Whether `python3` can import the `websockets` client (CI installs it).
-fn python_websockets() -> bool {
-    if common::require_tool("python3", "python3").is_none() {
-        return false;
-    }
-    let ok = Command::new("python3")
-        .args(["-c", "import websockets"])
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !ok {
-        if std::env::var_os("CI").is_some() {
-            panic!("python3 lacks the websockets package; .ci/run must install it");
-        }
-        eprintln!("SKIPPED: python3 -m pip install websockets");
-    }
-    ok
-}
 
 #[test]
 fn a_drain_sends_websocket_close_1001_to_a_real_client() {
-    if !python_websockets() {
+    if !common::python_module("websockets", "websockets") {
         return;
     }
     let (slow_tx, _slow_rx) = crossbeam_channel::unbounded();

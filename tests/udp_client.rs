@@ -10,34 +10,6 @@ use std::time::{Duration, Instant};
 use common::{wait_until, IO_TIMEOUT};
 use crossbeam_channel::{bounded, Receiver};
 use muon::udp::{UdpClient, UdpServer};
-use muon::{EventLoop, LoopHandle};
-
-/// A loop on a thread of its own; quits when the guard drops.
-struct Loop {
-    handle: LoopHandle,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl Loop {
-    fn start() -> Loop {
-        let lp = EventLoop::new("udp-client-test").unwrap();
-        let handle = lp.handle();
-        let thread = std::thread::spawn(move || lp.run().unwrap());
-        Loop {
-            handle,
-            thread: Some(thread),
-        }
-    }
-}
-
-impl Drop for Loop {
-    fn drop(&mut self) {
-        self.handle.quit();
-        if let Some(t) = self.thread.take() {
-            t.join().unwrap();
-        }
-    }
-}
 
 type Reply = Result<Vec<u8>, io::ErrorKind>;
 
@@ -57,7 +29,7 @@ fn answer(rx: &Receiver<Reply>) -> Reply {
 
 #[test]
 fn requests_get_their_replies_in_order() {
-    let lp = Loop::start();
+    let lp = common::LoopThread::start("udp-client-test");
     let server = UdpServer::builder("127.0.0.1:0")
         .threads(1)
         .on_datagram(|ctx, d, _, _| {
@@ -81,7 +53,7 @@ fn requests_get_their_replies_in_order() {
 
 #[test]
 fn a_silent_server_times_out_within_the_timeout() {
-    let lp = Loop::start();
+    let lp = common::LoopThread::start("udp-client-test");
     let silent = UdpSocket::bind("127.0.0.1:0").unwrap();
     let client = UdpClient::connect(&lp.handle, silent.local_addr().unwrap()).unwrap();
     let started = Instant::now();
@@ -97,7 +69,7 @@ fn a_silent_server_times_out_within_the_timeout() {
 
 #[test]
 fn nobody_listening_is_connection_refused() {
-    let lp = Loop::start();
+    let lp = common::LoopThread::start("udp-client-test");
     let port = UdpSocket::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -111,7 +83,7 @@ fn nobody_listening_is_connection_refused() {
 
 #[test]
 fn a_late_reply_is_counted_and_does_not_answer_the_next_request() {
-    let lp = Loop::start();
+    let lp = common::LoopThread::start("udp-client-test");
     let server = UdpSocket::bind("127.0.0.1:0").unwrap();
     server.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
     let client = UdpClient::connect(&lp.handle, server.local_addr().unwrap()).unwrap();
@@ -131,7 +103,7 @@ fn a_late_reply_is_counted_and_does_not_answer_the_next_request() {
 
 #[test]
 fn closing_fails_the_requests_still_waiting() {
-    let lp = Loop::start();
+    let lp = common::LoopThread::start("udp-client-test");
     let silent = UdpSocket::bind("127.0.0.1:0").unwrap();
     let client = UdpClient::connect(&lp.handle, silent.local_addr().unwrap()).unwrap();
     let rx = ask(&client, b"x", IO_TIMEOUT);
@@ -147,7 +119,7 @@ fn closing_fails_the_requests_still_waiting() {
 
 #[test]
 fn a_client_by_host_name_through_the_resolver() {
-    let lp = Loop::start();
+    let lp = common::LoopThread::start("udp-client-test");
     let server = UdpServer::builder("127.0.0.1:0")
         .threads(1)
         .on_datagram(|ctx, d, _, _| {

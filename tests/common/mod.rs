@@ -227,3 +227,51 @@ pub fn reset(stream: &TcpStream) {
         .set_linger(Some(Duration::ZERO))
         .expect("SO_LINGER 0");
 }
+
+/// Whether python3 has `module` (pip package `package`): skips loudly outside CI, fails
+/// under CI (where .ci/run must have installed it).
+pub fn python_module(module: &str, package: &str) -> bool {
+    if require_tool("python3", "python3").is_none() {
+        return false;
+    }
+    let ok = std::process::Command::new("python3")
+        .args(["-c", &format!("import {module}")])
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ok {
+        if std::env::var_os("CI").is_some() {
+            panic!("python3 lacks the {package} package; .ci/run must install it");
+        }
+        eprintln!("SKIPPED: python3 -m pip install {package}");
+    }
+    ok
+}
+
+/// An event loop on a thread of its own, for clients in tests; quits and is joined
+/// when the guard drops.
+pub struct LoopThread {
+    pub handle: net::LoopHandle,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl LoopThread {
+    pub fn start(name: &str) -> LoopThread {
+        let lp = net::EventLoop::new(name).expect("an event loop");
+        let handle = lp.handle();
+        let thread = std::thread::spawn(move || lp.run().expect("the loop runs"));
+        LoopThread {
+            handle,
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for LoopThread {
+    fn drop(&mut self) {
+        self.handle.quit();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
