@@ -247,6 +247,7 @@ fn reconnect_resumes_the_tls_session() {
     let server = tls_echo_server(acceptor.clone(), 1);
     let addr = server.local_addr();
     let (tx, rx) = crossbeam_channel::unbounded();
+    let (echoed_tx, echoed_rx) = crossbeam_channel::unbounded::<Vec<u8>>();
     let client = TcpClient::builder(&addr.to_string())
         .reconnect(true)
         .retry(RetryPolicy {
@@ -260,16 +261,24 @@ fn reconnect_resumes_the_tls_session() {
                 tx.send(c.tls_layer().unwrap().session_reused()).unwrap();
             }
         })
-        .on_message(|_c, input| input.retrieve_all())
+        .on_message(move |_c, input| {
+            echoed_tx.send(input.retrieve_all_as_vec()).unwrap();
+        })
         .connect()
         .unwrap();
     assert!(
         !rx.recv_timeout(IO_TIMEOUT).unwrap(),
         "first connection is a full handshake"
     );
-    // Let the TLS 1.3 ticket arrive: it follows the handshake.
+    // The TLS 1.3 ticket follows the handshake, before any application data:
+    // once the echo of "ping" is back, the client has read (and stored) it.
     let conn = client.wait_connected(IO_TIMEOUT).unwrap();
     assert!(conn.send(b"ping".to_vec()));
+    let mut echoed = Vec::new();
+    while echoed.len() < 4 {
+        echoed.extend(echoed_rx.recv_timeout(IO_TIMEOUT).expect("echo of ping"));
+    }
+    assert_eq!(echoed, b"ping");
     assert!(server.stop());
     // Same port, same acceptor (same ticket keys).
     let server = muon::TcpServer::builder(addr)
