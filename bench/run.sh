@@ -6,8 +6,10 @@
 #   bench/run.sh http     # only the HTTP scenario: wrk keep-alive GET / vs hyper
 #   bench/run.sh rustls   # only the TLS providers: Muon and tokio on OpenSSL and on
 #                         # rustls (handshakes, pingpong, bulk, idle memory), alternated
+#   bench/run.sh http h2  # several of http, h2, rustls, udp: each in turn
 #   bench/run.sh udp      # only UDP echo: Muon vs tokio vs the C floor (bench/udp.sh)
-#   bench/run.sh h2       # only HTTP/2 (h2c): h2load GET / vs hyper's http2 server
+#   bench/run.sh h2       # only HTTP/2 (h2c, and TLS on OpenSSL and rustls): h2load GET /
+#                         # vs hyper's http2 server
 #
 # Server pinned to core 0 (1 worker thread), load generator pinned to core 1, loopback.
 # Builds muon-bench twice: against the system OpenSSL and with the `vendored` feature
@@ -15,11 +17,23 @@
 #
 # Knobs (environment): BENCH_REPS (3), BENCH_WINDOW (1 s), BENCH_WARMUP (0.25 s),
 # BENCH_VENDORED (1; 0 skips the vendored OpenSSL runs), BENCH_HTTP_SECONDS (8 s per
-# wrk run), BENCH_HTTP_CONNS ("50 1000"), CARGO_TARGET_DIR.
+# wrk or h2load run), BENCH_HTTP_CONNS ("50 1000"), BENCH_H2_STREAMS ("1 100"),
+# BENCH_H2_TLS ("none openssl rustls"), BENCH_H2_WARMUP (2 s), CARGO_TARGET_DIR.
 set -euo pipefail
 # UDP echo has a script of its own (its own servers, load generator and C floor).
 if [[ ${1:-} == udp ]]; then
     exec "$(dirname "${BASH_SOURCE[0]}")/udp.sh"
+fi
+
+# Several scenarios in one command (`bench/run.sh http h2`): one run each, in order.
+if (($# > 1)); then
+    for s in "$@"; do
+        case $s in
+            http | h2 | rustls | udp) "${BASH_SOURCE[0]}" "$s" ;;
+            *) echo "bench/run.sh: only http, h2, rustls and udp combine (got $s)" >&2; exit 2 ;;
+        esac
+    done
+    exit 0
 fi
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -272,70 +286,92 @@ http_section() {
     python3 "$ROOT/bench/http_report.py" "$RES/http.jsonl" "$RES/http-meta.txt" \
         "$ROOT/docs/benchmarks.md" "$ROOT/docs/bench-http.svg"
 }
-# HTTP/2 over h2c: h2load GET / against muon (prior knowledge on its HTTP port) and
-# hyper's http2 server, alternated, one worker each; 1 and 100 streams per connection,
-# BENCH_HTTP_CONNS connections. Knob: BENCH_H2_STREAMS ("1 100").
+# HTTP/2: h2load GET / against muon and hyper's http2 server (hyper-h2), alternated in
+# a random order within each repetition, one worker each; 1 and 100 streams per
+# connection, BENCH_HTTP_CONNS connections; cleartext (prior knowledge) and TLS (ALPN h2)
+# on each provider, hyper on the same TLS library and context as Muon (tokio-openssl on
+# Muon's SslContext, tokio-rustls on Muon's rustls ServerConfig). Server CPU is counted
+# from the end of h2load's warm-up (connections and TLS handshakes made, read when h2load
+# prints that its main duration started) to its exit, so it is the CPU of the requests.
+# Knobs: BENCH_H2_STREAMS ("1 100"), BENCH_H2_TLS ("none openssl rustls"),
+# BENCH_H2_WARMUP (2 s), BENCH_HTTP_SECONDS, BENCH_HTTP_CONNS, BENCH_REPS.
+H2_STREAMS=${BENCH_H2_STREAMS:-1 100}
+H2_TLS=${BENCH_H2_TLS:-none openssl rustls}
+H2_WARMUP=${BENCH_H2_WARMUP:-2}
+# One h2load run against $SPID; prints one JSON line (or nothing if the run failed).
+h2_run() { # url imp tls conns streams rep
+    local url=$1 imp=$2 tls=$3 conns=$4 streams=$5 rep=$6 t0= t1 line log
+    log=$(mktemp)
+    # h2load's own output tells when the warm-up ends; the server's CPU is read then.
+    while IFS= read -r line; do
+        echo "$line" >>"$log"
+        if [[ -z $t0 && $line == *"Main benchmark duration is started"* ]]; then
+            t0=$(cpu_ticks "$SPID")
+        fi
+    done < <(timeout $((HTTP_SECONDS + H2_WARMUP + 60)) taskset -c $LOAD_CORE h2load -t1 \
+        -c"$conns" -m"$streams" --warm-up-time="$H2_WARMUP" -D"$HTTP_SECONDS" "$url" 2>&1)
+    t1=$(cpu_ticks "$SPID")
+    cat "$log" >>"$OUT/h2load.log"
+    if [[ -z $t0 ]] || ! grep -q '^requests:' "$log"; then
+        rm -f "$log"
+        return 1
+    fi
+    awk -v imp="$imp" -v tls="$tls" -v conns="$conns" -v streams="$streams" -v rep="$rep" \
+        -v cpu="$(echo "($t1 - $t0) / $CLK_TCK" | bc -l)" '
+        /^finished in/ { secs = $3; sub(/s,?$/, "", secs) }
+        /^requests:/ { ok = $8; failed = $10; errored = $12 }
+        END { printf "{\"impl\":\"%s\",\"tls\":\"%s\",\"conns\":%d,\"streams\":%d,\"rep\":%d,\"requests\":%d,\"seconds\":%.3f,\"cpu_s\":%.3f,\"rps\":%.1f,\"cpu_us_per_req\":%.3f,\"errors\":%d}\n",
+              imp, tls, conns, streams, rep, ok, secs, cpu, ok / (secs ? secs : 1), cpu * 1e6 / (ok ? ok : 1), failed + errored }' "$log"
+    rm -f "$log"
+}
 h2_batch() { # bin
     local bin=$1 out=$RES/h2.jsonl
     command -v h2load >/dev/null || { log "h2load missing (apt-get install nghttp2-client)"; exit 1; }
     : >"$out"
     for rep in $(seq "$REPS"); do
-        for imp in $(order muon hyper-h2); do
-            PORT=$((PORT + 1))
-            taskset -c $SERVER_CORE "$bin" http-server --impl "$imp" --threads 1 \
-                --addr "127.0.0.1:$PORT" >>"$OUT/server.log" 2>&1 &
-            SPID=$!
-            for _ in $(seq 100); do
-                curl -s --http2-prior-knowledge -o /dev/null "http://127.0.0.1:$PORT/" && break
-                sleep 0.05
-            done
-            for conns in $HTTP_CONNS; do
-                for streams in ${BENCH_H2_STREAMS:-1 100}; do
-                    log "h2 rep=$rep $imp conns=$conns streams=$streams"
-                    local t0 t1 w
-                    t0=$(cpu_ticks "$SPID")
-                    w=$(timeout $((HTTP_SECONDS + 60)) taskset -c $LOAD_CORE h2load -t1 -c"$conns" \
-                        -m"$streams" -D"$HTTP_SECONDS" "http://127.0.0.1:$PORT/" 2>&1) || true
-                    t1=$(cpu_ticks "$SPID")
-                    echo "$w" >>"$OUT/h2load.log"
-                    echo "$w" | awk -v imp="$imp" -v conns="$conns" -v streams="$streams" -v rep="$rep" \
-                        -v cpu="$(echo "($t1 - $t0) / $CLK_TCK" | bc -l)" '
-                        /^finished in/ { secs = $3; sub(/s,?$/, "", secs) }
-                        /^requests:/ { ok = $8; failed = $10; errored = $12 }
-                        END { printf "{\"impl\":\"%s\",\"conns\":%d,\"streams\":%d,\"rep\":%d,\"requests\":%d,\"seconds\":%.3f,\"cpu_s\":%.3f,\"rps\":%.1f,\"cpu_us_per_req\":%.3f,\"errors\":%d}\n",
-                              imp, conns, streams, rep, ok, secs, cpu, ok / (secs ? secs : 1), cpu * 1e6 / (ok ? ok : 1), failed + errored }' >>"$out"
+        for tls in $H2_TLS; do
+            for imp in $(order muon hyper-h2); do
+                PORT=$((PORT + 1))
+                local url=http://127.0.0.1:$PORT/ probe=(--http2-prior-knowledge)
+                [[ $tls != none ]] && url=https://127.0.0.1:$PORT/ probe=(--http2 -k)
+                taskset -c $SERVER_CORE "$bin" http-server --impl "$imp" --threads 1 \
+                    --tls "$tls" --addr "127.0.0.1:$PORT" >>"$OUT/server.log" 2>&1 &
+                SPID=$!
+                for _ in $(seq 100); do
+                    curl -s "${probe[@]}" -o /dev/null "$url" && break
+                    sleep 0.05
                 done
+                for conns in $HTTP_CONNS; do
+                    for streams in $H2_STREAMS; do
+                        log "h2 rep=$rep tls=$tls $imp conns=$conns streams=$streams"
+                        if ! h2_run "$url" "$imp" "$tls" "$conns" "$streams" "$rep" >>"$out"; then
+                            # No row: the report flags the cell as short of repetitions.
+                            log "FAILED: h2load rep=$rep tls=$tls $imp conns=$conns streams=$streams"
+                            FAILED_RUNS=$((FAILED_RUNS + 1))
+                        fi
+                    done
+                done
+                stop_server
             done
-            stop_server
         done
     done
     {
         echo "date=$(date -u +%Y-%m-%dT%H:%MZ)"
-        echo "command=bench/run.sh h2   (BENCH_REPS=$REPS BENCH_HTTP_SECONDS=$HTTP_SECONDS BENCH_HTTP_CONNS=\"$HTTP_CONNS\" BENCH_H2_STREAMS=\"${BENCH_H2_STREAMS:-1 100}\")"
+        echo "command=bench/run.sh h2   (BENCH_REPS=$REPS BENCH_HTTP_SECONDS=$HTTP_SECONDS BENCH_H2_WARMUP=$H2_WARMUP BENCH_HTTP_CONNS=\"$HTTP_CONNS\" BENCH_H2_STREAMS=\"$H2_STREAMS\" BENCH_H2_TLS=\"$H2_TLS\")"
         echo "cpu=$(lscpu | sed -n 's/^Model name: *//p' | head -1), $(nproc) cores, load average before: $LOAD_BEFORE"
         echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
         echo "h2load=$(h2load --version 2>&1 | head -1)"
-        echo "crates=hyper $(crate_version hyper), h2 $(crate_version h2), tokio $(crate_version tokio)"
+        echo "crates=hyper $(crate_version hyper), h2 $(crate_version h2), tokio $(crate_version tokio), tokio-openssl $(crate_version tokio-openssl), tokio-rustls $(crate_version tokio-rustls), rustls $(crate_version rustls)"
+        echo "openssl=$("$bin" version)"
         echo "rustc=$(rustc -V)"
+        echo "failed_runs=$FAILED_RUNS"
     } >"$RES/h2-meta.txt"
-    # Medians per (conns, streams, impl), and Muon's CPU per request over hyper's.
-    python3 - "$out" <<'PY'
-import json, statistics, sys
-rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
-keys = sorted({(r["conns"], r["streams"]) for r in rows})
-print("| connections | streams | server | requests/s | CPU µs/request | Muon ÷ hyper | errors |")
-print("|---|---|---|---|---|---|---|")
-for c, m in keys:
-    med = {i: {k: statistics.median(r[k] for r in rows if (r["conns"], r["streams"], r["impl"]) == (c, m, i))
-               for k in ("rps", "cpu_us_per_req", "errors")} for i in ("muon", "hyper-h2")}
-    ratio = med["muon"]["cpu_us_per_req"] / med["hyper-h2"]["cpu_us_per_req"]
-    for i in ("muon", "hyper-h2"):
-        print(f"| {c} | {m} | {i} | {med[i]['rps']:.0f} | {med[i]['cpu_us_per_req']:.2f} | {ratio:.2f} | {med[i]['errors']:.0f} |")
-PY
+    python3 "$ROOT/bench/h2_report.py" "$out" "$RES/h2-meta.txt" \
+        "$ROOT/docs/benchmarks.md" "$ROOT/docs/bench-h2.svg"
 }
 if [[ $SCENARIO == h2 ]]; then
     h2_batch "$OUT/muon-bench-system"
-    log "done in $(($(date +%s) - SUITE_START)) s: bench/results/h2.jsonl, h2-meta.txt"
+    log "done in $(($(date +%s) - SUITE_START)) s: the HTTP/2 section of docs/benchmarks.md; $FAILED_RUNS failed runs"
     exit 0
 fi
 # The TLS providers side by side: muon and tokio on OpenSSL (tokio-openssl) and on
