@@ -16,6 +16,12 @@ thread_local! {
 
 /// Appends the current `Date` value to `out`.
 pub(crate) fn append_date(out: &mut Vec<u8>) {
+    with_date(|_, date| out.extend_from_slice(date));
+}
+
+/// Runs `f` with the current second (since the Unix epoch) and its `Date` value, so a
+/// caller can keep its own form of the value (HTTP/2's `HeaderValue`) per second.
+pub(crate) fn with_date<R>(f: impl FnOnce(u64, &[u8; DATE_LEN]) -> R) -> R {
     let secs = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
@@ -25,8 +31,8 @@ pub(crate) fn append_date(out: &mut Vec<u8>) {
         if c.0 != secs {
             *c = (secs, format_imf_fixdate(secs));
         }
-        out.extend_from_slice(&c.1);
-    });
+        f(secs, &c.1)
+    })
 }
 
 /// Formats seconds since the Unix epoch as an IMF-fixdate.

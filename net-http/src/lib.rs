@@ -37,6 +37,7 @@ mod app;
 mod chunked;
 mod date;
 mod error;
+mod field_check;
 #[doc(hidden)]
 pub mod fuzzing;
 mod h1;

@@ -1,6 +1,7 @@
 //! `Response`: what a handler answers with; and how a response head is written.
 
 use crate::date::append_date;
+use crate::field_check::{valid_name, valid_value};
 
 /// Pulls a streamed body one chunk at a time, on the connection's loop, whenever the
 /// connection's queued output is below the high-water mark. `None` ends the body. It
@@ -61,14 +62,14 @@ impl Response {
     /// 200 with a `text/plain; charset=utf-8` body.
     pub fn text(body: impl Into<String>) -> Self {
         Response::new(200)
-            .header("Content-Type", "text/plain; charset=utf-8")
+            .known_header("Content-Type", "text/plain; charset=utf-8")
             .body(body.into().into_bytes())
     }
 
     /// 200 with a `text/html; charset=utf-8` body.
     pub fn html(body: impl Into<String>) -> Self {
         Response::new(200)
-            .header("Content-Type", "text/html; charset=utf-8")
+            .known_header("Content-Type", "text/html; charset=utf-8")
             .body(body.into().into_bytes())
     }
 
@@ -77,7 +78,7 @@ impl Response {
     /// serializes a value.
     pub fn json(body: impl Into<Vec<u8>>) -> Self {
         Response::new(200)
-            .header("Content-Type", "application/json")
+            .known_header("Content-Type", "application/json")
             .body(body)
     }
 
@@ -110,18 +111,11 @@ impl Response {
     /// (it would split the response).
     pub fn header(mut self, name: &str, value: impl AsRef<[u8]>) -> Self {
         let value = value.as_ref();
-        let name_ok = !name.is_empty()
-            && name
-                .bytes()
-                .all(|b| b.is_ascii_graphic() && !b"()<>@,;:\\\"/[]?={}".contains(&b));
-        if !name_ok || value.iter().any(|&b| b == b'\r' || b == b'\n' || b == 0) {
+        if !valid_name(name) || !valid_value(value) {
             log::warn!("response header {name:?} dropped: invalid name or value");
             return self;
         }
-        if ["content-length", "transfer-encoding", "date", "connection"]
-            .iter()
-            .any(|n| name.eq_ignore_ascii_case(n))
-        {
+        if server_written(name) {
             if name.eq_ignore_ascii_case("connection") && value.eq_ignore_ascii_case(b"close") {
                 self.close = true;
             }
@@ -131,16 +125,21 @@ impl Response {
         self
     }
 
+    /// Adds a field the crate itself knows to be valid and not written by the server
+    /// (a constant of this file), without the checks of [`Response::header`].
+    fn known_header(mut self, name: &'static str, value: &'static str) -> Self {
+        debug_assert!(valid_name(name) && valid_value(value.as_bytes()) && !server_written(name));
+        self.headers
+            .push((name.to_string(), value.as_bytes().to_vec()));
+        self
+    }
+
     /// Adds a trailer field, sent after the body (gRPC's `grpc-status` is one). Sent
     /// over HTTP/2 only: HTTP/1.1 responses drop their trailers. A name or value that
     /// could not be sent is dropped with a warning.
     pub fn trailer(mut self, name: &str, value: impl AsRef<[u8]>) -> Self {
         let value = value.as_ref();
-        let name_ok = !name.is_empty()
-            && name
-                .bytes()
-                .all(|b| b.is_ascii_graphic() && !b"()<>@,;:\\\"/[]?={}".contains(&b));
-        if !name_ok || value.iter().any(|&b| b == b'\r' || b == b'\n' || b == 0) {
+        if !valid_name(name) || !valid_value(value) {
             log::warn!("response trailer {name:?} dropped: invalid name or value");
             return self;
         }
@@ -182,6 +181,19 @@ impl std::fmt::Debug for Response {
             .field("headers", &self.headers.len())
             .finish()
     }
+}
+
+/// Whether the server writes field `name` itself (framing, `Date`, `Connection`).
+fn server_written(name: &str) -> bool {
+    // By length first: most names are none of these and cost one comparison.
+    let written: &str = match name.len() {
+        4 => "date",
+        10 => "connection",
+        14 => "content-length",
+        17 => "transfer-encoding",
+        _ => return false,
+    };
+    name.eq_ignore_ascii_case(written)
 }
 
 /// How the head frames the body that follows it.

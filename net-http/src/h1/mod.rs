@@ -42,8 +42,10 @@ enum Drain {
     Draining,
 }
 
-/// The connection extension holding the codec (taken out while it works).
-pub(crate) struct ConnSlot(Option<HttpConn>);
+/// The connection extension holding the codec (taken out while it works). Boxed, so
+/// that taking it out and putting it back, twice per request, moves a pointer rather
+/// than the whole state.
+pub(crate) struct ConnSlot(Option<Box<HttpConn>>);
 
 /// A request whose head is parsed and whose body is arriving.
 struct BodyRead {
@@ -110,21 +112,22 @@ fn with_state<R>(
 pub(crate) fn on_up(conn: &mut TcpConnection, app: &Arc<App>) {
     let now = Instant::now();
     app.metrics.http_opened(1);
-    conn.extensions_mut().insert(ConnSlot(Some(HttpConn {
-        app: app.clone(),
-        stash: Buffer::new(),
-        scanned: 0,
-        reading: Reading::new(now),
-        writing: Writing::InOrder,
-        slots: VecDeque::new(),
-        next_seq: 0,
-        send_seq: 0,
-        last_rx: now,
-        served: 0,
-        tick: None,
-        scratch: Vec::new(),
-        drain: Drain::Serving,
-    })));
+    conn.extensions_mut()
+        .insert(ConnSlot(Some(Box::new(HttpConn {
+            app: app.clone(),
+            stash: Buffer::new(),
+            scanned: 0,
+            reading: Reading::new(now),
+            writing: Writing::InOrder,
+            slots: VecDeque::new(),
+            next_seq: 0,
+            send_seq: 0,
+            last_rx: now,
+            served: 0,
+            tick: None,
+            scratch: Vec::new(),
+            drain: Drain::Serving,
+        }))));
     with_state(conn, |st, conn| st.ensure_tick(conn));
 }
 

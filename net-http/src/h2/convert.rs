@@ -1,13 +1,14 @@
 //! Between `http`'s types (what `h2` speaks) and the crate's own `Request` and
 //! `Response`, so handlers are the same for HTTP/1.1 and HTTP/2.
 
+use std::cell::RefCell;
 use std::net::SocketAddr;
 
 use bytes::Bytes;
 use http::header::{HeaderName, HeaderValue};
 use http::HeaderMap;
 
-use crate::date::append_date;
+use crate::date::with_date;
 use crate::error::HttpError;
 use crate::limits::Limits;
 use crate::request::Request;
@@ -22,8 +23,9 @@ pub(super) enum Refused {
     Malformed(&'static str),
 }
 
-/// The request rules `h2` leaves to the server (RFC 9113 §8.2.1, §8.3.1, §8.5).
-fn check_malformed(parts: &http::request::Parts) -> Result<(), &'static str> {
+/// The request rules `h2` leaves to the server (RFC 9113 §8.2.1, §8.3.1, §8.5). Ok:
+/// whether the request has a `host` field.
+fn check_malformed(parts: &http::request::Parts) -> Result<bool, &'static str> {
     let ws = |b: &u8| *b == b' ' || *b == b'\t';
     for v in parts.headers.values() {
         let b = v.as_bytes();
@@ -35,12 +37,13 @@ fn check_malformed(parts: &http::request::Parts) -> Result<(), &'static str> {
     if parts.method == http::Method::CONNECT && authority.is_none() {
         return Err("CONNECT without :authority");
     }
-    if let (Some(a), Some(host)) = (authority, parts.headers.get(http::header::HOST)) {
+    let host = parts.headers.get(http::header::HOST);
+    if let (Some(a), Some(host)) = (authority, host) {
         if !a.as_str().as_bytes().eq_ignore_ascii_case(host.as_bytes()) {
             return Err("a host field that differs from :authority");
         }
     }
-    Ok(())
+    Ok(host.is_some())
 }
 
 /// Makes the crate's `Request` from an HTTP/2 request head. `:authority` becomes a
@@ -50,7 +53,7 @@ pub(super) fn request_from(
     limits: &Limits,
     peer: SocketAddr,
 ) -> Result<Request, Refused> {
-    check_malformed(parts).map_err(Refused::Malformed)?;
+    let has_host = check_malformed(parts).map_err(Refused::Malformed)?;
     if parts.headers.len() > limits.max_headers {
         return Err(Refused::Status(HttpError::new(
             431,
@@ -76,7 +79,7 @@ pub(super) fn request_from(
     let method_r = push(&mut head, method.as_bytes());
     let target_r = push(&mut head, target.as_bytes());
     let mut fields = Vec::with_capacity(parts.headers.len() + 1);
-    if let Some(a) = authority.filter(|_| !parts.headers.contains_key(http::header::HOST)) {
+    if let Some(a) = authority.filter(|_| !has_host) {
         let n = push(&mut head, b"host");
         let v = push(&mut head, a.as_bytes());
         fields.push((n, v));
@@ -132,9 +135,7 @@ pub(super) fn response_parts(
     *head.status_mut() =
         http::StatusCode::from_u16(resp.status).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
     let headers = head.headers_mut();
-    let mut date = Vec::with_capacity(29);
-    append_date(&mut date);
-    if let Ok(v) = HeaderValue::from_bytes(&date) {
+    if let Some(v) = date_value() {
         headers.insert(http::header::DATE, v);
     }
     put_fields(headers, resp.headers);
@@ -166,6 +167,26 @@ pub(super) fn response_parts(
     (head, body, trailers)
 }
 
+thread_local! {
+    /// The `Date` field of the current second on this loop thread: a response clones
+    /// it (a reference count) instead of checking and copying the value each time.
+    static DATE: RefCell<(u64, Option<HeaderValue>)> = const { RefCell::new((u64::MAX, None)) };
+}
+
+/// The current `Date` field value.
+fn date_value() -> Option<HeaderValue> {
+    with_date(|secs, date| {
+        DATE.with(|d| {
+            let mut d = d.borrow_mut();
+            if d.0 != secs {
+                let v = HeaderValue::from_maybe_shared(Bytes::copy_from_slice(date)).ok();
+                *d = (secs, v);
+            }
+            d.1.clone()
+        })
+    })
+}
+
 fn put_fields(map: &mut HeaderMap, fields: Vec<(String, Vec<u8>)>) {
     for (n, v) in fields {
         let name = match HeaderName::from_bytes(n.as_bytes()) {
@@ -175,7 +196,8 @@ fn put_fields(map: &mut HeaderMap, fields: Vec<(String, Vec<u8>)>) {
                 continue;
             }
         };
-        match HeaderValue::from_bytes(&v) {
+        // The value's bytes move into the field (checked, not copied).
+        match HeaderValue::from_maybe_shared(Bytes::from(v)) {
             Ok(value) => {
                 map.append(name, value);
             }

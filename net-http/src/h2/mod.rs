@@ -52,8 +52,10 @@ const MAX_UNPARSED: usize = 256 * 1024;
 /// keeps one connection from holding its loop (the output's drain polls again).
 const MAX_ROUNDS: usize = 64;
 
-/// The connection context holding the HTTP/2 codec (taken out while it works).
-pub(crate) struct H2Slot(Option<H2Conn>);
+/// The connection context holding the HTTP/2 codec (taken out while it works). Boxed:
+/// every event takes the codec out and puts it back, which moves a pointer instead of
+/// the `h2` connection's state (hundreds of bytes, copied twice per event otherwise).
+pub(crate) struct H2Slot(Option<Box<H2Conn>>);
 
 /// The connection's HTTP/2 life.
 ///
@@ -89,6 +91,8 @@ pub(crate) struct H2Conn {
     meter: FrameMeter,
     phase: ConnPhase,
     streams: HashMap<u32, H2Stream>,
+    /// The stream ids of one `progress_streams` pass (kept for its allocation).
+    ids: Vec<u32>,
     /// Reading stopped because `h2` fell behind ([`MAX_UNPARSED`]).
     input_held: bool,
     idle_since: Option<Instant>,
@@ -128,17 +132,18 @@ pub(crate) fn on_up(conn: &mut TcpConnection, app: &Arc<App>) {
     app.metrics.h2_opened(1);
     let wire = Wire::default();
     let handshake = builder(app).handshake(wire.clone());
-    conn.extensions_mut().insert(H2Slot(Some(H2Conn {
+    conn.extensions_mut().insert(H2Slot(Some(Box::new(H2Conn {
         app: app.clone(),
         wire,
         meter: FrameMeter::new(app.limits.h2_max_control_frames),
         phase: ConnPhase::Handshaking(handshake),
         streams: HashMap::new(),
+        ids: Vec::new(),
         input_held: false,
         idle_since: Some(Instant::now()),
         served: 0,
         tick: None,
-    })));
+    }))));
     with_state(conn, |st, conn| st.drive(conn));
 }
 
@@ -187,9 +192,17 @@ pub(crate) fn on_message(conn: &mut TcpConnection, input: &mut Buffer) -> bool {
     true
 }
 
-/// The output drained: `h2` may write again; whether the connection is HTTP/2.
+/// The output drained: `h2` may write again; whether the connection is HTTP/2. Polled
+/// only if its last poll was stopped by the output's room (or reading is held until it
+/// parses): otherwise nothing waits for this event, and a poll per response (the
+/// output drains after nearly every one) would cost as much as the request's own.
 pub(crate) fn on_write_complete(conn: &mut TcpConnection) -> bool {
-    with_state(conn, |st, conn| st.drive(conn)).is_some()
+    with_state(conn, |st, conn| {
+        if st.wire.0.borrow().starved || st.input_held {
+            st.drive(conn);
+        }
+    })
+    .is_some()
 }
 
 /// The peer ended its stream; whether the connection is HTTP/2.
@@ -249,6 +262,10 @@ fn on_tick(conn: &mut TcpConnection) {
 impl H2Conn {
     /// Polls `h2` and the streams until neither moves, then hands the output to the
     /// connection and settles reading and the timer.
+    ///
+    /// A round ends with a poll of the connection that returned `Pending`, which has
+    /// flushed everything queued before it (the answers given while accepting
+    /// included), so another round is needed only if the streams queued more after it.
     fn drive(&mut self, conn: &mut TcpConnection) {
         let waker = noop_waker();
         let mut cx = Context::from_waker(&waker);
@@ -256,11 +273,11 @@ impl H2Conn {
             if conn.is_closed() {
                 return;
             }
+            self.wire.0.borrow_mut().starved = false;
             self.set_room(conn);
-            let accepted = self.poll_connection(conn, &mut cx);
+            self.poll_connection(conn, &mut cx);
             self.flush(conn);
-            let moved = self.progress_streams(conn, &mut cx);
-            if accepted == 0 && !moved {
+            if !self.progress_streams(conn, &mut cx) {
                 break;
             }
         }
@@ -303,32 +320,30 @@ impl H2Conn {
         self.set_room(conn);
     }
 
-    /// Polls the handshake or the connection; accepts new streams. How many.
-    fn poll_connection(&mut self, conn: &mut TcpConnection, cx: &mut Context<'_>) -> usize {
-        let mut accepted = Vec::new();
-        let outcome = match &mut self.phase {
-            ConnPhase::Handshaking(hs) => match Pin::new(hs).poll(cx) {
-                Poll::Ready(Ok(h2)) => {
-                    self.phase = ConnPhase::Open(h2);
-                    return self.poll_connection(conn, cx);
-                }
-                Poll::Ready(Err(e)) => Some(Err(e)),
-                Poll::Pending => None,
-            },
-            ConnPhase::Open(h2) | ConnPhase::Draining { h2, .. } => loop {
-                match h2.poll_accept(cx) {
-                    Poll::Ready(Some(Ok(pair))) => accepted.push(pair),
-                    Poll::Ready(Some(Err(e))) => break Some(Err(e)),
-                    Poll::Ready(None) => break Some(Ok(())),
+    /// Polls the handshake or the connection until it is `Pending` (or ends), accepting
+    /// each new stream as it comes: a request that is answered at once has its answer
+    /// queued before the next poll, which flushes it.
+    fn poll_connection(&mut self, conn: &mut TcpConnection, cx: &mut Context<'_>) {
+        let outcome = loop {
+            let polled = match &mut self.phase {
+                ConnPhase::Handshaking(hs) => match Pin::new(hs).poll(cx) {
+                    Poll::Ready(Ok(h2)) => {
+                        self.phase = ConnPhase::Open(h2);
+                        continue;
+                    }
+                    Poll::Ready(Err(e)) => break Some(Err(e)),
                     Poll::Pending => break None,
-                }
-            },
-            ConnPhase::Closed => None,
+                },
+                ConnPhase::Open(h2) | ConnPhase::Draining { h2, .. } => h2.poll_accept(cx),
+                ConnPhase::Closed => break None,
+            };
+            match polled {
+                Poll::Ready(Some(Ok((req, respond)))) => self.accept(conn, req, respond, cx),
+                Poll::Ready(Some(Err(e))) => break Some(Err(e)),
+                Poll::Ready(None) => break Some(Ok(())),
+                Poll::Pending => break None,
+            }
         };
-        let n = accepted.len();
-        for (req, respond) in accepted {
-            self.accept(conn, req, respond);
-        }
         match outcome {
             Some(Ok(())) => {
                 log::debug!("{conn}: HTTP/2 connection finished");
@@ -340,7 +355,6 @@ impl H2Conn {
             }
             None => {}
         }
-        n
     }
 
     fn connection_error(&self, conn: &TcpConnection, e: &h2::Error) {
@@ -361,6 +375,7 @@ impl H2Conn {
         conn: &mut TcpConnection,
         req: http::Request<h2::RecvStream>,
         respond: SendResponse<Bytes>,
+        cx: &mut Context<'_>,
     ) {
         let id = respond.stream_id().as_u32();
         let app = self.app.clone();
@@ -370,7 +385,7 @@ impl H2Conn {
         let head_only = parts.method == http::Method::HEAD;
         let mut request = match convert::request_from(&parts, &app.limits, conn.peer_addr()) {
             Ok(r) => r,
-            Err(Refused::Status(e)) => return self.refuse(conn, id, respond, e),
+            Err(Refused::Status(e)) => return self.refuse(conn, id, respond, e, cx),
             Err(Refused::Malformed(why)) => {
                 log::warn!("{conn}: malformed HTTP/2 request on stream {id}: {why}");
                 app.metrics.refused();
@@ -392,10 +407,11 @@ impl H2Conn {
                 id,
                 respond,
                 HttpError::new(413, "request body too large"),
+                cx,
             );
         }
         if body.is_end_stream() {
-            return self.dispatch(conn, id, request, respond, head_only);
+            return self.dispatch(conn, id, request, respond, head_only, cx);
         }
         if let Some(n) = declared {
             request
@@ -422,16 +438,42 @@ impl H2Conn {
         id: u32,
         respond: SendResponse<Bytes>,
         e: HttpError,
+        cx: &mut Context<'_>,
     ) {
         log::warn!("{conn}: refused HTTP/2 stream {id}: {e}");
         self.app.metrics.refused();
-        self.answer(id, respond, Response::status(e.status), false);
+        self.answer(id, respond, Response::status(e.status), false, cx);
     }
 
-    fn answer(&mut self, id: u32, respond: SendResponse<Bytes>, resp: Response, head_only: bool) {
+    /// Sends the head and as much of the body as the windows take now (all of a small
+    /// body, usually); a stream with more to send waits in the table.
+    fn answer(
+        &mut self,
+        id: u32,
+        respond: SendResponse<Bytes>,
+        resp: Response,
+        head_only: bool,
+        cx: &mut Context<'_>,
+    ) {
         self.served += 1;
         self.app.metrics.response(resp.status);
-        let phase = start_response(respond, resp, head_only);
+        let mut phase = start_response(respond, resp, head_only);
+        if let StreamPhase::Sending {
+            send,
+            body,
+            trailers,
+        } = &mut phase
+        {
+            match send_body(send, body, trailers, cx) {
+                Ok(Sent::Done) => return,
+                Ok(Sent::Some | Sent::Nothing) => {}
+                Err(e) => {
+                    log::debug!("HTTP/2 stream {id} ended: {e}");
+                    self.app.metrics.h2_reset(e.reason().map_or(2, u32::from));
+                    return;
+                }
+            }
+        }
         if !matches!(phase, StreamPhase::Finished) {
             self.streams.insert(id, H2Stream { head_only, phase });
         }
@@ -444,6 +486,7 @@ impl H2Conn {
         request: Request,
         respond: SendResponse<Bytes>,
         head_only: bool,
+        cx: &mut Context<'_>,
     ) {
         let app = self.app.clone();
         let out = match app.router.find(request.method(), request.path(), false) {
@@ -481,15 +524,17 @@ impl H2Conn {
                 }
             }
         };
-        self.answer(id, respond, out, head_only);
+        self.answer(id, respond, out, head_only, cx);
     }
 
     /// Moves every stream as far as it goes; whether any did.
     fn progress_streams(&mut self, conn: &mut TcpConnection, cx: &mut Context<'_>) -> bool {
         let mut moved = false;
-        let ids: Vec<u32> = self.streams.keys().copied().collect();
+        let mut ids = std::mem::take(&mut self.ids);
+        ids.clear();
+        ids.extend(self.streams.keys().copied());
         let max_body = self.app.limits.max_body_bytes;
-        for id in ids {
+        for &id in &ids {
             let Some(mut s) = self.streams.remove(&id) else {
                 continue;
             };
@@ -517,9 +562,10 @@ impl H2Conn {
                                     id,
                                     respond,
                                     HttpError::new(413, "request body too large"),
+                                    cx,
                                 );
                             } else {
-                                self.dispatch(conn, id, request, respond, s.head_only);
+                                self.dispatch(conn, id, request, respond, s.head_only, cx);
                             }
                             continue;
                         }
@@ -557,6 +603,7 @@ impl H2Conn {
             }
             self.streams.insert(id, s);
         }
+        self.ids = ids;
         moved
     }
 

@@ -30,6 +30,9 @@ pub(super) struct WireBufs {
     /// high-water mark, so a peer that does not read stalls `h2`'s writes (and so its
     /// reads of frames that need an answer) instead of growing the output.
     pub room: usize,
+    /// A write found no room in this poll: `h2` has more to write once the output
+    /// drains, so the drain must poll it again (and nothing else needs that poll).
+    pub starved: bool,
 }
 
 /// A handle on the shared buffers; `h2` owns one, the codec another (same thread).
@@ -66,6 +69,7 @@ impl AsyncWrite for Wire {
     ) -> Poll<io::Result<usize>> {
         let mut w = self.0.borrow_mut();
         if w.room == 0 {
+            w.starved = true;
             return Poll::Pending;
         }
         let n = w.room.min(data.len());
