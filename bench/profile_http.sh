@@ -9,8 +9,9 @@
 #
 # Knobs: PROFILE_REQUESTS (20000 per run), PROFILE_CONNS (50), PROFILE_STREAMS (1),
 # PROFILE_BIN (a muon-bench binary; default: build it in release), PROFILE_OUT
-# (bench/out/profile). Writes one line per (case, server) to $PROFILE_OUT/summary.txt
-# and keeps each callgrind dump and strace table there for `callgrind_annotate` (the function costs).
+# (bench/out/profile), PROFILE_PORT (9700: each server takes the next port). Writes
+# one line per (case, server) to $PROFILE_OUT/summary.txt and keeps each callgrind
+# dump and strace table there (`callgrind_annotate` shows the function costs).
 #
 # Method: the server starts under callgrind, answers one warm-up run (connections made,
 # caches and allocations warm), its counters are zeroed, it answers the measured run,
@@ -41,7 +42,7 @@ if [[ -z ${PROFILE_BIN:-} ]]; then
     cargo build --release -p muon-bench >&2
     PROFILE_BIN=$CARGO_TARGET_DIR/release/muon-bench
 fi
-PORT=9700
+PORT=${PROFILE_PORT:-9700}
 SPID=
 log() { echo "[profile $(date +%H:%M:%S)] $*" >&2; }
 stop() {

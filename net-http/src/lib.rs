@@ -47,6 +47,7 @@ mod handler;
 mod head;
 mod limits;
 pub mod metrics;
+mod path_hash;
 mod request;
 mod response;
 mod router;

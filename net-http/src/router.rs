@@ -4,6 +4,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::handler::{Ctx, Reply};
+use crate::path_hash::BuildPathHasher;
 use crate::request::Request;
 use crate::ws::WsHandler;
 
@@ -30,7 +31,7 @@ struct PathRoutes {
 /// ```
 #[derive(Default)]
 pub struct Router {
-    paths: HashMap<String, PathRoutes>,
+    paths: HashMap<String, PathRoutes, BuildPathHasher>,
     fallback: Option<Handler>,
 }
 
