@@ -338,7 +338,13 @@ impl H2Conn {
                 ConnPhase::Closed => break None,
             };
             match polled {
-                Poll::Ready(Some(Ok((req, respond)))) => self.accept(conn, req, respond, cx),
+                Poll::Ready(Some(Ok((req, respond)))) => {
+                    self.accept(conn, req, respond, cx);
+                    if conn.is_closed() {
+                        // A handler closed the connection: nothing more is served.
+                        break None;
+                    }
+                }
                 Poll::Ready(Some(Err(e))) => break Some(Err(e)),
                 Poll::Ready(None) => break Some(Ok(())),
                 Poll::Pending => break None,
