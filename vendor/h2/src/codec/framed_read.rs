@@ -198,6 +198,12 @@ fn decode_frame(decoder: &mut FrameDecoder, mut bytes: BytesMut) -> Result<Optio
                     proto_err!(stream: "malformed header block; stream={:?}", id);
                     return Err(Error::library_reset(id, Reason::PROTOCOL_ERROR));
                 },
+                Err(frame::Error::Hpack(e)) if e.is_compression_error() => {
+                    // RFC 9113 §4.3: a field block that cannot be decompressed is a
+                    // connection error of type COMPRESSION_ERROR.
+                    proto_err!(conn: "failed HPACK decoding; err={:?}", e);
+                    return Err(Error::library_go_away(Reason::COMPRESSION_ERROR));
+                }
                 Err(frame::Error::HeaderListWayTooLarge) => {
                     proto_err!(conn: "decoded header list size over abuse limit");
                     return Err(Error::library_go_away_data(
@@ -380,6 +386,12 @@ fn decode_frame(decoder: &mut FrameDecoder, mut bytes: BytesMut) -> Result<Optio
                     let id = head.stream_id();
                     proto_err!(stream: "malformed CONTINUATION frame; stream={:?}", id);
                     return Err(Error::library_reset(id, Reason::PROTOCOL_ERROR));
+                }
+                Err(frame::Error::Hpack(e)) if e.is_compression_error() => {
+                    // RFC 9113 §4.3: a field block that cannot be decompressed is a
+                    // connection error of type COMPRESSION_ERROR.
+                    proto_err!(conn: "failed HPACK decoding; err={:?}", e);
+                    return Err(Error::library_go_away(Reason::COMPRESSION_ERROR));
                 }
                 Err(frame::Error::HeaderListWayTooLarge) => {
                     proto_err!(conn: "decoded CONTINUATION header list size over abuse limit");

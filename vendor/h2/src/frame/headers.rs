@@ -558,6 +558,24 @@ impl Continuation {
 // ===== impl Pseudo =====
 
 impl Pseudo {
+    /// Whether any pseudo-header field is present.
+    pub(crate) fn has_any(&self) -> bool {
+        let Pseudo {
+            method,
+            scheme,
+            authority,
+            path,
+            protocol,
+            status,
+        } = self;
+        method.is_some()
+            || scheme.is_some()
+            || authority.is_some()
+            || path.is_some()
+            || protocol.is_some()
+            || status.is_some()
+    }
+
     pub fn request(method: Method, uri: Uri, protocol: Option<Protocol>) -> Self {
         let parts = uri::Parts::from(uri);
 

@@ -583,6 +583,28 @@ impl Table {
 
 // ===== impl DecoderError =====
 
+impl DecoderError {
+    /// Whether the field block could not be decompressed (RFC 7541 §4.2, §5, §6),
+    /// as opposed to decompressed fields that are not valid HTTP (a bad name, value,
+    /// pseudo-header or status), which is a malformed message (RFC 9113 §8.1.1).
+    ///
+    /// `NeedMore` counts: at the end of a block it means the block was truncated.
+    pub(crate) fn is_compression_error(&self) -> bool {
+        match self {
+            DecoderError::InvalidRepresentation
+            | DecoderError::InvalidIntegerPrefix
+            | DecoderError::InvalidTableIndex
+            | DecoderError::InvalidHuffmanCode
+            | DecoderError::InvalidMaxDynamicSize
+            | DecoderError::IntegerOverflow
+            | DecoderError::NeedMore(_) => true,
+            DecoderError::InvalidUtf8
+            | DecoderError::InvalidStatusCode
+            | DecoderError::InvalidPseudoheader => false,
+        }
+    }
+}
+
 impl From<Utf8Error> for DecoderError {
     fn from(_: Utf8Error) -> DecoderError {
         // TODO: Better error?

@@ -324,8 +324,15 @@ where
                             // This will also handle flushing `self.codec`
                             ready!(self.inner.streams.poll_complete(cx, &mut self.codec))?;
 
-                            if (self.inner.error.is_some()
-                                || self.inner.go_away.should_close_on_idle())
+                            // RFC 9113 §6.8, §7: a client's GOAWAY refuses pushes and,
+                            // whatever its code, triggers nothing special: a server
+                            // keeps the idle connection, answering what the client
+                            // still sends (a PING), until the client closes it or
+                            // the server goes away itself. A client whose server
+                            // went away closes once idle, as before.
+                            let peer_went_away =
+                                self.inner.error.is_some() && !P::r#dyn().is_server();
+                            if (peer_went_away || self.inner.go_away.should_close_on_idle())
                                 && !self.inner.streams.has_streams()
                             {
                                 self.inner.as_dyn().go_away_now(Reason::NO_ERROR);

@@ -590,6 +590,15 @@ impl Inner {
                     return Err(Error::library_reset(stream.id, Reason::PROTOCOL_ERROR));
                 }
 
+                if frame.pseudo().has_any() {
+                    // RFC 9113 §8.1: "Pseudo-header fields MUST NOT appear in a
+                    // trailer section"; such a message is malformed, a stream error
+                    // of type PROTOCOL_ERROR (§8.1.1). Dropping them would hand the
+                    // application a request that the peer sent malformed.
+                    proto_err!(stream: "recv_headers: trailers with a pseudo-header; stream={:?}", stream.id);
+                    return Err(Error::library_reset(stream.id, Reason::PROTOCOL_ERROR));
+                }
+
                 actions.recv.recv_trailers(frame, stream)
             };
 
