@@ -16,7 +16,9 @@ the client, a reset an abort; the client's EOF closes the TLS side.
 """
 import asyncio
 import signal
+import socket
 import ssl
+import struct
 import sys
 
 LISTEN_PORT = int(sys.argv[1])
@@ -49,9 +51,21 @@ async def open_tls():
     return reader, writer
 
 
+def reset(writer):
+    """Closes with a TCP reset (SO_LINGER 0), not a FIN."""
+    sock = writer.get_extra_info("socket")
+    if sock is not None:
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        except OSError:
+            pass
+    writer.transport.abort()
+
+
 async def copy(reader, writer, half_close):
     """Copies until EOF; then `half_close` (FIN) or a full close. A reset on either
-    side aborts the other, so the client sees a reset as a reset."""
+    side resets the other, so the client sees a reset as a reset; another error (a TLS
+    alert, an EOF without close_notify) closes it."""
     try:
         while True:
             data = await reader.read(65536)
@@ -63,8 +77,10 @@ async def copy(reader, writer, half_close):
             writer.write_eof()
         else:
             writer.close()
+    except ConnectionResetError:
+        reset(writer)
     except (ConnectionError, ssl.SSLError, OSError):
-        writer.transport.abort()
+        writer.close()
 
 
 async def relay(client_reader, client_writer):
@@ -73,7 +89,7 @@ async def relay(client_reader, client_writer):
     except (OSError, ssl.SSLError, ValueError, asyncio.TimeoutError) as e:
         failures.append(repr(e))
         print(f"tls_relay: {e!r}", file=sys.stderr, flush=True)
-        client_writer.transport.abort()
+        reset(client_writer)
         return
     # Client to server: the client's EOF ends the TLS connection (TLS has no half
     # close that Python's ssl can send). Server to client: a FIN.
@@ -92,6 +108,8 @@ async def probe(deadline):
             _, writer = await open_tls()
             writer.close()
             return
+        except ValueError as e:
+            raise SystemExit(f"tls_relay: {e}")
         except (OSError, ssl.SSLError, asyncio.TimeoutError) as e:
             if loop.time() > deadline:
                 raise SystemExit(f"tls_relay: the server on port {SERVER_PORT} never "
