@@ -11,8 +11,8 @@
 # the step, and so does a run with too few cases or a relay that could not carry a
 # connection over TLS with h2.
 set -euo pipefail
-cd "$(dirname "$0")/.."
 server=$(realpath "${1:?usage: .ci/httpwg.sh SERVER_BINARY [h2c|openssl|rustls]...}")
+cd "$(dirname "$0")/.."
 shift
 modes=("$@")
 [ ${#modes[@]} -gt 0 ] || modes=(h2c openssl rustls)
