@@ -12,7 +12,7 @@ quietly fell back to HTTP/1.1 or cleartext would test the wrong thing), 0 otherw
 it stops on SIGTERM, or after LIFETIME_SECONDS in any case.
 
 Closes are carried across: the server's close (close_notify or EOF) becomes a FIN to
-the client, a reset an abort; the client's EOF closes the TLS side.
+the client and its reset a reset; the client's EOF closes the TLS side.
 """
 import asyncio
 import signal
