@@ -318,10 +318,12 @@ h2_run() { # url imp tls conns streams rep
     fi
     awk -v imp="$imp" -v tls="$tls" -v conns="$conns" -v streams="$streams" -v rep="$rep" \
         -v cpu="$(echo "($t1 - $t0) / $CLK_TCK" | bc -l)" '
-        /^finished in/ { secs = $3; sub(/s,?$/, "", secs) }
+        # "finished in" counts the warm-up too; its rate and "requests:" count the main
+        # duration alone.
+        /^finished in/ { rps = $4 + 0 }
         /^requests:/ { ok = $8; failed = $10; errored = $12 }
         END { printf "{\"impl\":\"%s\",\"tls\":\"%s\",\"conns\":%d,\"streams\":%d,\"rep\":%d,\"requests\":%d,\"seconds\":%.3f,\"cpu_s\":%.3f,\"rps\":%.1f,\"cpu_us_per_req\":%.3f,\"errors\":%d}\n",
-              imp, tls, conns, streams, rep, ok, secs, cpu, ok / (secs ? secs : 1), cpu * 1e6 / (ok ? ok : 1), failed + errored }' "$log"
+              imp, tls, conns, streams, rep, ok, ok / (rps ? rps : 1), cpu, rps, cpu * 1e6 / (ok ? ok : 1), failed + errored }' "$log"
     rm -f "$log"
 }
 h2_batch() { # bin
