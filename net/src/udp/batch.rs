@@ -8,8 +8,8 @@
 //! pooled buffers). A `RecvBatch`'s headers point into its own boxed slices, which
 //! never move or change size, so their pointers are set once; before each `recvmmsg`
 //! only the fields the kernel wrote in the headers it filled last time are reset (with
-//! a few datagrams per call, resetting all 64 headers was about 13 % of the server's
-//! user-space instructions per datagram). A `SendBatch`'s pointers are set right before
+//! a few datagrams per call, rewriting all 64 headers was the top of the echo server's
+//! profile; see docs/benchmarks.md). A `SendBatch`'s pointers are set right before
 //! each system call from storage that does not move during it.
 
 use std::io;
