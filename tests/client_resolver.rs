@@ -747,10 +747,10 @@ fn nxdomain_then_success_on_a_retry() {
     server.stop();
 }
 
-/// Stopped while its lookup waits on a nameserver that never answers: `stop()`
-/// returns at once, nothing of the client runs afterwards (no up, no retry), and the
-/// lookup is gone from the loop — the nameserver gets no further query, though the
-/// lookup would have asked again after its 2 s timeout.
+/// Stopped while its lookup waits on a nameserver that never answers (5 rounds of
+/// 2 s): nothing of the client runs afterwards (no up, no retry), and the lookup is
+/// gone from the loop — after what was already sent, the nameserver gets no further
+/// query for longer than the lookup's timeout, though a live lookup would ask again.
 #[test]
 fn a_stop_during_the_lookup_cancels_it() {
     let silent = UdpSocket::bind("127.0.0.1:0").unwrap();
@@ -778,20 +778,16 @@ fn a_stop_during_the_lookup_cancels_it() {
         .unwrap();
     // The lookup's first queries (A and AAAA) arrive: the client is resolving.
     let mut buf = [0u8; 512];
-    let started = Instant::now();
     silent
         .recv(&mut buf)
         .expect("no query reached the nameserver");
-    // Drain what else the first round sent, so only a later round is seen below.
+    client.stop();
+    // Drain what was sent before the stop took effect (a retry round may have come
+    // just before it); a lookup still alive would ask again within its 2 s timeout.
     silent
         .set_read_timeout(Some(Duration::from_millis(200)))
         .unwrap();
     while silent.recv(&mut buf).is_ok() {}
-    client.stop();
-    assert!(
-        started.elapsed() < Duration::from_millis(1800),
-        "too slow to test: the lookup's timeout may have passed"
-    );
     // Past the lookup's timeout (2 s), with margin: a live lookup asks again.
     silent
         .set_read_timeout(Some(Duration::from_millis(3500)))
