@@ -382,7 +382,9 @@ impl RustlsAcceptorBuilder {
     /// The clock of the configuration (rustls's [`TimeProvider`]; the system clock by
     /// default): what rustls checks client certificates and ticket ages against, and
     /// what the random ticket keys' rotation and the OCSP responses' validity are
-    /// measured by. For tests that must see time pass without waiting for it.
+    /// measured by. For tests that must see time pass without waiting for it. The
+    /// random ticket keys keep the clock the acceptor was built with; a reconfigure
+    /// changes the configuration's.
     pub fn time_provider(mut self, clock: Arc<dyn TimeProvider>) -> RustlsAcceptorBuilder {
         self.clock = clock;
         self
