@@ -572,6 +572,11 @@ impl muon::rustls::rustls::time_provider::TimeProvider for HandClock {
 fn random_ticket_keys_rotate_with_the_configured_period() {
     use muon::rustls::RustlsAcceptor;
     init_logging();
+    assert_eq!(
+        muon::rustls::DEFAULT_TICKET_KEY_ROTATION,
+        muon::ssl::DEFAULT_TICKET_KEY_ROTATION,
+        "both providers rotate random keys on the same default period"
+    );
     let period = Duration::from_secs(3600);
     for version in [Version::Tls12, Version::Tls13] {
         let v = match version {

@@ -209,9 +209,31 @@ mod tests {
         clock.0.store(200, Ordering::Relaxed);
         assert_eq!(store.decrypt(&first), None, "two rotations ago");
         assert_eq!(store.decrypt(&second).as_deref(), Some(&b"second"[..]));
-        // Two idle periods: nothing from before opens, even at the first use after.
-        clock.0.store(400, Ordering::Relaxed);
+        let third = store.encrypt(b"third").unwrap();
+        // One and a half periods idle: one rotation, the key of 200 still opens.
+        clock.0.store(350, Ordering::Relaxed);
+        assert_eq!(store.decrypt(&third).as_deref(), Some(&b"third"[..]));
         assert_eq!(store.decrypt(&second), None);
+        // Two idle periods: nothing from before opens, even at the first use after.
+        clock.0.store(550, Ordering::Relaxed);
+        assert_eq!(store.decrypt(&third), None);
+        assert!(store.enabled());
+        let shown = format!("{store:?}");
+        assert!(
+            shown.contains("period: 100s") && shown.contains("names"),
+            "{shown}"
+        );
+    }
+
+    #[test]
+    fn the_lifetime_is_one_period_up_to_seven_days() {
+        let clock = Arc::new(FakeClock::default());
+        let day = Duration::from_secs(24 * 60 * 60);
+        let store = RotatingTickets::new(day, clock.clone()).unwrap();
+        assert_eq!(store.lifetime(), 86_400);
+        store.set_period(30 * day).unwrap();
+        assert_eq!(store.lifetime(), 604_800, "RFC 8446's maximum");
+        assert_eq!(DEFAULT_TICKET_KEY_ROTATION, Duration::from_secs(43_200));
     }
 
     #[test]
