@@ -122,6 +122,31 @@ const GOOD: Response<'static> = Response {
     sha256: false,
 };
 
+/// `name` from `certs/`, or a path as is (an issuer made by the test).
+fn file(name: &str) -> String {
+    if name.starts_with('/') {
+        name.to_string()
+    } else {
+        cert(name)
+    }
+}
+
+/// A CA in `dir` with the intermediate CA's very name but a new key: `openssl ocsp`
+/// names the leaf's issuer by the leaf's issuer field and this CA's key, so the
+/// response's CertId has the right name hash and another key hash.
+fn same_name_other_key(dir: &TempDir) -> (String, String) {
+    let (crt, key) = (dir.path("same-name.crt"), dir.path("same-name.key"));
+    let subject = "/O=Muon Development/CN=Muon Development Intermediate CA";
+    let out = Command::new("openssl")
+        .args(["req", "-x509", "-nodes", "-days", "30", "-subj", subject])
+        .args(["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"])
+        .args(["-keyout", &key, "-out", &crt])
+        .output()
+        .expect("openssl req");
+    assert!(out.status.success(), "openssl req: {out:?}");
+    (crt, key)
+}
+
 fn make(dir: &TempDir, name: &str, r: &Response) -> String {
     let serial = Command::new("openssl")
         .args(["x509", "-noout", "-serial", "-in", &cert(r.cert)])
@@ -149,7 +174,7 @@ fn make(dir: &TempDir, name: &str, r: &Response) -> String {
         }
         None => Command::new("openssl"),
     };
-    let (issuer, key) = (cert(r.issuer), cert(r.issuer_key));
+    let (issuer, key) = (file(r.issuer), file(r.issuer_key));
     cmd.args([
         "ocsp",
         "-index",
@@ -187,6 +212,21 @@ fn bad_responses(dir: &TempDir) -> Vec<(String, &'static str)> {
                     ..GOOD
                 },
             ),
+            "does not cover the configured certificate",
+        ),
+        (
+            {
+                let (issuer, issuer_key) = same_name_other_key(dir);
+                make(
+                    dir,
+                    "same-name-other-key",
+                    &Response {
+                        issuer: &issuer,
+                        issuer_key: &issuer_key,
+                        ..GOOD
+                    },
+                )
+            },
             "does not cover the configured certificate",
         ),
         (

@@ -240,6 +240,84 @@ mod tests {
             current(at(999_000), Some(at(998_000)), now).is_err(),
             "inverted"
         );
+        let (this, next) = (at(1_000_200), at(1_000_100));
+        assert!(
+            current(this, Some(next), now).is_err(),
+            "inverted, both near"
+        );
+        assert!(
+            current(next, Some(next), now).is_ok(),
+            "nextUpdate = thisUpdate"
+        );
+    }
+
+    /// The DER certificates of `certs/NAME` (a PEM file of the repository).
+    fn chain(name: &str) -> Vec<CertificateDer<'static>> {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../certs")
+            .join(name);
+        let pem = std::fs::read(path).unwrap();
+        crate::pem::parse_chain(&pem, name).unwrap()
+    }
+
+    fn octets(bytes: &[u8]) -> der::asn1::OctetString {
+        der::asn1::OctetString::new(bytes.to_vec()).unwrap()
+    }
+
+    #[test]
+    fn a_cert_id_matches_by_serial_issuer_name_and_key_under_its_algorithm() {
+        let (leaf, issuer) = leaf_and_issuer(&chain("chain.crt")).unwrap();
+        let name = issuer.tbs_certificate.subject.to_der().unwrap();
+        let key = issuer
+            .tbs_certificate
+            .subject_public_key_info
+            .subject_public_key
+            .raw_bytes()
+            .to_vec();
+        let id = |oid: &str, algorithm: &'static digest::Algorithm| CertId {
+            hash_algorithm: x509_cert::spki::AlgorithmIdentifierOwned {
+                oid: ObjectIdentifier::new(oid).unwrap(),
+                parameters: None,
+            },
+            issuer_name_hash: octets(digest::digest(algorithm, &name).as_ref()),
+            issuer_key_hash: octets(digest::digest(algorithm, &key).as_ref()),
+            serial_number: leaf.tbs_certificate.serial_number.clone(),
+        };
+        for (oid, algorithm) in CERT_ID_DIGESTS {
+            assert!(matches(&id(oid, algorithm), &leaf, &issuer), "{oid}");
+        }
+        let sha1 = || id(CERT_ID_DIGESTS[0].0, CERT_ID_DIGESTS[0].1);
+        let mut other = sha1();
+        other.issuer_name_hash = octets(&[0; 20]);
+        assert!(!matches(&other, &leaf, &issuer), "another issuer name");
+        let mut other = sha1();
+        other.issuer_key_hash = octets(&[0; 20]);
+        assert!(!matches(&other, &leaf, &issuer), "another issuer key");
+        let mut other = sha1();
+        other.serial_number = issuer.tbs_certificate.serial_number.clone();
+        assert!(!matches(&other, &leaf, &issuer), "another serial");
+        // SHA-256 hashes under the SHA-1 identifier, and an unknown algorithm.
+        let mut other = id(CERT_ID_DIGESTS[1].0, CERT_ID_DIGESTS[1].1);
+        other.hash_algorithm.oid = sha1().hash_algorithm.oid;
+        assert!(
+            !matches(&other, &leaf, &issuer),
+            "hashes of another algorithm"
+        );
+        let mut other = sha1();
+        other.hash_algorithm.oid = ObjectIdentifier::new("1.2.840.113549.2.5").unwrap();
+        assert!(!matches(&other, &leaf, &issuer), "MD5 is not taken");
+    }
+
+    #[test]
+    fn the_issuer_is_found_in_the_chain_by_name() {
+        assert!(leaf_and_issuer(&chain("chain.crt")).is_ok());
+        // server.crt's issuer (ca.crt) is not in its file.
+        let err = leaf_and_issuer(&chain("server.crt")).unwrap_err();
+        assert!(err.contains("no issuer"), "{err}");
+        // A chain whose second certificate did not issue the leaf.
+        let mut wrong = chain("server.crt");
+        wrong.extend(chain("intermediate-ca.crt"));
+        assert!(leaf_and_issuer(&wrong).is_err());
     }
 
     #[test]
@@ -250,6 +328,19 @@ mod tests {
         let err = check(&[0x30, 0x03, 0x0a, 0x01, 0x03], &[], UnixTime::now()).unwrap_err();
         assert!(
             matches!(&err, Refusal::Refused(why) if why.contains("not successful (status 3)")),
+            "{err:?}"
+        );
+        // A successful response of another type than the basic one.
+        let other = OcspResponse {
+            response_status: OcspResponseStatus::Successful,
+            response_bytes: Some(x509_ocsp::ResponseBytes {
+                response_type: ObjectIdentifier::new("1.2.3.4").unwrap(),
+                response: der::asn1::OctetString::new(vec![0x05, 0x00]).unwrap(),
+            }),
+        };
+        let err = check(&other.to_der().unwrap(), &[], UnixTime::now()).unwrap_err();
+        assert!(
+            matches!(&err, Refusal::Refused(why) if why.contains("not a basic OCSP response")),
             "{err:?}"
         );
     }
