@@ -6,13 +6,13 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, ErrorKind, Read};
+use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::http::{get, Client};
-use common::tls::{cert, Provider, ServerOpts};
-use common::BuilderExt;
+use common::http::{get, read_response, Client};
+use common::tls::{cert, client_config, close_notify_received, tls_connect, Provider, ServerOpts};
+use common::{read_until_closed, BuilderExt, Ending};
 use muon::http::{HttpService, Response, Router};
 
 fn router() -> Router {
@@ -156,6 +156,65 @@ fn a_drain_shuts_idle_keep_alive_connections_and_closes_busy_ones_after_their_an
         stopped.recv_timeout(WAIT),
         Ok(true),
         "stop did not finish early"
+    );
+}
+
+per_provider!(a_drain_over_tls_shuts_idle_keep_alive_connections_and_answers_busy_ones);
+/// The drain over TLS: the idle keep-alive connection ends at once with close_notify,
+/// the busy one gets its answer (`Connection: close`) and then close_notify, and the
+/// stop ends long before its grace.
+fn a_drain_over_tls_shuts_idle_keep_alive_connections_and_answers_busy_ones(provider: Provider) {
+    let (slow_tx, slow_rx) = crossbeam_channel::unbounded();
+    let (close_tx, _close_rx) = crossbeam_channel::unbounded();
+    let server = draining_server(slow_tx, close_tx, Some(provider));
+    let config = client_config(None);
+    let open = || BufReader::new(tls_connect(server.local_addr(), &config));
+    let mut idle = open();
+    idle.get_mut().write_all(&get("/")).unwrap();
+    let r = read_response(&mut idle, false).expect("an answer");
+    assert_eq!((r.text(), r.header("connection")), ("root\n", None));
+    let mut busy = open();
+    busy.get_mut().write_all(&get("/slow")).unwrap();
+    let responder = slow_rx.recv_timeout(WAIT).expect("the /slow handler ran");
+    let stopped = stop_in_background(&server);
+    let socket = idle.get_ref().get_ref().try_clone().unwrap();
+    let closed = read_until_closed(
+        &mut idle,
+        &socket,
+        WAIT,
+        "an idle TLS keep-alive connection",
+    );
+    assert_eq!(closed.ending, Ending::Eof, "{provider:?}: {closed:?}");
+    assert!(closed.bytes.is_empty(), "{provider:?}: {closed:?}");
+    assert!(
+        close_notify_received(idle.get_mut()),
+        "{provider:?}: idle: an EOF without close_notify"
+    );
+    drop(idle);
+    assert!(responder.respond(Response::text("late\n")));
+    let r = read_response(&mut busy, false).expect("the late answer");
+    assert_eq!(
+        (r.text(), r.header("connection")),
+        ("late\n", Some("close"))
+    );
+    let socket = busy.get_ref().get_ref().try_clone().unwrap();
+    let closed = read_until_closed(
+        &mut busy,
+        &socket,
+        WAIT,
+        "a TLS connection after its last answer",
+    );
+    assert_eq!(closed.ending, Ending::Eof, "{provider:?}: {closed:?}");
+    assert!(closed.bytes.is_empty(), "{provider:?}: {closed:?}");
+    assert!(
+        close_notify_received(busy.get_mut()),
+        "{provider:?}: busy: an EOF without close_notify"
+    );
+    drop(busy);
+    assert_eq!(
+        stopped.recv_timeout(WAIT),
+        Ok(true),
+        "{provider:?}: stop did not finish early"
     );
 }
 

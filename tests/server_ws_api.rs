@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::http::{get, read_ws_frame, ws_frame, ws_upgrade, Client};
-use common::tls::{client_config, Provider, ServerOpts};
+use common::tls::{client_config, close_notify_received, Provider, ServerOpts};
 use common::{stop_when_idle, BuilderExt};
 use muon::http::{HttpService, Message, Response, Router, WsConn, WsHandle, WsHandler};
 use muon::ConnId;
@@ -213,6 +213,10 @@ fn wss_echo_and_close(provider: Provider) {
     );
     assert_eq!(closed.ending, common::Ending::Eof, "{closed:?}");
     assert!(closed.bytes.is_empty(), "after the close frame: {closed:?}");
+    assert!(
+        close_notify_received(reader.get_mut()),
+        "{provider:?}: an EOF without close_notify"
+    );
     drop(reader);
     stop_when_idle(&server);
 }

@@ -59,6 +59,14 @@ pub fn tls_connect(addr: SocketAddr, config: &SslConnector) -> SslStream<TcpStre
         .expect("TLS handshake")
 }
 
+/// Whether the peer's close_notify arrived on `stream` (a read's `Ok(0)` is also what a
+/// bare TCP EOF gives).
+pub fn close_notify_received(stream: &mut SslStream<TcpStream>) -> bool {
+    stream
+        .get_shutdown()
+        .contains(openssl::ssl::ShutdownState::RECEIVED)
+}
+
 /// Echoes `data` in 64 KiB steps (write a step, read it back), so neither side's
 /// buffers can fill up while the other waits.
 pub fn tls_echo(stream: &mut SslStream<TcpStream>, data: &[u8]) -> Vec<u8> {
