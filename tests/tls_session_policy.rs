@@ -189,8 +189,9 @@ fn dropping_a_client_ca_refuses_sessions_from_before_and_an_unchanged_reload_res
 per_provider!(processes_with_the_same_policy_share_sessions_and_another_policy_does_not);
 /// Two `echo` processes with the same ticket key file and the same client-auth policy
 /// (`--client-ca`, which requires a certificate) resume each other's sessions with
-/// `openssl s_client`, over TLS 1.2 and 1.3: the derived context is the same in both;
-/// a third process whose CA file holds another CA does not resume them.
+/// `openssl s_client`, over TLS 1.2 and 1.3: the derived context is the same in both,
+/// though the second's CA file lists the CA twice (the same set, another file); a third
+/// process whose CA file holds another CA does not resume them.
 fn processes_with_the_same_policy_share_sessions_and_another_policy_does_not(provider: Provider) {
     use common::tls_tools::{s_client, EchoProcess};
     let dir = TempDir::new(&format!("session-policy-fleet-{}", provider.name()));
@@ -213,7 +214,10 @@ fn processes_with_the_same_policy_share_sessions_and_another_policy_does_not(pro
     let start = |ca: &str| {
         EchoProcess::start(&["--ticket-keys", &key, "--client-ca", ca, flag[0], flag[1]])
     };
-    let (a, b) = (start(&cert("ca.crt")), start(&cert("ca.crt")));
+    let twice = dir.path("ca-twice.pem");
+    let ca_pem = std::fs::read(cert("ca.crt")).unwrap();
+    common::tls_tools::write_file(&twice, &[&ca_pem[..], &ca_pem[..]].concat());
+    let (a, b) = (start(&cert("ca.crt")), start(&twice));
     let other = start(&both);
     let (ca, c, k) = (cert("ca.crt"), cert("client.crt"), cert("client.key"));
     for proto in ["-tls1_2", "-tls1_3"] {
