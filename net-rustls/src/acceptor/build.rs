@@ -14,10 +14,10 @@ use super::{ClientAuth, RustlsAcceptorBuilder};
 use crate::error::RustlsError;
 use crate::identities::{valid_pattern, Identities};
 use crate::ocsp::{load_response, Candidate};
-use crate::pem::{alpn_list, load_roots, read_file, Identity};
+use crate::pem::{alpn_list, load_ca_certs, roots_of, Identity};
 use crate::policy::{provider, versions};
 use crate::ticket_rotation::check_period;
-use crate::tickets::PolicyBound;
+use crate::tickets::{client_auth_policy, PolicyBound};
 
 impl RustlsAcceptorBuilder {
     /// The configuration, with its tickets sealed by `tickets` and bound to this
@@ -40,7 +40,8 @@ impl RustlsAcceptorBuilder {
                 ))
             }
             (mode, Some(ca)) => {
-                let roots = load_roots(ca)?;
+                let cas = load_ca_certs(ca)?;
+                let roots = roots_of(&cas, ca)?;
                 let verifier =
                     WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone());
                 let verifier = if mode == ClientAuth::Optional {
@@ -51,10 +52,10 @@ impl RustlsAcceptorBuilder {
                 let verifier = verifier.build().map_err(|e| {
                     RustlsError::verifier(format!("using the client CA file {}", ca.display()), e)
                 })?;
-                // The policy is the mode and the CAs themselves (not the path): a new
-                // CA file under the same name is another policy.
-                let mut policy = format!("{mode:?}\n").into_bytes();
-                policy.extend(read_file(ca, "client CA file")?);
+                // The policy is the mode and the set of CAs (not the path, nor the
+                // file's order or layout): a new CA under the same name is another
+                // policy, the same CAs reordered are not.
+                let policy = client_auth_policy(&format!("{mode:?}"), &cas);
                 (builder.with_client_cert_verifier(verifier), policy)
             }
         };
