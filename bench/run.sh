@@ -2,7 +2,8 @@
 # Runs Muon's benchmark suite against tokio (+ tokio-openssl) and writes
 # docs/benchmarks.md with SVG plots in docs/. One command:
 #
-#   bench/run.sh          # everything (echo scenarios, then http)
+#   bench/run.sh          # the echo scenarios, then http; the sections of the other
+#                         # scenarios already in docs/benchmarks.md are kept
 #   bench/run.sh http     # only the HTTP scenario: wrk keep-alive GET / vs hyper
 #   bench/run.sh rustls   # only the TLS providers: Muon and tokio on OpenSSL and on
 #                         # rustls (handshakes, pingpong, bulk, idle memory), alternated
@@ -472,7 +473,15 @@ fi
     echo "suite_s=$(($(date +%s) - SUITE_START))"
 } >"$RES/meta.txt"
 
+# The report rewrites the file from the echo results alone: keep every section that
+# follows it (the http, rustls, udp and h2 sections other runs wrote, and the
+# hand-written profiles) and put them back after it.
+TAIL=$OUT/benchmarks-tail.md
+awk '/^<!-- http:begin -->/ { keep = 1 } keep' "$ROOT/docs/benchmarks.md" >"$TAIL"
 "$SYS" report --results "$RESULTS" --floors "$RES/floors.txt" --meta "$RES/meta.txt" \
     --notes "$ROOT/bench/NOTES.md" --out "$ROOT/docs/benchmarks.md"
+if [[ -s $TAIL ]]; then
+    { echo; cat "$TAIL"; } >>"$ROOT/docs/benchmarks.md"
+fi
 http_section
 log "done in $(($(date +%s) - SUITE_START)) s: docs/benchmarks.md; $FAILED_RUNS failed runs (flagged in its Repetitions section)"
