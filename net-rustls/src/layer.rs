@@ -80,6 +80,9 @@ pub struct RustlsLayer {
     /// bytes it saw last; the connection reads straight into it
     /// ([`Layer::read_buffer`]), so no byte read is copied over.
     incoming: Buffer,
+    /// How many bytes `incoming` held when the last read was processed: at least a
+    /// record's worth means the peer streams large records (see `read_buffer`).
+    last_fill: usize,
     /// Plaintext written before the handshake completed.
     pending: Buffer,
     /// Server: the name the client asked for (SNI). Client: the name it sent.
@@ -93,6 +96,7 @@ impl RustlsLayer {
             peer,
             state: State::Handshaking,
             incoming: Buffer::new(),
+            last_fill: 0,
             pending: Buffer::new(),
             server_name,
         }
@@ -345,6 +349,7 @@ impl Layer for RustlsLayer {
                 wire_in.retrieve_all();
             }
         }
+        self.last_fill = self.incoming.readable_bytes();
         let result = self.read_step(plain, wire_out, eof);
         if self.incoming.is_empty() && self.incoming.capacity() > KEEP_CAPACITY {
             // One burst must not leave every idle connection holding its buffer.
@@ -364,24 +369,28 @@ impl Layer for RustlsLayer {
             _ => return None,
         }
         let buf = &mut self.incoming;
-        if !buf.is_empty() && buf.writable_bytes() < MAX_RECORD {
-            // A record still arriving, little room behind it: a stream of large records.
-            // Move its start to the front and make room for two records, so the read
-            // goes straight into this buffer (`Buffer::read_from` would otherwise spill
-            // the rest to its stack area and copy it over) and the start of the next
-            // partial record, copied forward next time, is small beside what was read.
-            // Small messages never get here: each read ends on a record boundary.
-            let tail = buf.readable_bytes();
-            let room_once_moved =
-                buf.writable_bytes() + buf.prependable_bytes().saturating_sub(CHEAP_PREPEND);
-            if room_once_moved >= READ_ROOM {
-                buf.ensure_writable(READ_ROOM);
-            } else {
-                // Sized once for any record start (`Buffer` itself would double).
-                let mut bigger = Buffer::with_capacity(tail.max(MAX_RECORD) + READ_ROOM);
-                bigger.append(buf.peek());
-                *buf = bigger;
-            }
+        if buf.is_empty() || buf.writable_bytes() >= MAX_RECORD {
+            return Some(buf);
+        }
+        // A record still arriving with little room behind it. Move its start to the
+        // front, so the read gets the room before it (`Buffer::read_from` would otherwise
+        // spill the rest to its stack area, copy it over and grow the buffer).
+        let tail = buf.readable_bytes();
+        let room_once_moved =
+            buf.writable_bytes() + buf.prependable_bytes().saturating_sub(CHEAP_PREPEND);
+        if self.last_fill < MAX_RECORD {
+            // Small reads (small messages, or a peer trickling bytes): grow only with
+            // what arrives, so a slow peer costs what it sent.
+            buf.ensure_writable(room_once_moved);
+        } else if room_once_moved >= READ_ROOM {
+            // A stream of large records: room for two, so the start of the next partial
+            // record, copied forward next time, is small beside what was read.
+            buf.ensure_writable(READ_ROOM);
+        } else {
+            // Sized once for any record start (`Buffer` itself would double).
+            let mut bigger = Buffer::with_capacity(tail.max(MAX_RECORD) + READ_ROOM);
+            bigger.append(buf.peek());
+            *buf = bigger;
         }
         Some(buf)
     }

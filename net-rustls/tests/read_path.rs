@@ -130,3 +130,26 @@ fn reads_land_in_the_layers_buffer_and_records_cut_anywhere_arrive_whole() {
     assert!(closed, "the server saw no close_notify");
     assert!(server.layer.read_buffer().is_none());
 }
+
+#[test]
+fn a_peer_trickling_a_large_record_costs_what_it_sent() {
+    let (mut client, mut server) = pair();
+    let record = vec![7u8; 16 * 1024];
+    client
+        .layer
+        .write(&record, &mut client.out)
+        .expect("client write");
+    let wire = client.out.retrieve_all_as_vec();
+    // The first 2,000 bytes of a full-size record, one byte per read.
+    for byte in &wire[..2000] {
+        server.deliver(std::slice::from_ref(byte));
+        let held = server.own_capacity();
+        assert!(held <= 4096, "{held} bytes held after a 1-byte read");
+    }
+    assert!(server.plain.is_empty());
+    server.deliver(&wire[2000..]);
+    assert!(
+        server.plain.retrieve_all_as_vec() == record,
+        "the record differs"
+    );
+}
