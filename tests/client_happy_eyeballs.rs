@@ -170,21 +170,30 @@ fn when_every_address_fails_the_error_says_so() {
     client.stop();
 }
 
+/// A lookup that fails is a failed attempt: `connect()` does not wait for it, and
+/// `wait_connected` returns the resolver's reason once the policy gives up.
 #[test]
-fn an_unknown_name_fails_connect_with_the_resolver_error() {
+fn an_unknown_name_fails_wait_connected_with_the_resolver_error() {
     let r = HostsResolver::new("unknown", "");
     // No nameserver answers on this port: the resolver times out and says so.
     let silent = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
     let cfg = ResolverConfig::parse("nameserver 127.0.0.1\noptions timeout:1 attempts:1")
         .port(silent.local_addr().unwrap().port());
     let resolver = Resolver::new(&r.lp, cfg);
-    let err = match muon::TcpClient::builder("nowhere.test:80")
+    let client = muon::TcpClient::builder("nowhere.test:80")
         .resolver(resolver)
+        .retry(muon::RetryPolicy::no_retry())
         .connect()
-    {
+        .unwrap();
+    let err = match client.wait_connected(IO_TIMEOUT) {
         Ok(_) => panic!("connected to a name that does not resolve"),
         Err(e) => e,
     };
+    assert!(client.gave_up(), "{err}");
     assert_eq!(err.kind(), std::io::ErrorKind::TimedOut, "{err}");
-    assert!(err.to_string().contains("nowhere.test"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("nowhere.test: no answer after 1 queries"),
+        "{err}"
+    );
 }

@@ -86,10 +86,13 @@ struct Dns {
     tcp: ServerHandle,
     queries: Arc<Mutex<Vec<(String, &'static str)>>>,
     truncate: Arc<AtomicBool>,
+    /// The zone both sides answer from (a test may change it between queries).
+    zone: Arc<Mutex<Zone>>,
 }
 
 impl Dns {
     fn start(zone: Zone) -> Dns {
+        let zone = Arc::new(Mutex::new(zone));
         let queries: Arc<Mutex<Vec<(String, &'static str)>>> = Arc::default();
         let truncate = Arc::new(AtomicBool::new(false));
         // One port for both: the TCP listener picks it, the UDP sockets join it (a
@@ -107,7 +110,8 @@ impl Dns {
                             log.lock().unwrap().push((q.name().to_ascii(), "udp"));
                         }
                     }
-                    if let Some(reply) = z.answer(d, true, tr.load(Ordering::SeqCst)) {
+                    let reply = z.lock().unwrap().answer(d, true, tr.load(Ordering::SeqCst));
+                    if let Some(reply) = reply {
                         ctx.reply(&reply);
                     }
                 })
@@ -118,6 +122,7 @@ impl Dns {
                 tcp: tcp.start().unwrap(),
                 queries,
                 truncate,
+                zone,
             };
         }
         panic!("no port free for both UDP and TCP");
@@ -130,6 +135,16 @@ impl Dns {
     fn asked(&self) -> Vec<(String, &'static str)> {
         self.queries.lock().unwrap().clone()
     }
+
+    /// How many questions (A and AAAA, UDP and TCP) named `name`.
+    fn asked_for(&self, name: &str) -> usize {
+        self.asked().iter().filter(|(n, _)| n == name).count()
+    }
+
+    /// Answers from `zone` from now on.
+    fn set_zone(&self, zone: Zone) {
+        *self.zone.lock().unwrap() = zone;
+    }
 }
 
 impl Drop for Dns {
@@ -140,7 +155,10 @@ impl Drop for Dns {
 }
 
 /// The TCP side: length-prefixed queries, length-prefixed answers.
-fn tcp_responder(zone: Zone, log: Arc<Mutex<Vec<(String, &'static str)>>>) -> TcpServer {
+fn tcp_responder(
+    zone: Arc<Mutex<Zone>>,
+    log: Arc<Mutex<Vec<(String, &'static str)>>>,
+) -> TcpServer {
     TcpServer::builder("127.0.0.1:0")
         .name("dns-tcp")
         .threads(1)
@@ -158,7 +176,8 @@ fn tcp_responder(zone: Zone, log: Arc<Mutex<Vec<(String, &'static str)>>>) -> Tc
                         log.lock().unwrap().push((qq.name().to_ascii(), "tcp"));
                     }
                 }
-                if let Some(reply) = zone.answer(&q, false, false) {
+                let reply = zone.lock().unwrap().answer(&q, false, false);
+                if let Some(reply) = reply {
                     let mut out = (reply.len() as u16).to_be_bytes().to_vec();
                     out.extend_from_slice(&reply);
                     conn.send(&out);
@@ -566,4 +585,230 @@ fn garbage_and_spoofed_answers_are_ignored() {
         "the hostile server was asked"
     );
     assert!(hostile.stop());
+}
+
+/// A client of `host:port` on the resolver `r`'s configuration, retrying and
+/// reconnecting after `delay` (no jitter), reporting each connection's peer when it
+/// comes up and each retry's error.
+fn named_client(
+    target: &str,
+    r: &Resolver,
+    delay: Duration,
+) -> (
+    muon::TcpClient,
+    crossbeam_channel::Receiver<std::net::SocketAddr>,
+    crossbeam_channel::Receiver<std::io::Error>,
+) {
+    let (up_tx, up_rx) = crossbeam_channel::unbounded();
+    let (retry_tx, retry_rx) = crossbeam_channel::unbounded();
+    let client = muon::TcpClient::builder(target)
+        .resolver(r.clone())
+        .retry(muon::RetryPolicy {
+            initial_delay: delay,
+            max_delay: delay,
+            max_attempts: None,
+            jitter: false,
+        })
+        .reconnect(true)
+        .on_connection(move |conn| {
+            if conn.is_connected() {
+                let _ = up_tx.send(conn.peer_addr());
+            }
+        })
+        .on_retry(move |_, _, e| {
+            let _ = retry_tx.send(std::io::Error::new(e.kind(), e.to_string()));
+        })
+        .connect()
+        .unwrap();
+    (client, up_rx, retry_rx)
+}
+
+/// Two echo servers on one port, at 127.0.0.1 and 127.0.0.2.
+fn two_servers_on_one_port() -> (ServerHandle, ServerHandle, u16) {
+    for _ in 0..20 {
+        let first = TcpServer::builder("127.0.0.1:0")
+            .threads(1)
+            .echo()
+            .started();
+        let port = first.local_addr().port();
+        let second = TcpServer::builder(format!("127.0.0.2:{port}"))
+            .threads(1)
+            .echo()
+            .build()
+            .and_then(|s| s.start());
+        match second {
+            Ok(second) => return (first, second, port),
+            // Another test holds that port on 127.0.0.2: try another.
+            Err(_) => {
+                first.stop();
+            }
+        }
+    }
+    panic!("no port free on both 127.0.0.1 and 127.0.0.2");
+}
+
+/// The client resolves again before every attempt: when the name's address changes
+/// and the connection goes down, the reconnect goes to the new address (answers with
+/// TTL 0 are not cached, so each lookup asks the nameserver).
+#[test]
+fn a_reconnect_follows_a_changed_address() {
+    let dns = Dns::start(zone().add("svc.test.", a("127.0.0.1"), 0));
+    let (first, second, port) = two_servers_on_one_port();
+    let lp = common::LoopThread::start("resolver-test");
+    let r = Resolver::new(&lp.handle, config("nameserver 127.0.0.1", dns.port()));
+    let (client, ups, _retries) =
+        named_client(&format!("svc.test:{port}"), &r, Duration::from_millis(50));
+    let peer = ups.recv_timeout(IO_TIMEOUT).expect("never came up");
+    assert_eq!(peer, format!("127.0.0.1:{port}").parse().unwrap());
+    let asked = dns.asked_for("svc.test.");
+    assert!(asked >= 1, "{:?}", dns.asked());
+    // The service moves: the name now says 127.0.0.2, and the old server goes away.
+    dns.set_zone(zone().add("svc.test.", a("127.0.0.2"), 0));
+    first.stop();
+    let peer = ups.recv_timeout(IO_TIMEOUT).expect("never came up again");
+    assert_eq!(
+        peer,
+        format!("127.0.0.2:{port}").parse().unwrap(),
+        "the reconnect did not follow the new address"
+    );
+    assert!(dns.asked_for("svc.test.") > asked, "{:?}", dns.asked());
+    drop(client);
+    second.stop();
+}
+
+/// With a TTL, the answer is cached: a reconnect within it does not ask again (the
+/// lookup before each attempt is cheap), and connects to the cached address.
+#[test]
+fn a_reconnect_within_the_ttl_uses_the_cache() {
+    let dns = Dns::start(zone().add("cached.test.", a("127.0.0.1"), 300));
+    // Closes every connection that sends anything.
+    let server = TcpServer::builder("127.0.0.1:0")
+        .threads(1)
+        .on_message(|conn, input| {
+            input.retrieve_all();
+            conn.force_close();
+        })
+        .started();
+    let port = server.local_addr().port();
+    let lp = common::LoopThread::start("resolver-test");
+    let r = Resolver::new(&lp.handle, config("nameserver 127.0.0.1", dns.port()));
+    let (client, ups, _retries) = named_client(
+        &format!("cached.test:{port}"),
+        &r,
+        Duration::from_millis(50),
+    );
+    ups.recv_timeout(IO_TIMEOUT).expect("never came up");
+    let asked = dns.asked_for("cached.test.");
+    assert!(asked >= 1, "{:?}", dns.asked());
+    // The server drops the connection; the client reconnects to the same server.
+    client.connection().expect("up").send(b"bye".to_vec());
+    ups.recv_timeout(IO_TIMEOUT).expect("never came up again");
+    assert_eq!(dns.asked_for("cached.test."), asked, "{:?}", dns.asked());
+    drop(client);
+    server.stop();
+}
+
+/// A name that does not exist yet: each failed lookup is a failed attempt whose
+/// error (NXDOMAIN, named) reaches the retry callback; once the name exists, the
+/// next attempt connects. A client that may try once gives up with that error.
+#[test]
+fn nxdomain_then_success_on_a_retry() {
+    let dns = Dns::start(zone());
+    let server = TcpServer::builder("127.0.0.1:0")
+        .threads(1)
+        .echo()
+        .started();
+    let port = server.local_addr().port();
+    let lp = common::LoopThread::start("resolver-test");
+    let r = Resolver::new(&lp.handle, config("nameserver 127.0.0.1", dns.port()));
+
+    let once = muon::TcpClient::builder(&format!("late.test:{port}"))
+        .resolver(r.clone())
+        .retry(muon::RetryPolicy::no_retry())
+        .connect()
+        .unwrap();
+    let e = once.wait_connected(IO_TIMEOUT).expect_err("connected");
+    assert_eq!(e.kind(), std::io::ErrorKind::NotFound, "{e}");
+    assert_eq!(e.to_string(), "late.test: no such domain (NXDOMAIN)");
+    assert!(once.gave_up());
+
+    let (client, ups, retries) =
+        named_client(&format!("late.test:{port}"), &r, Duration::from_millis(50));
+    let e = retries.recv_timeout(IO_TIMEOUT).expect("no retry reported");
+    assert_eq!(e.kind(), std::io::ErrorKind::NotFound, "{e}");
+    assert_eq!(e.to_string(), "late.test: no such domain (NXDOMAIN)");
+    assert!(ups.try_recv().is_err(), "up without an address");
+    dns.set_zone(zone().add("late.test.", a("127.0.0.1"), 0));
+    let peer = ups.recv_timeout(IO_TIMEOUT).expect("never came up");
+    assert_eq!(peer, server.local_addr());
+    client.wait_connected(IO_TIMEOUT).unwrap();
+    assert_eq!(client.failures(), 0);
+    drop(client);
+    server.stop();
+}
+
+/// Stopped while its lookup waits on a nameserver that never answers (5 rounds of
+/// 2 s): nothing of the client runs afterwards (no up, no retry), and the lookup is
+/// gone from the loop — after what was already sent, the nameserver gets no further
+/// query for longer than the lookup's timeout, though a live lookup would ask again.
+#[test]
+fn a_stop_during_the_lookup_cancels_it() {
+    let silent = UdpSocket::bind("127.0.0.1:0").unwrap();
+    silent.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+    let lp = common::LoopThread::start("resolver-test");
+    let r = Resolver::new(
+        &lp.handle,
+        config(
+            "nameserver 127.0.0.1\noptions timeout:2 attempts:5",
+            silent.local_addr().unwrap().port(),
+        ),
+    );
+    let called = Arc::new(AtomicUsize::new(0));
+    let (c1, c2) = (called.clone(), called.clone());
+    let mut client = muon::TcpClient::builder("slow.test:80")
+        .resolver(r)
+        .event_loop(lp.handle.clone())
+        .on_connection(move |_| {
+            c1.fetch_add(1, Ordering::SeqCst);
+        })
+        .on_retry(move |_, _, _| {
+            c2.fetch_add(1, Ordering::SeqCst);
+        })
+        .connect()
+        .unwrap();
+    // The lookup's first queries (A and AAAA) arrive: the client is resolving.
+    let mut buf = [0u8; 512];
+    silent
+        .recv(&mut buf)
+        .expect("no query reached the nameserver");
+    client.stop();
+    // Drain what was sent before the stop took effect (a retry round may have come
+    // just before it); a lookup still alive would ask again within its 2 s timeout.
+    silent
+        .set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    while silent.recv(&mut buf).is_ok() {}
+    // Past the lookup's timeout (2 s), with margin: a live lookup asks again.
+    silent
+        .set_read_timeout(Some(Duration::from_millis(3500)))
+        .unwrap();
+    match silent.recv(&mut buf) {
+        Ok(n) => panic!("a query of {n} bytes after the stop: the lookup still runs"),
+        Err(e) => assert!(
+            matches!(
+                e.kind(),
+                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+            ),
+            "{e}"
+        ),
+    }
+    assert_eq!(
+        called.load(Ordering::SeqCst),
+        0,
+        "a callback after the stop"
+    );
+    let e = client
+        .wait_connected(Duration::from_secs(1))
+        .expect_err("connected");
+    assert!(e.to_string().contains("stopped"), "{e}");
 }

@@ -2,6 +2,9 @@
 //! well-behaved clients keep echoing: none of them may see an error, and each hostile
 //! peer gets the outcome the server promises.
 //!
+//! The test runs once per TLS provider (`name::openssl`, `name::rustls`): the server
+//! under attack is the provider's; the clients stay OpenSSL's blocking ones.
+//!
 //! Run in release (CI does): `cargo test --release --test hostile -- --ignored`.
 
 mod common;
@@ -43,16 +46,20 @@ fn produce(conn: &mut muon::TcpConnection) {
 #[test]
 #[ignore = "the child-process server of the hostile-peer tests"]
 fn hostile_child_server() {
-    if std::env::var("MUON_CHILD").is_err() {
+    let Ok(kind) = std::env::var("MUON_CHILD") else {
         return;
-    }
+    };
+    let provider = kind
+        .strip_prefix("hostile-")
+        .and_then(Provider::from_name)
+        .unwrap_or_else(|| panic!("unknown child kind {kind}"));
     muon::logging::init("warn");
     // The panics asked for are logged by the server; skip the default backtraces.
     std::panic::set_hook(Box::new(|_| {}));
-    let acceptor = acceptor_builder()
-        .handshake_timeout(Duration::from_secs(1))
-        .build()
-        .unwrap();
+    let acceptor = provider.acceptor(&ServerOpts {
+        handshake_timeout: Some(Duration::from_secs(1)),
+        ..ServerOpts::default()
+    });
     let server = muon::TcpServer::builder("127.0.0.1:0")
         .name("hostile")
         .threads(2)
@@ -141,10 +148,13 @@ impl Normal {
     }
 }
 
-#[test]
-#[ignore = "stress: run in release"]
-fn hostile_peers_while_normal_clients_are_served() {
-    let mut server = ChildServer::spawn(ENTRY, "hostile", Some(FD_LIMIT));
+per_provider!(
+    #[ignore = "stress: run in release"]
+    hostile_peers_while_normal_clients_are_served
+);
+fn hostile_peers_while_normal_clients_are_served(provider: Provider) {
+    let kind = format!("hostile-{}", provider.name());
+    let mut server = ChildServer::spawn(ENTRY, &kind, Some(FD_LIMIT));
     let addr = server.addr;
     let normal = Normal::start(addr, 8);
     let config = client_config(None);
@@ -284,7 +294,7 @@ fn hostile_peers_while_normal_clients_are_served() {
     let trips = normal.trips.load(Ordering::Relaxed);
     assert_eq!(normal.errors.load(Ordering::Relaxed), 0);
     println!(
-        "hostile: 8 normal clients made {trips} echo round trips with 0 errors through 100 resets, \
+        "hostile ({provider:?}): 8 normal clients made {trips} echo round trips with 0 errors through 100 resets, \
          half-close with 2 MiB pending, 20 garbage/HTTP peers, 5 slowloris (closed after {:.1} s), \
          a non-reader of 100 MiB (server RSS {rss_start} -> peak {rss_peak} KiB), 10 panics, \
          and a flood of {} connections at RLIMIT_NOFILE={FD_LIMIT} ({held} held, {refused} refused)",

@@ -1,14 +1,14 @@
 //! HTTP/2 against real clients: curl (`--http2-prior-knowledge` on cleartext, `--http2`
 //! over TLS with ALPN), nghttp (many concurrent streams on one connection), with large
 //! bodies both ways, answers from other threads, and the HTTP/1.1 fallback on the same
-//! listener.
+//! listener. The TLS tests run once per TLS provider (`name::openssl`, `name::rustls`).
 
 mod common;
 
 use std::process::Command;
 use std::time::Duration;
 
-use common::tls::cert;
+use common::tls::{cert, Provider, ServerOpts};
 use common::{stop_when_idle, BuilderExt};
 use muon::http::{HttpService, Limits, Reply, Response, Router};
 
@@ -103,11 +103,11 @@ fn h2c_server() -> muon::ServerHandle {
         .started()
 }
 
-fn h2_tls_server() -> muon::ServerHandle {
-    let tls = muon::ssl::TlsAcceptor::builder(cert("server.crt"), cert("server.key"))
-        .alpn_protocols(&muon::http::ALPN_H2_HTTP11)
-        .build()
-        .unwrap();
+fn h2_tls_server(provider: Provider) -> muon::ServerHandle {
+    let tls = provider.acceptor(&ServerOpts {
+        alpn: muon::http::ALPN_H2_HTTP11.to_vec(),
+        ..ServerOpts::default()
+    });
     HttpService::new(app())
         .limits(limits())
         .install(
@@ -181,13 +181,13 @@ fn curl_h2c_prior_knowledge_get_post_reuse_trailers() {
     stop_when_idle(&server);
 }
 
-#[test]
-fn curl_https_negotiates_h2_by_alpn_and_http11_when_asked() {
+per_provider!(curl_https_negotiates_h2_by_alpn_and_http11_when_asked);
+fn curl_https_negotiates_h2_by_alpn_and_http11_when_asked(provider: Provider) {
     common::init_logging();
     if common::require_tool("curl", "curl").is_none() {
         return;
     }
-    let server = h2_tls_server();
+    let server = h2_tls_server(provider);
     let port = server.local_addr().port();
     let base = format!("https://localhost:{port}");
     let tls = tls_args(port);
@@ -218,6 +218,8 @@ fn curl_https_negotiates_h2_by_alpn_and_http11_when_asked() {
 /// separates the transfers (curl's options are otherwise global: every URL would post
 /// every file).
 fn parallel_transfers(base: &str, extra: &[&str]) {
+    // Files named after the URL: tests run in parallel in this process.
+    let tag = base.replace([':', '/'], "_");
     let mut args: Vec<String> = vec!["--parallel".into(), "--parallel-max".into(), "50".into()];
     let mut first = true;
     let mut transfer = |args: &mut Vec<String>, rest: Vec<String>| {
@@ -234,7 +236,7 @@ fn parallel_transfers(base: &str, extra: &[&str]) {
     let n = 2_000_000;
     let mut downs = Vec::new();
     for i in 0..16 {
-        let out = tmp(&format!("down{i}"));
+        let out = tmp(&format!("{tag}-down{i}"));
         transfer(
             &mut args,
             vec![
@@ -248,8 +250,8 @@ fn parallel_transfers(base: &str, extra: &[&str]) {
     let mut ups = Vec::new();
     for i in 0..8 {
         let data = common::payload(1_000_000, i);
-        let input = tmp(&format!("upin{i}"));
-        let out = tmp(&format!("upout{i}"));
+        let input = tmp(&format!("{tag}-upin{i}"));
+        let out = tmp(&format!("{tag}-upout{i}"));
         std::fs::write(&input, &data).unwrap();
         transfer(
             &mut args,
@@ -288,15 +290,15 @@ fn parallel_transfers(base: &str, extra: &[&str]) {
     }
 }
 
+per_provider!(curl_parallel_large_bodies_both_ways_tls);
 /// Over TLS only: curl 7.88.1's `--parallel` with `--http2-prior-knowledge` fails on
 /// its own (see the reuse note above); nghttp covers h2c concurrency and large bodies.
-#[test]
-fn curl_parallel_large_bodies_both_ways_tls() {
+fn curl_parallel_large_bodies_both_ways_tls(provider: Provider) {
     common::init_logging();
     if common::require_tool("curl", "curl").is_none() {
         return;
     }
-    let server = h2_tls_server();
+    let server = h2_tls_server(provider);
     let port = server.local_addr().port();
     let tls = tls_args(port);
     let tls: Vec<&str> = tls.iter().map(String::as_str).collect();
@@ -308,7 +310,8 @@ fn curl_parallel_large_bodies_both_ways_tls() {
 /// server sums, and as many answered later from other threads.
 fn nghttp_streams(url_base: &str, n: usize) {
     let data = common::payload(100_000, 5);
-    let file = tmp(&format!("ng{}", url_base.len()));
+    // Named after the URL: tests run in parallel in this process (one per provider).
+    let file = tmp(&format!("ng-{}", url_base.replace([':', '/'], "_")));
     std::fs::write(&file, &data).unwrap();
     let m = n.to_string();
     let (out, err) = run(
@@ -334,7 +337,7 @@ fn nghttp_streams(url_base: &str, n: usize) {
 }
 
 #[test]
-fn nghttp_many_concurrent_streams_h2c_and_tls() {
+fn nghttp_many_concurrent_streams_h2c() {
     common::init_logging();
     if common::require_tool("nghttp", "nghttp2-client").is_none() {
         return;
@@ -342,7 +345,15 @@ fn nghttp_many_concurrent_streams_h2c_and_tls() {
     let server = h2c_server();
     nghttp_streams(&format!("http://{}", server.local_addr()), 300);
     stop_when_idle(&server);
-    let server = h2_tls_server();
+}
+
+per_provider!(nghttp_many_concurrent_streams_tls);
+fn nghttp_many_concurrent_streams_tls(provider: Provider) {
+    common::init_logging();
+    if common::require_tool("nghttp", "nghttp2-client").is_none() {
+        return;
+    }
+    let server = h2_tls_server(provider);
     nghttp_streams(
         &format!("https://localhost:{}", server.local_addr().port()),
         300,

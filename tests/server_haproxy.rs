@@ -5,6 +5,8 @@
 //! connections while new ones go to the other.
 //!
 //! The HAProxy configuration is `haproxy_config` below, verbatim in docs/deployment.md.
+//! Every test runs once per TLS provider of the backends (`name::openssl`,
+//! `name::rustls`).
 
 mod common;
 
@@ -70,8 +72,9 @@ fn inheritable_listener() -> std::net::TcpListener {
     listener
 }
 
-/// Two TLS echo backends sharing `key`, PROXY protocol on, and HAProxy in front.
-fn setup(dir: &TempDir) -> Option<(Echo, Echo, HaProxy, SocketAddr)> {
+/// Two TLS echo backends of `provider` sharing `key`, PROXY protocol on, and HAProxy in
+/// front.
+fn setup(dir: &TempDir, provider: Provider) -> Option<(Echo, Echo, HaProxy, SocketAddr)> {
     let haproxy = require_tool("haproxy", "haproxy")?;
     let key = dir.path("ticket.key");
     std::fs::write(&key, common::payload(80, 7)).unwrap();
@@ -85,6 +88,8 @@ fn setup(dir: &TempDir) -> Option<(Echo, Echo, HaProxy, SocketAddr)> {
             "--proxy-protocol",
             "--stop-timeout-ms",
             "2000",
+            provider.flag()[0],
+            provider.flag()[1],
         ])
     };
     let (a, b) = (backend(), backend());
@@ -168,10 +173,10 @@ fn served_by(a: &Echo, b: &Echo, client: SocketAddr) -> char {
     who.unwrap()
 }
 
-#[test]
-fn echo_and_real_client_addresses_through_haproxy() {
-    let dir = TempDir::new("haproxy-echo");
-    let Some((a, b, _proxy, addr)) = setup(&dir) else {
+per_provider!(echo_and_real_client_addresses_through_haproxy);
+fn echo_and_real_client_addresses_through_haproxy(provider: Provider) {
+    let dir = TempDir::new(&format!("haproxy-echo-{}", provider.name()));
+    let Some((a, b, _proxy, addr)) = setup(&dir, provider) else {
         return;
     };
     let mut seen = Vec::new();
@@ -186,10 +191,10 @@ fn echo_and_real_client_addresses_through_haproxy() {
     );
 }
 
-#[test]
-fn tls_sessions_resume_across_the_two_backends() {
-    let dir = TempDir::new("haproxy-resume");
-    let Some((a, b, _proxy, addr)) = setup(&dir) else {
+per_provider!(tls_sessions_resume_across_the_two_backends);
+fn tls_sessions_resume_across_the_two_backends(provider: Provider) {
+    let dir = TempDir::new(&format!("haproxy-resume-{}", provider.name()));
+    let Some((a, b, _proxy, addr)) = setup(&dir, provider) else {
         return;
     };
     let ca = cert("ca.crt");
@@ -209,7 +214,7 @@ fn tls_sessions_resume_across_the_two_backends() {
         let first = s_client(&front, &[&base[..], &["-sess_out", &sess]].concat());
         assert!(
             first.echoed && first.out.contains("New, TLS"),
-            "{proto}: {}",
+            "{provider:?} {proto}: {}",
             first.out
         );
         assert!(wait_until(IO_TIMEOUT, || total() == start + 1));
@@ -217,10 +222,10 @@ fn tls_sessions_resume_across_the_two_backends() {
         // Round robin: four resumptions land on both backends.
         for i in 0..4 {
             let again = s_client(&front, &[&base[..], &["-sess_in", &sess]].concat());
-            assert!(again.echoed, "{proto} #{i}: {}", again.out);
+            assert!(again.echoed, "{provider:?} {proto} #{i}: {}", again.out);
             assert!(
                 again.out.contains("Reused, TLS"),
-                "{proto} #{i} not resumed: {}",
+                "{provider:?} {proto} #{i} not resumed: {}",
                 again.out
             );
         }
@@ -232,15 +237,15 @@ fn tls_sessions_resume_across_the_two_backends() {
         let after = (a.count("connection from"), b.count("connection from"));
         assert!(
             after.0 > before.0 && after.1 > before.1,
-            "{proto}: resumed on both backends: {before:?} -> {after:?}"
+            "{provider:?} {proto}: resumed on both backends: {before:?} -> {after:?}"
         );
     }
 }
 
-#[test]
-fn stopping_one_backend_loses_only_its_live_connections() {
-    let dir = TempDir::new("haproxy-stop");
-    let Some((mut a, b, _proxy, addr)) = setup(&dir) else {
+per_provider!(stopping_one_backend_loses_only_its_live_connections);
+fn stopping_one_backend_loses_only_its_live_connections(provider: Provider) {
+    let dir = TempDir::new(&format!("haproxy-stop-{}", provider.name()));
+    let Some((mut a, b, _proxy, addr)) = setup(&dir, provider) else {
         return;
     };
     let live: Vec<_> = (0..6)

@@ -2,7 +2,8 @@
 //! connect / echo / close runs while the server is restarted several times with the
 //! documented procedure (start the new process with the same `--handover PATH`; it
 //! takes the listeners, the old one drains and exits 0). No connection may fail.
-//! Also: SIGTERM alone drains and exits 0.
+//! Also: SIGTERM alone drains and exits 0. The TLS restarts run once per provider
+//! (`name::openssl`, `name::rustls`), and once switching from one to the other.
 
 mod common;
 
@@ -16,7 +17,7 @@ use std::time::Duration;
 use openssl::ssl::SslConnector;
 
 use common::echo_child::Echo;
-use common::tls::client_config;
+use common::tls::{client_config, Provider};
 use common::*;
 
 /// One churn connection: connect, echo a message in two writes, half-close, read to EOF.
@@ -179,9 +180,28 @@ fn restarts_of_a_reuse_port_per_loop_process_lose_no_connection() {
     );
 }
 
+per_provider!(restarts_under_a_tls_handshake_churn_lose_no_connection);
+fn restarts_under_a_tls_handshake_churn_lose_no_connection(provider: Provider) {
+    let [flag, name] = provider.flag();
+    restart_under_churn(
+        &format!("tls-{name}"),
+        4,
+        &["--tls", flag, name],
+        &["--tls", flag, name, "--accept-per-loop"],
+    );
+}
+
+/// A fleet moving from OpenSSL to rustls and back with the same hand-over: the
+/// providers take turns (the churn's full handshakes do not care which answers).
+#[cfg(feature = "rustls")]
 #[test]
-fn restarts_under_a_tls_handshake_churn_lose_no_connection() {
-    restart_under_churn("tls", 4, &["--tls"], &["--tls", "--accept-per-loop"]);
+fn restarts_switching_the_tls_provider_lose_no_connection() {
+    restart_under_churn(
+        "tls-switch",
+        2,
+        &["--tls", "--tls-provider", "openssl"],
+        &["--tls", "--tls-provider", "rustls"],
+    );
 }
 
 #[test]

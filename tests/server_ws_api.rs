@@ -1,19 +1,23 @@
 //! WebSocket API a service needs outside its handlers: a `WsBroadcaster` from the
 //! service (all of its WebSockets, or those a filter picks, and no other service's),
 //! ids shared by `WsConn` and `WsHandle`, `WsHandle::close`, a handler behind an `Arc`,
-//! and `Response::json`.
+//! and `Response::json`; and wss (echo and the close handshake, then close_notify) on
+//! each TLS provider (`wss_echo_and_close::openssl`, `::rustls`).
 
 mod common;
 
+use std::io::Write;
 use std::sync::Arc;
 use std::time::Duration;
 
 use common::http::{get, read_ws_frame, ws_frame, ws_upgrade, Client};
+use common::tls::{client_config, close_notify_received, Provider, ServerOpts};
 use common::{stop_when_idle, BuilderExt};
 use muon::http::{HttpService, Message, Response, Router, WsConn, WsHandle, WsHandler};
 use muon::ConnId;
 
 const TEXT: u8 = 1;
+const BINARY: u8 = 2;
 const CLOSE: u8 = 8;
 const WAIT: Duration = Duration::from_secs(10);
 
@@ -155,5 +159,64 @@ fn response_json_has_the_json_content_type() {
         (Some("application/json"), r#"{"ok":true}"#)
     );
     drop(c);
+    stop_when_idle(&server);
+}
+
+per_provider!(wss_echo_and_close);
+fn wss_echo_and_close(provider: Provider) {
+    fn echo(ws: &mut WsConn<'_>, m: Message) {
+        ws.send(&m);
+    }
+    let tls = provider.acceptor(&ServerOpts {
+        alpn: vec![muon::http::ALPN_HTTP11],
+        ..ServerOpts::default()
+    });
+    let server = HttpService::new(Router::new().websocket("/echo", echo))
+        .install(muon::TcpServer::builder("127.0.0.1:0").threads(2).tls(tls))
+        .started();
+    let mut s = client_config(None)
+        .connect("localhost", common::connect(server.local_addr()))
+        .expect("TLS handshake");
+    s.write_all(
+        b"GET /echo HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\n\
+          Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+          Sec-WebSocket-Version: 13\r\n\r\n",
+    )
+    .unwrap();
+    let mut reader = std::io::BufReader::new(s);
+    let r = common::http::read_response(&mut reader, true).unwrap();
+    assert_eq!(r.status, 101);
+    let big = common::payload(60_000, 3);
+    for (op, data) in [(TEXT, &b"over tls"[..]), (BINARY, &big[..])] {
+        reader
+            .get_mut()
+            .write_all(&ws_frame(true, op, data))
+            .unwrap();
+        assert_eq!(
+            read_ws_frame(&mut reader).unwrap(),
+            (true, op, data.to_vec())
+        );
+    }
+    reader
+        .get_mut()
+        .write_all(&ws_frame(true, CLOSE, &[0x03, 0xe8]))
+        .unwrap();
+    assert_eq!(read_ws_frame(&mut reader).unwrap().1, CLOSE);
+    // After its close frame the server ends TLS with close_notify: the stream reads a
+    // clean end, nothing more.
+    let socket = reader.get_ref().get_ref().try_clone().unwrap();
+    let closed = common::read_until_closed(
+        &mut reader,
+        &socket,
+        common::CLOSE_WITHIN,
+        "a WebSocket after its close frame",
+    );
+    assert_eq!(closed.ending, common::Ending::Eof, "{closed:?}");
+    assert!(closed.bytes.is_empty(), "after the close frame: {closed:?}");
+    assert!(
+        close_notify_received(reader.get_mut()),
+        "{provider:?}: an EOF without close_notify"
+    );
+    drop(reader);
     stop_when_idle(&server);
 }

@@ -2,7 +2,9 @@
 //! integrity. The server runs in a child process so its own memory can be read.
 //!
 //! Run in release (CI does): `cargo test --release --test stress -- --ignored`.
-//! `MUON_STRESS_SCALE=N` multiplies the sizes. See docs/reliability.md.
+//! `MUON_STRESS_SCALE=N` multiplies the sizes. See docs/reliability.md. The TLS tests
+//! run once per provider (`name::openssl`, `name::rustls`): the server is the
+//! provider's, the blocking clients OpenSSL's, the bulk test's client the provider's.
 
 mod common;
 
@@ -38,12 +40,17 @@ fn stress_child_server() {
         return;
     };
     muon::logging::init("warn");
-    let server = match kind.as_str() {
-        "plain" => echo_server(2),
-        "tls" => tls_echo_server(acceptor_builder().build().unwrap(), 2),
-        other => panic!("unknown child kind {other}"),
+    let server = match kind.strip_prefix("tls-").map(Provider::from_name) {
+        None if kind == "plain" => echo_server(2),
+        Some(Some(provider)) => provider.echo_server(2),
+        _ => panic!("unknown child kind {kind}"),
     };
     serve_commands(server);
+}
+
+/// The child kind of a TLS echo server of `provider`.
+fn tls_kind(provider: Provider) -> String {
+    format!("tls-{}", provider.name())
 }
 
 /// One client's churn: connect, handshake, one echo, close; even rounds end with a
@@ -103,12 +110,14 @@ fn churn(
     )
 }
 
-#[test]
-#[ignore = "stress: run in release"]
-fn handshake_churn_leaks_nothing() {
+per_provider!(
+    #[ignore = "stress: run in release"]
+    handshake_churn_leaks_nothing
+);
+fn handshake_churn_leaks_nothing(provider: Provider) {
     let clients = 32;
     let total = 5_000 * scale();
-    let mut server = ChildServer::spawn(ENTRY, "tls", None);
+    let mut server = ChildServer::spawn(ENTRY, &tls_kind(provider), None);
     // Warm-up: the allocator and OpenSSL reach their working size.
     let (_, warm_failures, _) = churn(server.addr, clients, 2_000);
     assert_eq!(warm_failures, 0);
@@ -125,7 +134,7 @@ fn handshake_churn_leaks_nothing() {
     let heap_after = server.heap_bytes();
     let grown = heap_after.saturating_sub(heap_warm);
     println!(
-        "stress churn: {done} TLS 1.3 handshakes from {clients} clients in {:.1} s ({:.0}/s), \
+        "stress churn ({provider:?}): {done} TLS 1.3 handshakes from {clients} clients in {:.1} s ({:.0}/s), \
          half close_notify / half reset, {failures} failed; server heap after warm-up {heap_warm} B, \
          after run {heap_after} B ({} B per handshake); RSS {rss_warm} -> {rss_after} KiB",
         took.as_secs_f64(),
@@ -148,7 +157,7 @@ fn hold_many(kind: &str, count: usize) {
     let mut server = ChildServer::spawn(ENTRY, kind, None);
     let rss_before = server.rss_kib();
     let heap_before = server.heap_bytes();
-    let tls = kind == "tls";
+    let tls = kind != "plain";
     let config = Arc::new(client_config(None));
     let workers = 4;
     let start = Instant::now();
@@ -274,10 +283,12 @@ fn five_thousand_plain_connections() {
     hold_many("plain", concurrent_connections());
 }
 
-#[test]
-#[ignore = "stress: run in release"]
-fn five_thousand_tls_connections() {
-    hold_many("tls", concurrent_connections());
+per_provider!(
+    #[ignore = "stress: run in release"]
+    five_thousand_tls_connections
+);
+fn five_thousand_tls_connections(provider: Provider) {
+    hold_many(&tls_kind(provider), concurrent_connections());
 }
 
 /// FNV-1a, incremental: order-sensitive and enough to catch lost or reordered bytes.
@@ -291,17 +302,16 @@ fn fnv(mut h: u64, bytes: &[u8]) -> u64 {
 
 const FNV_START: u64 = 0xcbf29ce484222325;
 
-#[test]
-#[ignore = "stress: run in release"]
-fn bulk_tls_streams_keep_every_byte() {
+per_provider!(
+    #[ignore = "stress: run in release"]
+    bulk_tls_streams_keep_every_byte
+);
+fn bulk_tls_streams_keep_every_byte(provider: Provider) {
     init_logging();
     let conns = 4;
     let per_conn: usize = 64 << 20;
-    let server = ChildServer::spawn(ENTRY, "tls", None);
-    let connector = muon::ssl::TlsConnector::builder()
-        .ca_file(cert("ca.crt"))
-        .build()
-        .unwrap();
+    let server = ChildServer::spawn(ENTRY, &tls_kind(provider), None);
+    let connector = provider.client(&ClientOpts::default());
     let start = Instant::now();
     let mut clients = Vec::new();
     let mut results = Vec::new();
@@ -340,7 +350,7 @@ fn bulk_tls_streams_keep_every_byte() {
         let (r, h) = (received.clone(), hash.clone());
         let client = muon::TcpClient::builder(&server.addr.to_string())
             .retry(muon::RetryPolicy::no_retry())
-            .tls(connector.for_host("localhost"))
+            .tls(connector.clone())
             .on_connection(move |conn| {
                 if conn.is_connected() {
                     p1(conn)
@@ -394,7 +404,7 @@ fn bulk_tls_streams_keep_every_byte() {
     let took = start.elapsed();
     let total_mib = (conns * per_conn * 2) as f64 / (1 << 20) as f64;
     println!(
-        "stress bulk: {conns} TLS connections x {} MiB each way, random chunks up to 256 KiB, \
+        "stress bulk ({provider:?}): {conns} TLS connections x {} MiB each way, random chunks up to 256 KiB, \
          checksums match; {:.1} s, {:.0} MiB/s both directions",
         per_conn >> 20,
         took.as_secs_f64(),

@@ -422,12 +422,50 @@ fn default_ec_and_rsa_on(provider: Provider) {
     assert!(server.stop());
 }
 
+/// `--sni-ocsp NAME=FILE` staples a response for that SNI identity only: a client
+/// asking for that name gets it, one asking for the default identity gets none.
+#[test]
+fn sni_ocsp_flag_staples_for_its_name_only() {
+    for &provider in PROVIDERS {
+        sni_ocsp_flag_on(provider);
+    }
+}
+
+fn sni_ocsp_flag_on(provider: Provider) {
+    let dir = TempDir::new(&format!("sni-ocsp-flag-{provider:?}"));
+    let resp = ocsp_response(&dir, "V");
+    let sni = format!("other.test={},{}", cert("chain.crt"), cert("chain.key"));
+    let sni_ocsp = format!("other.test={resp}");
+    let mut args = vec!["--sni", &sni, "--sni-ocsp", &sni_ocsp];
+    args.extend(provider.flag());
+    let echo = EchoProcess::start(&args);
+    let root = cert("root-ca.crt");
+    // chain.crt names localhost, not other.test: only the chain is verified here.
+    let run = s_client(
+        &echo.addr,
+        &["-CAfile", &root, "-servername", "other.test", "-status"],
+    );
+    assert!(
+        run.echoed && run.out.contains("Cert Status: good"),
+        "{provider:?} other.test: {}",
+        run.out
+    );
+    let run = s_client(&echo.addr, &["-servername", "localhost", "-status"]);
+    assert!(
+        run.echoed && run.out.contains("OCSP response: no response sent"),
+        "{provider:?} the default identity: {}",
+        run.out
+    );
+}
+
 #[test]
 fn tls_options_without_tls_are_refused() {
     for args in [
         ["--sni", "a.test=x.crt,x.key"],
         ["--ticket-keys", "t.key"],
         ["--ocsp", "o.der"],
+        ["--sni-ocsp", "a.test=o.der"],
+        ["--ticket-key-rotation", "60"],
         ["--client-ca", "ca.crt"],
     ] {
         let out = common::process::output_within(

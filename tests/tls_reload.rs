@@ -293,24 +293,20 @@ fn sighup_ocsp_and_ca_on(provider: Provider) {
     );
 
     // A revoked status is refused (naming the file and why); the good response from
-    // before keeps being stapled. OpenSSL only for now: the rustls provider checks a
-    // response's form and "successful" status, not yet its CertId, certificate status
-    // and validity (docs/tls.md, "Choosing a provider"; left open in issue 20).
-    if provider == Provider::OpenSsl {
-        replace_file(ocsp_response(&dir, "R"), &ocsp);
-        echo.sighup();
-        let line = echo.wait_for_log("TLS reload").expect("a reload log line");
-        assert!(
-            line.contains("rejected") && line.contains("live.ocsp") && line.contains("revoked"),
-            "{line}"
-        );
-        let run = s_client(&echo.addr, &args);
-        assert!(
-            run.echoed && run.out.contains("Cert Status: good"),
-            "{}",
-            run.out
-        );
-    }
+    // before keeps being stapled.
+    replace_file(ocsp_response(&dir, "R"), &ocsp);
+    echo.sighup();
+    let line = echo.wait_for_log("TLS reload").expect("a reload log line");
+    assert!(
+        line.contains("rejected") && line.contains("live.ocsp") && line.contains("revoked"),
+        "{provider:?}: {line}"
+    );
+    let run = s_client(&echo.addr, &args);
+    assert!(
+        run.echoed && run.out.contains("Cert Status: good"),
+        "{provider:?}: {}",
+        run.out
+    );
 
     // The client CA becomes the other root: the client certificate is refused now.
     // (A good response goes back first: a reload reads every file, and the revoked

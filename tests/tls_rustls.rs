@@ -537,3 +537,86 @@ fn the_rustls_client_refuses_a_wrong_name_and_an_unknown_issuer_with_reasons() {
     }
     stop_when_idle(&server);
 }
+
+/// A clock a test moves by hand (rustls's `TimeProvider`, given to the acceptor).
+#[derive(Debug)]
+struct HandClock(std::sync::atomic::AtomicU64);
+
+impl HandClock {
+    fn starting_now() -> std::sync::Arc<HandClock> {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap();
+        std::sync::Arc::new(HandClock(now.as_secs().into()))
+    }
+
+    fn advance(&self, by: Duration) {
+        self.0
+            .fetch_add(by.as_secs(), std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+impl muon::rustls::rustls::time_provider::TimeProvider for HandClock {
+    fn current_time(&self) -> Option<muon::rustls::rustls::pki_types::UnixTime> {
+        let secs = self.0.load(std::sync::atomic::Ordering::SeqCst);
+        Some(muon::rustls::rustls::pki_types::UnixTime::since_unix_epoch(
+            Duration::from_secs(secs),
+        ))
+    }
+}
+
+/// Random ticket keys rotate every `ticket_key_rotation` of the acceptor's clock: a
+/// ticket from the previous period still resumes, one issued before two rotations does
+/// not (a full handshake). The clock is moved by hand, so no time has to pass.
+#[test]
+fn random_ticket_keys_rotate_with_the_configured_period() {
+    use muon::rustls::RustlsAcceptor;
+    init_logging();
+    assert_eq!(
+        muon::rustls::DEFAULT_TICKET_KEY_ROTATION,
+        muon::ssl::DEFAULT_TICKET_KEY_ROTATION,
+        "both providers rotate random keys on the same default period"
+    );
+    let period = Duration::from_secs(3600);
+    for version in [Version::Tls12, Version::Tls13] {
+        let v = match version {
+            Version::Tls12 => muon::rustls::TlsVersion::Tls12,
+            Version::Tls13 => muon::rustls::TlsVersion::Tls13,
+        };
+        let clock = HandClock::starting_now();
+        let acceptor = RustlsAcceptor::builder(cert("server.crt"), cert("server.key"))
+            .min_protocol(v)
+            .max_protocol(v)
+            .ticket_key_rotation(period)
+            .time_provider(clock.clone())
+            .build()
+            .unwrap();
+        let server = tls_echo_server(acceptor, 1);
+        let addr = server.local_addr();
+        // Each client factory has its own session cache, so holds its own tickets.
+        let (old, recent) = (
+            Provider::Rustls.client(&ClientOpts::default()),
+            Provider::Rustls.client(&ClientOpts::default()),
+        );
+        assert_eq!(try_session(addr, &old), Some(false), "{version:?}");
+        assert_eq!(
+            try_session(addr, &old),
+            Some(true),
+            "{version:?}: a ticket resumes within its period"
+        );
+        clock.advance(period);
+        assert_eq!(try_session(addr, &recent), Some(false), "{version:?}");
+        clock.advance(period);
+        assert_eq!(
+            try_session(addr, &recent),
+            Some(true),
+            "{version:?}: a ticket of the previous period resumes"
+        );
+        assert_eq!(
+            try_session(addr, &old),
+            Some(false),
+            "{version:?}: a ticket from before two rotations must not resume"
+        );
+        stop_when_idle(&server);
+    }
+}

@@ -4,16 +4,16 @@
 //! policy's verdict), over TLS 1.2 and 1.3; an unchanged reload still resumes. The
 //! ticket keys survive reloads on purpose, so this rests on the session id context
 //! (derived from the policy) being checked for tickets too. Processes with the same
-//! policy and ticket keys still resume each other's sessions.
+//! policy and ticket keys still resume each other's sessions. Every test runs once per
+//! TLS provider of the server (`name::openssl`, `name::rustls`); the client is OpenSSL's.
 
 mod common;
 
 use std::net::{SocketAddr, TcpStream};
 
-use common::tls::{cert, tls_echo_server};
+use common::tls::{cert, tls_echo_server, Provider, ServerOpts};
 use common::tls_tools::TempDir;
 use common::{init_logging, IO_TIMEOUT};
-use muon::ssl::{ClientAuth, TlsAcceptor};
 use openssl::ssl::{SslConnector, SslFiletype, SslMethod, SslSession, SslStream, SslVersion};
 
 const VERSIONS: [SslVersion; 2] = [SslVersion::TLS1_2, SslVersion::TLS1_3];
@@ -72,13 +72,13 @@ fn session_of(s: &SslStream<TcpStream>) -> SslSession {
     s.ssl().session().expect("a session").to_owned()
 }
 
-#[test]
-fn turning_client_auth_on_refuses_sessions_from_before() {
+per_provider!(turning_client_auth_on_refuses_sessions_from_before);
+fn turning_client_auth_on_refuses_sessions_from_before(provider: Provider) {
     init_logging();
     // Both versions run even if one fails, so a failure names every version it hits.
     let mut served = Vec::new();
     for version in VERSIONS {
-        let acceptor = TlsAcceptor::from_pem_files(cert("server.crt"), cert("server.key")).unwrap();
+        let acceptor = provider.acceptor(&ServerOpts::default());
         let server = tls_echo_server(acceptor.clone(), 2);
         let addr = server.local_addr();
         let anonymous = client(version, false);
@@ -87,23 +87,22 @@ fn turning_client_auth_on_refuses_sessions_from_before() {
         close(first);
 
         acceptor
-            .reconfigure(
-                TlsAcceptor::builder(cert("server.crt"), cert("server.key"))
-                    .client_ca_file(cert("ca.crt"))
-                    .client_auth(ClientAuth::Required),
-            )
+            .reconfigure(&ServerOpts {
+                client_auth: Some(true),
+                ..ServerOpts::default()
+            })
             .unwrap();
         assert!(
             exchange(addr, &anonymous, None).is_err(),
-            "{version:?}: a fresh client without a certificate is refused"
+            "{provider:?} {version:?}: a fresh client without a certificate is refused"
         );
         match exchange(addr, &anonymous, Some(&session)) {
             Ok(s) => served.push(format!(
-                "{version:?}: a session from before client auth was required was served \
+                "{provider:?} {version:?}: a session from before client auth was required was served \
                  (resumed: {})",
                 s.ssl().session_reused()
             )),
-            Err(e) => println!("{version:?}: old session without a certificate refused: {e}"),
+            Err(e) => println!("{provider:?} {version:?}: old session without a certificate refused: {e}"),
         }
         let with_cert = exchange(addr, &client(version, true), None).expect("a valid certificate");
         assert!(!with_cert.ssl().session_reused());
@@ -113,13 +112,15 @@ fn turning_client_auth_on_refuses_sessions_from_before() {
     assert!(served.is_empty(), "{served:#?}");
 }
 
-#[test]
-fn dropping_a_client_ca_refuses_sessions_from_before_and_an_unchanged_reload_resumes() {
+per_provider!(dropping_a_client_ca_refuses_sessions_from_before_and_an_unchanged_reload_resumes);
+fn dropping_a_client_ca_refuses_sessions_from_before_and_an_unchanged_reload_resumes(
+    provider: Provider,
+) {
     init_logging();
     // Both versions run even if one fails, so a failure names every version it hits.
     let mut served = Vec::new();
     for version in VERSIONS {
-        let dir = TempDir::new(&format!("session-policy-{version:?}"));
+        let dir = TempDir::new(&format!("session-policy-{}-{version:?}", provider.name()));
         let ca_file = dir.path("client-ca.pem");
         let both = [
             std::fs::read(cert("ca.crt")).unwrap(),
@@ -127,11 +128,11 @@ fn dropping_a_client_ca_refuses_sessions_from_before_and_an_unchanged_reload_res
         ]
         .concat();
         common::tls_tools::write_file(&ca_file, &both);
-        let acceptor = TlsAcceptor::builder(cert("server.crt"), cert("server.key"))
-            .client_ca_file(&ca_file)
-            .client_auth(ClientAuth::Required)
-            .build()
-            .unwrap();
+        let acceptor = provider.acceptor(&ServerOpts {
+            client_auth: Some(true),
+            client_ca_file: Some(ca_file.clone().into()),
+            ..ServerOpts::default()
+        });
         let server = tls_echo_server(acceptor.clone(), 2);
         let addr = server.local_addr();
         let config = client(version, true);
@@ -145,7 +146,7 @@ fn dropping_a_client_ca_refuses_sessions_from_before_and_an_unchanged_reload_res
         let again = exchange(addr, &config, Some(&session)).expect("unchanged reload");
         assert!(
             again.ssl().session_reused(),
-            "{version:?}: an unchanged reload still resumes"
+            "{provider:?} {version:?}: an unchanged reload still resumes"
         );
         close(again);
         // The same CAs in another order are the same policy.
@@ -159,7 +160,7 @@ fn dropping_a_client_ca_refuses_sessions_from_before_and_an_unchanged_reload_res
         let again = exchange(addr, &config, Some(&session)).expect("same CA set");
         assert!(
             again.ssl().session_reused(),
-            "{version:?}: the same CA set in another order still resumes"
+            "{provider:?} {version:?}: the same CA set in another order still resumes"
         );
         close(again);
 
@@ -168,29 +169,32 @@ fn dropping_a_client_ca_refuses_sessions_from_before_and_an_unchanged_reload_res
         acceptor.reload().unwrap();
         assert!(
             exchange(addr, &config, None).is_err(),
-            "{version:?}: a fresh handshake with the dropped CA's certificate is refused"
+            "{provider:?} {version:?}: a fresh handshake with the dropped CA's certificate is refused"
         );
         match exchange(addr, &config, Some(&session)) {
             Ok(s) => served.push(format!(
-                "{version:?}: a session from before the CA was dropped was served \
+                "{provider:?} {version:?}: a session from before the CA was dropped was served \
                  (resumed: {})",
                 s.ssl().session_reused()
             )),
-            Err(e) => println!("{version:?}: old session after the CA rotation refused: {e}"),
+            Err(e) => {
+                println!("{provider:?} {version:?}: old session after the CA rotation refused: {e}")
+            }
         }
         assert!(server.stop());
     }
     assert!(served.is_empty(), "{served:#?}");
 }
 
+per_provider!(processes_with_the_same_policy_share_sessions_and_another_policy_does_not);
 /// Two `echo` processes with the same ticket key file and the same client-auth policy
 /// (`--client-ca`, which requires a certificate) resume each other's sessions with
-/// `openssl s_client`, over TLS 1.2 and 1.3: the derived context is the same in both;
-/// a third process whose CA file holds another CA does not resume them.
-#[test]
-fn processes_with_the_same_policy_share_sessions_and_another_policy_does_not() {
+/// `openssl s_client`, over TLS 1.2 and 1.3: the derived context is the same in both,
+/// though the second's CA file lists the CA twice (the same set, another file); a third
+/// process whose CA file holds another CA does not resume them.
+fn processes_with_the_same_policy_share_sessions_and_another_policy_does_not(provider: Provider) {
     use common::tls_tools::{s_client, EchoProcess};
-    let dir = TempDir::new("session-policy-fleet");
+    let dir = TempDir::new(&format!("session-policy-fleet-{}", provider.name()));
     let key = dir.path("ticket.key");
     std::fs::write(
         &key,
@@ -206,8 +210,14 @@ fn processes_with_the_same_policy_share_sessions_and_another_policy_does_not() {
         ]
         .concat(),
     );
-    let start = |ca: &str| EchoProcess::start(&["--ticket-keys", &key, "--client-ca", ca]);
-    let (a, b) = (start(&cert("ca.crt")), start(&cert("ca.crt")));
+    let flag = provider.flag();
+    let start = |ca: &str| {
+        EchoProcess::start(&["--ticket-keys", &key, "--client-ca", ca, flag[0], flag[1]])
+    };
+    let twice = dir.path("ca-twice.pem");
+    let ca_pem = std::fs::read(cert("ca.crt")).unwrap();
+    common::tls_tools::write_file(&twice, &[&ca_pem[..], &ca_pem[..]].concat());
+    let (a, b) = (start(&cert("ca.crt")), start(&twice));
     let other = start(&both);
     let (ca, c, k) = (cert("ca.crt"), cert("client.crt"), cert("client.key"));
     for proto in ["-tls1_2", "-tls1_3"] {
@@ -226,19 +236,19 @@ fn processes_with_the_same_policy_share_sessions_and_another_policy_does_not() {
         let run = s_client(&a.addr, &[&base[..], &["-sess_out", &sess]].concat());
         assert!(
             run.echoed && run.out.contains("New, TLS"),
-            "{proto}: {}",
+            "{provider:?} {proto}: {}",
             run.out
         );
         let run = s_client(&b.addr, &[&base[..], &["-sess_in", &sess]].concat());
         assert!(
             run.echoed && run.out.contains("Reused, TLS"),
-            "{proto}: same key and policy must resume: {}",
+            "{provider:?} {proto}: same key and policy must resume: {}",
             run.out
         );
         let run = s_client(&other.addr, &[&base[..], &["-sess_in", &sess]].concat());
         assert!(
             run.echoed && run.out.contains("New, TLS"),
-            "{proto}: another CA set must not resume: {}",
+            "{provider:?} {proto}: another CA set must not resume: {}",
             run.out
         );
     }

@@ -84,6 +84,34 @@ fn echo_over_ipv4_and_ipv6() {
     }
 }
 
+/// A server bound to one address asks for no pktinfo (every datagram it receives was
+/// sent to that address): the callback still gets that address as the local one, and
+/// the reply leaves from it, over IPv4 and IPv6.
+#[test]
+fn a_server_bound_to_one_address_knows_its_local_address() {
+    let _serial = serial();
+    for (bind, from) in [("127.0.0.2:0", "127.0.0.1:0"), ("[::1]:0", "[::1]:0")] {
+        let server = UdpServer::builder(bind)
+            .threads(2)
+            .on_datagram(|ctx, _d, _peer, local| {
+                ctx.reply(local.to_string().as_bytes());
+            })
+            .build()
+            .unwrap()
+            .start()
+            .unwrap();
+        let c = client(from);
+        c.send_to(b"where", server.local_addr()).unwrap();
+        let (got, replier) = recv(&c);
+        assert_eq!(
+            String::from_utf8(got).unwrap(),
+            server.local_addr().to_string()
+        );
+        assert_eq!(replier, server.local_addr());
+        assert!(server.stop());
+    }
+}
+
 #[test]
 fn replies_leave_from_the_address_the_request_hit() {
     let _serial = serial();

@@ -43,3 +43,26 @@ pub fn rss_bytes(pid: u32) -> io::Result<u64> {
         .map(|kb| kb * 1024)
         .ok_or_else(|| io::Error::other("no VmRSS in /proc/PID/status"))
 }
+
+/// CPU time of process `pid` in seconds with nanosecond resolution: the sum over its
+/// threads of `/proc/PID/task/TID/schedstat`'s first field (time on a CPU, ns). Clock
+/// ticks (10 ms) are too coarse for a short window of a server that is busy a fraction
+/// of it. Falls back to [`cpu_seconds`] where schedstat is missing. Threads that ended
+/// before the call are not counted (the benchmark servers keep theirs).
+pub fn cpu_seconds_fine(pid: u32) -> io::Result<f64> {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return cpu_seconds(pid);
+    };
+    let mut ns = 0u64;
+    for task in tasks {
+        let path = task?.path().join("schedstat");
+        let Some(first) = std::fs::read_to_string(&path)
+            .ok()
+            .and_then(|s| s.split_whitespace().next()?.parse::<u64>().ok())
+        else {
+            return cpu_seconds(pid);
+        };
+        ns += first;
+    }
+    Ok(ns as f64 / 1e9)
+}

@@ -8,10 +8,15 @@
 //! muon-bench udp-load --addr 127.0.0.1:9100 --server-pid P --size 64 --flows 256
 //! ```
 //!
-//! The load keeps at most `window` datagrams in flight per flow (a closed loop); a
-//! datagram not back within 200 ms is counted lost and its slot reused. It prints one
-//! JSON line: datagrams/s echoed, lost, and the server's CPU per datagram
-//! (`/proc/PID/stat` at the edges of the window).
+//! By default the load keeps at most `window` datagrams in flight per flow (a closed
+//! loop, which finds the server's saturation rate); a datagram not back within 200 ms
+//! is counted lost and its slot reused. With `--rate R` it is an open loop instead: R
+//! datagrams/s in all, paced over the flows in turn whatever comes back, and every
+//! datagram sent and not echoed by 200 ms after the last send is lost (the loss at a
+//! given fraction of saturation). With `--count N` it stops after N datagrams sent
+//! (for a profile of a fixed amount of work). It prints one JSON line: datagrams/s
+//! echoed, lost, and the server's CPU per datagram (`/proc/PID/task/*/schedstat` at
+//! the edges of the window; utime+stime where the kernel has no schedstat).
 
 use std::io;
 use std::net::{SocketAddr, UdpSocket};
@@ -90,6 +95,12 @@ pub struct UdpLoadArgs {
     /// Label for the JSON line (the server's name).
     #[arg(long, default_value = "")]
     label: String,
+    /// Open loop at this many datagrams/s in all (0: closed loop, `window` per flow).
+    #[arg(long, default_value_t = 0.0)]
+    rate: f64,
+    /// Stop after this many datagrams sent (0: run for `seconds`).
+    #[arg(long, default_value_t = 0)]
+    count: u64,
 }
 
 const BATCH: usize = 64;
@@ -149,6 +160,9 @@ fn recv_batch(fd: i32, bufs: &mut [u8], size: usize) -> usize {
 
 /// Drives the server; prints one JSON line.
 pub fn run_load(args: UdpLoadArgs) -> io::Result<()> {
+    if args.rate > 0.0 {
+        return run_paced(args);
+    }
     let window = if args.window > 0 {
         args.window
     } else {
@@ -182,11 +196,11 @@ pub fn run_load(args: UdpLoadArgs) -> io::Result<()> {
     loop {
         let now = Instant::now();
         if cpu0.is_none() && now >= warm_until {
-            cpu0 = Some(crate::proc_stat::cpu_seconds(args.server_pid)?);
+            cpu0 = Some(crate::proc_stat::cpu_seconds_fine(args.server_pid)?);
             started = now;
             (sent, echoed, lost) = (0, 0, 0);
         }
-        if now >= end {
+        if now >= end || (args.count > 0 && sent >= args.count) {
             break;
         }
         for f in flows.iter_mut() {
@@ -201,7 +215,10 @@ pub fn run_load(args: UdpLoadArgs) -> io::Result<()> {
                 f.in_flight = 0;
                 f.last_reply = now;
             }
-            let room = window - f.in_flight.min(window);
+            let mut room = window - f.in_flight.min(window);
+            if args.count > 0 {
+                room = room.min(args.count.saturating_sub(sent) as usize);
+            }
             if room > 0 {
                 let n = send_batch(fd, &payload, room.min(BATCH));
                 f.in_flight += n;
@@ -210,9 +227,24 @@ pub fn run_load(args: UdpLoadArgs) -> io::Result<()> {
         }
     }
     let secs = started.elapsed().as_secs_f64();
-    let cpu = crate::proc_stat::cpu_seconds(args.server_pid)? - cpu0.unwrap_or(0.0);
+    let cpu = crate::proc_stat::cpu_seconds_fine(args.server_pid)? - cpu0.unwrap_or(0.0);
+    print_line(&args, "saturate", window, secs, (sent, echoed, lost), cpu);
+    Ok(())
+}
+
+/// One JSON line of results.
+fn print_line(
+    args: &UdpLoadArgs,
+    mode: &str,
+    window: usize,
+    secs: f64,
+    (sent, echoed, lost): (u64, u64, u64),
+    cpu: f64,
+) {
     println!(
-        "{{\"scenario\":\"udp\",\"server\":\"{}\",\"size\":{},\"flows\":{},\"window\":{},\"seconds\":{:.3},\"sent\":{},\"echoed\":{},\"lost\":{},\"dgrams_per_s\":{:.0},\"server_cpu_s\":{:.3},\"server_cpu_ns_per_dgram\":{:.1}}}",
+        "{{\"scenario\":\"udp\",\"mode\":\"{}\",\"rate\":{:.0},\"server\":\"{}\",\"size\":{},\"flows\":{},\"window\":{},\"seconds\":{:.3},\"sent\":{},\"echoed\":{},\"lost\":{},\"dgrams_per_s\":{:.0},\"server_cpu_s\":{:.3},\"server_cpu_ns_per_dgram\":{:.1}}}",
+        mode,
+        args.rate,
         args.label,
         args.size,
         args.flows,
@@ -225,5 +257,76 @@ pub fn run_load(args: UdpLoadArgs) -> io::Result<()> {
         cpu,
         if echoed > 0 { cpu * 1e9 / echoed as f64 } else { 0.0 }
     );
+}
+
+/// The open loop: `rate` datagrams/s over the flows in turn, for `seconds` (no
+/// warm-up: every datagram sent is accounted for), then 200 ms more to collect the
+/// last echoes. Lost = sent - echoed.
+fn run_paced(args: UdpLoadArgs) -> io::Result<()> {
+    let bind = if args.addr.is_ipv6() {
+        "[::1]:0"
+    } else {
+        "127.0.0.1:0"
+    };
+    let sockets: Vec<UdpSocket> = (0..args.flows.max(1))
+        .map(|_| {
+            let s = UdpSocket::bind(bind)?;
+            s.connect(args.addr)?;
+            s.set_nonblocking(true)?;
+            Ok(s)
+        })
+        .collect::<io::Result<_>>()?;
+    let payload = vec![0x5au8; args.size];
+    let slot = args.size.max(1);
+    let mut bufs = vec![0u8; slot * BATCH];
+    let cpu0 = crate::proc_stat::cpu_seconds_fine(args.server_pid)?;
+    let start = Instant::now();
+    let end = start + Duration::from_secs_f64(args.seconds);
+    let (mut sent, mut echoed) = (0u64, 0u64);
+    let mut next = 0usize;
+    let mut last_send = start;
+    let mut stopped: Option<Instant> = None;
+    loop {
+        let now = Instant::now();
+        let sending = now < end && (args.count == 0 || sent < args.count);
+        if !sending {
+            let since = *stopped.get_or_insert(now);
+            if now.duration_since(since) > LOST_AFTER {
+                break;
+            }
+        }
+        if sending {
+            // What the schedule allows by now, in batches of at most 64 per flow.
+            let due = (now.duration_since(start).as_secs_f64() * args.rate) as u64;
+            let mut owed = due.saturating_sub(sent);
+            if args.count > 0 {
+                owed = owed.min(args.count - sent);
+            }
+            while owed > 0 {
+                let fd = sockets[next].as_raw_fd();
+                next = (next + 1) % sockets.len();
+                let n = send_batch(fd, &payload, (owed as usize).min(BATCH)) as u64;
+                sent += n;
+                owed -= n.min(owed);
+                if n == 0 {
+                    break;
+                }
+            }
+            last_send = now;
+        }
+        for s in &sockets {
+            loop {
+                let got = recv_batch(s.as_raw_fd(), &mut bufs, slot);
+                echoed += got as u64;
+                if got < BATCH {
+                    break;
+                }
+            }
+        }
+    }
+    let secs = last_send.duration_since(start).as_secs_f64().max(1e-9);
+    let cpu = crate::proc_stat::cpu_seconds_fine(args.server_pid)? - cpu0;
+    let lost = sent.saturating_sub(echoed);
+    print_line(&args, "paced", 0, secs, (sent, echoed, lost), cpu);
     Ok(())
 }

@@ -45,6 +45,14 @@ pub struct TlsArgs {
     /// DER OCSP response to staple for the default certificate.
     #[arg(long, value_name = "FILE", requires = "tls")]
     pub ocsp: Option<PathBuf>,
+    /// DER OCSP response to staple for the SNI identity NAME (as given to --sni).
+    /// Repeatable, one per name.
+    #[arg(long, value_name = "NAME=FILE", requires = "tls")]
+    pub sni_ocsp: Vec<String>,
+    /// How often random session ticket keys are replaced, in seconds (default 12 h);
+    /// the previous key still resumes for one more period. Ignored with --ticket-keys.
+    #[arg(long, value_name = "SECS", requires = "tls")]
+    pub ticket_key_rotation: Option<u64>,
     /// Require client certificates signed by the CAs in this PEM file (mTLS).
     #[arg(long, value_name = "FILE", requires = "tls")]
     pub client_ca: Option<PathBuf>,
@@ -132,6 +140,13 @@ impl TlsArgs {
         if let Some(ocsp) = &self.ocsp {
             b = b.ocsp_response_file(ocsp);
         }
+        for spec in &self.sni_ocsp {
+            let (name, file) = parse_sni_ocsp(spec)?;
+            b = b.sni_ocsp_response_file(name, file);
+        }
+        if let Some(secs) = self.ticket_key_rotation {
+            b = b.ticket_key_rotation(std::time::Duration::from_secs(secs));
+        }
         if let Some(ca) = &self.client_ca {
             b = b.client_ca_file(ca).client_auth(ClientAuth::Required);
         }
@@ -159,6 +174,13 @@ impl TlsArgs {
         if let Some(ocsp) = &self.ocsp {
             b = b.ocsp_response_file(ocsp);
         }
+        for spec in &self.sni_ocsp {
+            let (name, file) = parse_sni_ocsp(spec)?;
+            b = b.sni_ocsp_response_file(name, file);
+        }
+        if let Some(secs) = self.ticket_key_rotation {
+            b = b.ticket_key_rotation(std::time::Duration::from_secs(secs));
+        }
         if let Some(ca) = &self.client_ca {
             b = b.client_ca_file(ca).client_auth(ClientAuth::Required);
         }
@@ -171,6 +193,17 @@ fn bad_sni(spec: &str) -> std::io::Error {
         std::io::ErrorKind::InvalidInput,
         format!("--sni {spec:?}: expected NAME=CHAIN,KEY"),
     )
+}
+
+/// `NAME=FILE` of `--sni-ocsp`.
+fn parse_sni_ocsp(spec: &str) -> std::io::Result<(&str, &str)> {
+    match spec.split_once('=') {
+        Some((name, file)) if !name.is_empty() && !file.is_empty() => Ok((name, file)),
+        _ => Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!("--sni-ocsp {spec:?}: expected NAME=FILE"),
+        )),
+    }
 }
 
 fn parse_sni(spec: &str) -> Option<(&str, &str, &str)> {

@@ -1,6 +1,7 @@
 //! WebSocket over real sockets: echo, fragmentation with control frames between,
-//! the close handshake, protocol failures with their close codes, wss, refusals of
-//! bad upgrades, sends from other threads, and broadcast across loops.
+//! the close handshake, protocol failures with their close codes, refusals of bad
+//! upgrades, sends from other threads, and broadcast across loops. (wss runs on both TLS
+//! providers in the root package's tests/server_ws_api.rs.)
 
 #[path = "../../tests/common/mod.rs"]
 mod common;
@@ -9,9 +10,8 @@ use std::collections::HashMap;
 use std::io::Write;
 
 use common::http::{get, http_server, read_ws_frame, ws_frame, ws_upgrade, Client};
-use common::tls::{cert, client_config};
-use common::{stop_when_idle, BuilderExt};
-use net_http::{HttpService, Limits, Message, Response, Router, WsConn, WsHandler};
+use common::stop_when_idle;
+use net_http::{Limits, Message, Response, Router, WsConn, WsHandler};
 
 const TEXT: u8 = 1;
 const BINARY: u8 = 2;
@@ -197,48 +197,6 @@ fn a_thread_sends_through_a_handle_and_the_server_closes_with_a_code() {
     c.send(&ws_frame(true, CLOSE, &payload[..2]));
     assert!(c.closed_by_server());
     drop(c);
-    stop_when_idle(&server);
-}
-
-#[test]
-fn wss_echo() {
-    let tls = net_ssl::TlsAcceptor::builder(cert("server.crt"), cert("server.key"))
-        .alpn_protocols(&[net_http::ALPN_HTTP11])
-        .build()
-        .unwrap();
-    let server = HttpService::new(app())
-        .limits(limits())
-        .install(net::TcpServer::builder("127.0.0.1:0").threads(2).tls(tls))
-        .started();
-    let mut s = client_config(None)
-        .connect("localhost", common::connect(server.local_addr()))
-        .unwrap();
-    s.write_all(b"GET /echo HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n").unwrap();
-    let mut reader = std::io::BufReader::new(s);
-    let r = common::http::read_response(&mut reader, true).unwrap();
-    assert_eq!(r.status, 101);
-    reader
-        .get_mut()
-        .write_all(&ws_frame(true, TEXT, b"over tls"))
-        .unwrap();
-    assert_eq!(
-        read_ws_frame(&mut reader).unwrap(),
-        (true, TEXT, b"over tls".to_vec())
-    );
-    reader
-        .get_mut()
-        .write_all(&ws_frame(true, CLOSE, &[0x03, 0xe8]))
-        .unwrap();
-    assert_eq!(read_ws_frame(&mut reader).unwrap().1, CLOSE);
-    let socket = reader.get_ref().get_ref().try_clone().unwrap();
-    let closed = common::read_until_closed(
-        &mut reader,
-        &socket,
-        common::CLOSE_WITHIN,
-        "a WebSocket after its close frame",
-    );
-    assert!(closed.bytes.is_empty(), "after the close frame: {closed:?}");
-    drop(reader);
     stop_when_idle(&server);
 }
 

@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use net::{Layer, LayerFactory};
 use rustls::server::{ProducesTickets, UnbufferedServerConnection};
+use rustls::time_provider::{DefaultTimeProvider, TimeProvider};
 use rustls::ServerConfig;
 
 use crate::error::RustlsError;
@@ -21,6 +22,7 @@ use crate::layer::{RustlsLayer, Side};
 use crate::pem::Identity;
 use crate::policy::{TlsVersion, DEFAULT_HANDSHAKE_TIMEOUT};
 use crate::ticket_files::{load_keys, FileTickets};
+use crate::ticket_rotation::{RotatingTickets, DEFAULT_TICKET_KEY_ROTATION};
 use net::{FileDigests, ReloadSummary};
 
 mod build;
@@ -69,6 +71,9 @@ struct Source {
     tickets: Arc<dyn ProducesTickets>,
     /// The same object when the keys come from files (a reload reads them again).
     file_tickets: Option<Arc<FileTickets>>,
+    /// The same object when the keys are random and rotate (a reconfigure may change
+    /// the period).
+    rotating: Option<Arc<RotatingTickets>>,
 }
 
 impl RustlsAcceptor {
@@ -169,6 +174,10 @@ impl RustlsAcceptor {
         if let (Some(keys), Some(files)) = (fresh, &source.file_tickets) {
             files.replace(keys);
         }
+        if let Some(rotating) = &source.rotating {
+            // Checked by build_config already, so this cannot fail half-way.
+            rotating.set_period(builder.ticket_key_rotation)?;
+        }
         *self
             .inner
             .active
@@ -217,9 +226,12 @@ pub struct RustlsAcceptorBuilder {
     identity: Vec<Identity>,
     ocsp: Option<PathBuf>,
     sni: Vec<(String, Identity)>,
+    sni_ocsp: Vec<(String, PathBuf)>,
     refuse_unknown_names: bool,
     tickets: Option<TicketSource>,
     ticket_key_files: Vec<PathBuf>,
+    ticket_key_rotation: Duration,
+    clock: Arc<dyn TimeProvider>,
     alpn: Vec<String>,
     client_auth: ClientAuth,
     client_ca: Option<PathBuf>,
@@ -244,9 +256,12 @@ impl RustlsAcceptorBuilder {
             identity: vec![identity],
             ocsp: None,
             sni: Vec::new(),
+            sni_ocsp: Vec::new(),
             refuse_unknown_names: false,
             tickets: None,
             ticket_key_files: Vec::new(),
+            ticket_key_rotation: DEFAULT_TICKET_KEY_ROTATION,
+            clock: Arc::new(DefaultTimeProvider),
             alpn: Vec::new(),
             client_auth: ClientAuth::None,
             client_ca: None,
@@ -322,9 +337,26 @@ impl RustlsAcceptorBuilder {
     }
 
     /// Staples the DER OCSP response in `path` for the default identity when a client
-    /// asks for certificate status. Checked at build time and read again by a reload.
+    /// asks for certificate status, on the handshakes served the certificate it covers.
+    /// Checked at build time and read again by a reload: it must be successful, cover
+    /// one of the identity's certificates (CertId), say `good` and be current, or the
+    /// build (the reload) fails naming the file. Its signature is left to the clients.
     pub fn ocsp_response_file(mut self, path: impl AsRef<Path>) -> RustlsAcceptorBuilder {
         self.ocsp = Some(path.as_ref().to_path_buf());
+        self
+    }
+
+    /// Like [`RustlsAcceptorBuilder::ocsp_response_file`], for the SNI identity
+    /// `server_name` (as given to [`RustlsAcceptorBuilder::sni_certificate`]).
+    pub fn sni_ocsp_response_file(
+        mut self,
+        server_name: &str,
+        path: impl AsRef<Path>,
+    ) -> RustlsAcceptorBuilder {
+        self.sni_ocsp.push((
+            server_name.to_ascii_lowercase(),
+            path.as_ref().to_path_buf(),
+        ));
         self
     }
 
@@ -338,9 +370,29 @@ impl RustlsAcceptorBuilder {
         self
     }
 
-    /// Where session tickets are sealed and opened, instead of rustls's default
-    /// (random keys, replaced every 6 hours, the previous one still accepted). Used
-    /// when the acceptor is built; a reconfigure keeps the acceptor's ticket keys.
+    /// How often random ticket keys are replaced (default 12 h, at least 1 s); the
+    /// previous key still opens tickets for one more period, and a key older than two
+    /// periods is gone. Ignored when ticket key files or a
+    /// [`RustlsAcceptorBuilder::session_ticketer`] are given. A reconfigure may change it.
+    pub fn ticket_key_rotation(mut self, period: Duration) -> RustlsAcceptorBuilder {
+        self.ticket_key_rotation = period;
+        self
+    }
+
+    /// The clock of the configuration (rustls's [`TimeProvider`]; the system clock by
+    /// default): what rustls checks client certificates and ticket ages against, and
+    /// what the random ticket keys' rotation and the OCSP responses' validity are
+    /// measured by. For tests that must see time pass without waiting for it. The
+    /// random ticket keys keep the clock the acceptor was built with; a reconfigure
+    /// changes the configuration's.
+    pub fn time_provider(mut self, clock: Arc<dyn TimeProvider>) -> RustlsAcceptorBuilder {
+        self.clock = clock;
+        self
+    }
+
+    /// Where session tickets are sealed and opened, instead of random keys rotated
+    /// every [`RustlsAcceptorBuilder::ticket_key_rotation`]. Used when the acceptor is
+    /// built; a reconfigure keeps the acceptor's ticket keys.
     pub fn session_ticketer(mut self, tickets: Arc<dyn ProducesTickets>) -> RustlsAcceptorBuilder {
         self.tickets = Some(TicketSource(tickets));
         self
@@ -390,6 +442,7 @@ impl RustlsAcceptorBuilder {
     /// Reads the files and builds the acceptor.
     pub fn build(self) -> Result<RustlsAcceptor, RustlsError> {
         let mut file_tickets = None;
+        let mut rotating = None;
         let tickets: Arc<dyn ProducesTickets> = match &self.tickets {
             Some(TicketSource(t)) => t.clone(),
             None if !self.ticket_key_files.is_empty() => {
@@ -397,8 +450,14 @@ impl RustlsAcceptorBuilder {
                 file_tickets = Some(files.clone());
                 files
             }
-            None => rustls::crypto::aws_lc_rs::Ticketer::new()
-                .map_err(|e| RustlsError::rustls("making the session ticket keys", e))?,
+            None => {
+                let random = Arc::new(RotatingTickets::new(
+                    self.ticket_key_rotation,
+                    self.clock.clone(),
+                )?);
+                rotating = Some(random.clone());
+                random
+            }
         };
         let config = self.build_config(&tickets)?;
         let digests = FileDigests::of(&self.files(), sha256);
@@ -413,6 +472,7 @@ impl RustlsAcceptorBuilder {
                     digests,
                     tickets,
                     file_tickets,
+                    rotating,
                 }),
             }),
         })

@@ -51,6 +51,7 @@ mod policy;
 mod session_info;
 mod sni;
 mod ticket_files;
+mod ticket_rotation;
 mod tickets;
 
 pub use acceptor::{ClientAuth, RustlsAcceptor, RustlsAcceptorBuilder};
@@ -61,3 +62,4 @@ pub use net::ReloadSummary;
 pub use policy::{TlsVersion, DEFAULT_HANDSHAKE_TIMEOUT};
 /// The rustls version this crate is built on, for its configuration types.
 pub use rustls;
+pub use ticket_rotation::DEFAULT_TICKET_KEY_ROTATION;

@@ -83,12 +83,27 @@ pub(crate) fn parse_key(pem: &[u8], origin: &str) -> Result<PrivateKeyDer<'stati
 
 /// A root store holding every certificate of a PEM CA file.
 pub(crate) fn load_roots(path: &Path) -> Result<rustls::RootCertStore, RustlsError> {
-    let origin = path.display().to_string();
-    let pem = read_file(path, "CA file")?;
+    roots_of(&load_ca_certs(path)?, path)
+}
+
+/// Every certificate of a PEM CA file, read once (so whatever else is derived from the
+/// CAs sees the same ones as the root store made from them).
+pub(crate) fn load_ca_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, RustlsError> {
+    parse_chain(&read_file(path, "CA file")?, &path.display().to_string())
+}
+
+/// A root store of `certs`, read from `path` (named in errors).
+pub(crate) fn roots_of(
+    certs: &[CertificateDer<'static>],
+    path: &Path,
+) -> Result<rustls::RootCertStore, RustlsError> {
     let mut roots = rustls::RootCertStore::empty();
-    for cert in parse_chain(&pem, &origin)? {
-        roots.add(cert).map_err(|e| {
-            RustlsError::rustls(format!("adding a CA certificate from {origin}"), e)
+    for cert in certs {
+        roots.add(cert.clone()).map_err(|e| {
+            RustlsError::rustls(
+                format!("adding a CA certificate from {}", path.display()),
+                e,
+            )
         })?;
     }
     Ok(roots)

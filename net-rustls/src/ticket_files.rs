@@ -102,39 +102,63 @@ impl ProducesTickets for FileTickets {
 
     fn encrypt(&self, plain: &[u8]) -> Option<Vec<u8>> {
         let keys = self.keys.read().unwrap_or_else(PoisonError::into_inner);
-        let key = keys.first()?;
-        let mut nonce = [0; NONCE_LEN];
-        self.rng.fill(&mut nonce).ok()?;
-        let mut sealed = plain.to_vec();
-        key.aead
-            .seal_in_place_append_tag(
-                Nonce::assume_unique_for_key(nonce),
-                Aad::from(&key.name),
-                &mut sealed,
-            )
-            .ok()?;
-        let mut ticket = Vec::with_capacity(NAME + NONCE_LEN + sealed.len());
-        ticket.extend_from_slice(&key.name);
-        ticket.extend_from_slice(&nonce);
-        ticket.extend_from_slice(&sealed);
-        Some(ticket)
+        seal(keys.first()?, &self.rng, plain)
     }
 
     fn decrypt(&self, ticket: &[u8]) -> Option<Vec<u8>> {
-        if ticket.len() < NAME + NONCE_LEN {
-            return None;
-        }
-        let (name, rest) = ticket.split_at(NAME);
-        let (nonce, sealed) = rest.split_at(NONCE_LEN);
         let keys = self.keys.read().unwrap_or_else(PoisonError::into_inner);
-        let key = keys.iter().find(|k| k.name == name)?;
-        let nonce = Nonce::try_assume_unique_for_key(nonce).ok()?;
-        let mut open = sealed.to_vec();
-        let plain = key
-            .aead
-            .open_in_place(nonce, Aad::from(&key.name), &mut open)
-            .ok()?;
-        Some(plain.to_vec())
+        open(keys.iter(), ticket)
+    }
+}
+
+/// Seals `plain` under `key`: the key's name, a random nonce, then the AES-GCM output.
+pub(crate) fn seal(key: &Key, rng: &SystemRandom, plain: &[u8]) -> Option<Vec<u8>> {
+    let mut nonce = [0; NONCE_LEN];
+    rng.fill(&mut nonce).ok()?;
+    let mut sealed = plain.to_vec();
+    key.aead
+        .seal_in_place_append_tag(
+            Nonce::assume_unique_for_key(nonce),
+            Aad::from(&key.name),
+            &mut sealed,
+        )
+        .ok()?;
+    let mut ticket = Vec::with_capacity(NAME + NONCE_LEN + sealed.len());
+    ticket.extend_from_slice(&key.name);
+    ticket.extend_from_slice(&nonce);
+    ticket.extend_from_slice(&sealed);
+    Some(ticket)
+}
+
+/// Opens a ticket sealed by [`seal`] under one of `keys` (found by name); `None` when
+/// no key has its name or it does not authenticate.
+pub(crate) fn open<'a>(mut keys: impl Iterator<Item = &'a Key>, ticket: &[u8]) -> Option<Vec<u8>> {
+    if ticket.len() < NAME + NONCE_LEN {
+        return None;
+    }
+    let (name, rest) = ticket.split_at(NAME);
+    let (nonce, sealed) = rest.split_at(NONCE_LEN);
+    let key = keys.find(|k| k.name == name)?;
+    let nonce = Nonce::try_assume_unique_for_key(nonce).ok()?;
+    let mut open = sealed.to_vec();
+    let plain = key
+        .aead
+        .open_in_place(nonce, Aad::from(&key.name), &mut open)
+        .ok()?;
+    Some(plain.to_vec())
+}
+
+/// A fresh random key (80 random bytes taken as an nginx key file would be).
+pub(crate) fn random_key(rng: &SystemRandom) -> Option<Key> {
+    let mut bytes = [0u8; 80];
+    rng.fill(&mut bytes).ok()?;
+    key_from_nginx(&bytes)
+}
+
+impl Key {
+    /// The key's name (the first bytes of every ticket it seals).
+    pub(crate) fn name(&self) -> [u8; NAME] {
+        self.name
     }
 }
 

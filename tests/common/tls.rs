@@ -59,6 +59,14 @@ pub fn tls_connect(addr: SocketAddr, config: &SslConnector) -> SslStream<TcpStre
         .expect("TLS handshake")
 }
 
+/// Whether the peer's close_notify arrived on `stream` (a read's `Ok(0)` is also what a
+/// bare TCP EOF gives).
+pub fn close_notify_received(stream: &mut SslStream<TcpStream>) -> bool {
+    stream
+        .get_shutdown()
+        .contains(openssl::ssl::ShutdownState::RECEIVED)
+}
+
 /// Echoes `data` in 64 KiB steps (write a step, read it back), so neither side's
 /// buffers can fill up while the other waits.
 pub fn tls_echo(stream: &mut SslStream<TcpStream>, data: &[u8]) -> Vec<u8> {
@@ -110,6 +118,8 @@ pub struct ServerOpts {
     pub alpn: Vec<&'static str>,
     /// Ask for a client certificate from `certs/ca.crt`'s CA (true: required).
     pub client_auth: Option<bool>,
+    /// The client-CA file when `client_auth` is set (default `certs/ca.crt`).
+    pub client_ca_file: Option<std::path::PathBuf>,
     pub handshake_timeout: Option<std::time::Duration>,
     /// Add `certs/server-rsa.crt` to the default identity (RSA beside EC).
     pub rsa_too: bool,
@@ -136,6 +146,107 @@ impl net::LayerFactory for AnyAcceptor {
             AnyAcceptor::OpenSsl(a) => net::LayerFactory::handshake_timeout(a),
             #[cfg(feature = "rustls")]
             AnyAcceptor::Rustls(a) => net::LayerFactory::handshake_timeout(a),
+        }
+    }
+}
+
+impl ServerOpts {
+    fn client_ca(&self) -> std::path::PathBuf {
+        self.client_ca_file
+            .clone()
+            .unwrap_or_else(|| cert("ca.crt").into())
+    }
+}
+
+/// The OpenSSL acceptor's builder with `opts`.
+fn openssl_builder(opts: &ServerOpts) -> TlsAcceptorBuilder {
+    use net_ssl::{ClientAuth, TlsVersion};
+    let mut b = acceptor_builder().alpn_protocols(&opts.alpn);
+    if let Some(v) = opts.version {
+        let v = match v {
+            Version::Tls12 => TlsVersion::Tls12,
+            Version::Tls13 => TlsVersion::Tls13,
+        };
+        b = b.min_protocol(v).max_protocol(v);
+    }
+    if let Some(required) = opts.client_auth {
+        let mode = if required {
+            ClientAuth::Required
+        } else {
+            ClientAuth::Optional
+        };
+        b = b.client_ca_file(opts.client_ca()).client_auth(mode);
+    }
+    if let Some(t) = opts.handshake_timeout {
+        b = b.handshake_timeout(t);
+    }
+    if opts.rsa_too {
+        b = b.certificate(cert("server-rsa.crt"), cert("server-rsa.key"));
+    }
+    b
+}
+
+/// The rustls acceptor's builder with `opts`.
+#[cfg(feature = "rustls")]
+fn rustls_builder(opts: &ServerOpts) -> net_rustls::RustlsAcceptorBuilder {
+    use net_rustls::{ClientAuth, RustlsAcceptor, TlsVersion};
+    let mut b =
+        RustlsAcceptor::builder(cert("server.crt"), cert("server.key")).alpn_protocols(&opts.alpn);
+    if let Some(v) = opts.version {
+        let v = match v {
+            Version::Tls12 => TlsVersion::Tls12,
+            Version::Tls13 => TlsVersion::Tls13,
+        };
+        b = b.min_protocol(v).max_protocol(v);
+    }
+    if let Some(required) = opts.client_auth {
+        let mode = if required {
+            ClientAuth::Required
+        } else {
+            ClientAuth::Optional
+        };
+        b = b.client_ca_file(opts.client_ca()).client_auth(mode);
+    }
+    if let Some(t) = opts.handshake_timeout {
+        b = b.handshake_timeout(t);
+    }
+    if opts.rsa_too {
+        b = b.certificate(cert("server-rsa.crt"), cert("server-rsa.key"));
+    }
+    b
+}
+
+impl AnyAcceptor {
+    /// Reloads the files the acceptor was built from (all or nothing).
+    pub fn reload(&self) -> Result<(), String> {
+        match self {
+            AnyAcceptor::OpenSsl(a) => a.reload().map(drop).map_err(|e| e.to_string()),
+            #[cfg(feature = "rustls")]
+            AnyAcceptor::Rustls(a) => a.reload().map(drop).map_err(|e| e.to_string()),
+        }
+    }
+
+    /// Replaces the acceptor's settings with `opts` (all or nothing).
+    pub fn reconfigure(&self, opts: &ServerOpts) -> Result<(), String> {
+        match self {
+            AnyAcceptor::OpenSsl(a) => a
+                .reconfigure(openssl_builder(opts))
+                .map(drop)
+                .map_err(|e| e.to_string()),
+            #[cfg(feature = "rustls")]
+            AnyAcceptor::Rustls(a) => a
+                .reconfigure(rustls_builder(opts))
+                .map(drop)
+                .map_err(|e| e.to_string()),
+        }
+    }
+
+    /// The provider this acceptor is from.
+    pub fn provider(&self) -> Provider {
+        match self {
+            AnyAcceptor::OpenSsl(_) => Provider::OpenSsl,
+            #[cfg(feature = "rustls")]
+            AnyAcceptor::Rustls(_) => Provider::Rustls,
         }
     }
 }
@@ -179,58 +290,11 @@ impl Provider {
     pub fn acceptor(self, opts: &ServerOpts) -> AnyAcceptor {
         match self {
             Provider::OpenSsl => {
-                use net_ssl::{ClientAuth, TlsVersion};
-                let mut b = acceptor_builder().alpn_protocols(&opts.alpn);
-                if let Some(v) = opts.version {
-                    let v = match v {
-                        Version::Tls12 => TlsVersion::Tls12,
-                        Version::Tls13 => TlsVersion::Tls13,
-                    };
-                    b = b.min_protocol(v).max_protocol(v);
-                }
-                if let Some(required) = opts.client_auth {
-                    let mode = if required {
-                        ClientAuth::Required
-                    } else {
-                        ClientAuth::Optional
-                    };
-                    b = b.client_ca_file(cert("ca.crt")).client_auth(mode);
-                }
-                if let Some(t) = opts.handshake_timeout {
-                    b = b.handshake_timeout(t);
-                }
-                if opts.rsa_too {
-                    b = b.certificate(cert("server-rsa.crt"), cert("server-rsa.key"));
-                }
-                AnyAcceptor::OpenSsl(b.build().expect("OpenSSL acceptor"))
+                AnyAcceptor::OpenSsl(openssl_builder(opts).build().expect("OpenSSL acceptor"))
             }
             #[cfg(feature = "rustls")]
             Provider::Rustls => {
-                use net_rustls::{ClientAuth, RustlsAcceptor, TlsVersion};
-                let mut b = RustlsAcceptor::builder(cert("server.crt"), cert("server.key"))
-                    .alpn_protocols(&opts.alpn);
-                if let Some(v) = opts.version {
-                    let v = match v {
-                        Version::Tls12 => TlsVersion::Tls12,
-                        Version::Tls13 => TlsVersion::Tls13,
-                    };
-                    b = b.min_protocol(v).max_protocol(v);
-                }
-                if let Some(required) = opts.client_auth {
-                    let mode = if required {
-                        ClientAuth::Required
-                    } else {
-                        ClientAuth::Optional
-                    };
-                    b = b.client_ca_file(cert("ca.crt")).client_auth(mode);
-                }
-                if let Some(t) = opts.handshake_timeout {
-                    b = b.handshake_timeout(t);
-                }
-                if opts.rsa_too {
-                    b = b.certificate(cert("server-rsa.crt"), cert("server-rsa.key"));
-                }
-                AnyAcceptor::Rustls(b.build().expect("rustls acceptor"))
+                AnyAcceptor::Rustls(rustls_builder(opts).build().expect("rustls acceptor"))
             }
         }
     }
@@ -293,6 +357,20 @@ impl Provider {
 }
 
 impl Provider {
+    /// The provider's name as the examples' `--tls-provider` spells it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Provider::OpenSsl => "openssl",
+            #[cfg(feature = "rustls")]
+            Provider::Rustls => "rustls",
+        }
+    }
+
+    /// The provider `name` (as [`Provider::name`] spells it) names, if built.
+    pub fn from_name(name: &str) -> Option<Provider> {
+        PROVIDERS.iter().copied().find(|p| p.name() == name)
+    }
+
     /// The examples' flag choosing this provider (`--tls-provider NAME`).
     pub fn flag(self) -> [&'static str; 2] {
         match self {
@@ -301,4 +379,29 @@ impl Provider {
             Provider::Rustls => ["--tls-provider", "rustls"],
         }
     }
+}
+
+/// One test per provider of a function `name(provider: Provider)`: `per_provider!(name);`
+/// (attributes such as `#[ignore = ".."]` before the name) makes a module `name` with a
+/// test `openssl` and, when built, a test `rustls`, so a failure names its provider
+/// (`name::rustls`) and the providers run independently. The function stays an ordinary
+/// function (rustfmt formats it; it does not format a macro's body).
+#[macro_export]
+macro_rules! per_provider {
+    ($(#[$attr:meta])* $name:ident) => {
+        mod $name {
+            $(#[$attr])*
+            #[test]
+            fn openssl() {
+                super::$name($crate::common::tls::Provider::OpenSsl)
+            }
+
+            #[cfg(feature = "rustls")]
+            $(#[$attr])*
+            #[test]
+            fn rustls() {
+                super::$name($crate::common::tls::Provider::Rustls)
+            }
+        }
+    };
 }

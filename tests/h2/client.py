@@ -3,10 +3,13 @@
 Usage: client.py PORT SCENARIO. Prints one JSON object on stdout: what the server did
 (responses by stream, GOAWAY error code, whether the connection closed). Every socket
 wait is bounded by a deadline; running out of time is reported, not mistaken for a
-close.
+close. With H2_TLS_CA set (a CA file), every connection is TLS with ALPN `h2` (it fails
+unless the server selects `h2`).
 """
 import json
+import os
 import socket
+import ssl
 import sys
 import time
 
@@ -23,8 +26,22 @@ SCENARIO = sys.argv[2]
 DEADLINE = time.monotonic() + 20
 
 
-def connect(**settings):
+def dial():
+    """A connection to the server: TCP, or TLS with ALPN h2 when H2_TLS_CA is set."""
     s = socket.create_connection(("127.0.0.1", PORT), timeout=5)
+    ca = os.environ.get("H2_TLS_CA")
+    if not ca:
+        return s
+    ctx = ssl.create_default_context(cafile=ca)
+    ctx.set_alpn_protocols(["h2"])
+    s = ctx.wrap_socket(s, server_hostname="localhost")
+    if s.selected_alpn_protocol() != "h2":
+        raise SystemExit(f"the server selected ALPN {s.selected_alpn_protocol()!r}")
+    return s
+
+
+def connect(**settings):
+    s = dial()
     cfg = h2.config.H2Configuration(client_side=True, header_encoding=None,
                                     validate_outbound_headers=False,
                                     normalize_outbound_headers=False,
@@ -83,7 +100,7 @@ def pump(s, c, r, until, window=True):
         except socket.timeout:
             r.timed_out = True
             return
-        except ConnectionResetError:
+        except (ConnectionResetError, ssl.SSLEOFError):
             r.closed = True
             return
         if not data:
@@ -115,7 +132,7 @@ def pump(s, c, r, until, window=True):
             out = c.data_to_send()
             if out:
                 s.sendall(out)
-        except (BrokenPipeError, ConnectionResetError):
+        except (BrokenPipeError, ConnectionResetError, ssl.SSLEOFError):
             r.closed = True
             return
 
@@ -138,7 +155,7 @@ class Raw:
     refuses to do or to accept (floods, bad frames, anything after a GOAWAY)."""
 
     def __init__(self, settings=None):
-        self.s = socket.create_connection(("127.0.0.1", PORT), timeout=5)
+        self.s = dial()
         self.enc = hpack.Encoder()
         self.dec = hpack.Decoder()
         self.buf = b""
@@ -159,9 +176,24 @@ class Raw:
         try:
             self.s.sendall(data)
             return True
-        except (BrokenPipeError, ConnectionResetError):
+        except (BrokenPipeError, ConnectionResetError, ssl.SSLEOFError):
             self.closed = True
             return False
+
+    def end_writes(self):
+        """Ends the client's side: a FIN, or over TLS close_notify (Python's ssl cannot
+        half-close; it waits, bounded, for the server's close_notify)."""
+        if isinstance(self.s, ssl.SSLSocket):
+            try:
+                self.s.settimeout(max(0.01, DEADLINE - time.monotonic()))
+                self.s = self.s.unwrap()
+            except socket.timeout:
+                self.timed_out = True
+            except (ssl.SSLError, ConnectionError):
+                # The server closed without its close_notify: closed all the same.
+                self.closed = True
+        else:
+            self.s.shutdown(socket.SHUT_WR)
 
     def headers(self, sid, fields, end_stream=True, end_headers=True):
         f = hyperframe.frame.HeadersFrame(sid)
@@ -197,7 +229,7 @@ class Raw:
             except socket.timeout:
                 self.timed_out = True
                 return
-            except ConnectionResetError:
+            except (ConnectionResetError, ssl.SSLEOFError):
                 self.closed = True
                 return
             if not data:
@@ -507,6 +539,88 @@ def scenario_steady():
         else:
             break
     print(json.dumps({"ok": ok}), flush=True)
+
+
+# Conformance (RFC 9113): the cases h2 0.4.20 answered wrongly (vendor/h2/MUON.md).
+
+BAD_BLOCKS = {
+    # Literal with incremental indexing, new name, and nothing after: truncated.
+    "truncated": b"\x40",
+    # Indexed field 0, which does not exist (RFC 7541 §6.1).
+    "index_zero": b"\x80",
+    # Indexed field past the static and (empty) dynamic table.
+    "index_past_tables": b"\xff\x80\x01",
+    # A Huffman-coded name whose padding is not all ones (RFC 7541 §5.2): 0x00 decodes
+    # to '0' (5 bits 00000) and leaves 3 zero bits.
+    "huffman_padding": b"\x40\x81\x00\x01a",
+    # A dynamic table size update above SETTINGS_HEADER_TABLE_SIZE (4,096).
+    "table_size_over_limit": b"\x3f\xe1\x3f",
+}
+
+
+def scenario_bad_hpack():
+    """A field block that cannot be decompressed (BAD_BLOCKS[argv[3]]): a connection
+    error COMPRESSION_ERROR (RFC 9113 §4.3). With argv[4] == "continuation" the bad
+    bytes come in a CONTINUATION after a good start of the block."""
+    c = Raw()
+    bad = BAD_BLOCKS[sys.argv[3]]
+    split = len(sys.argv) > 4 and sys.argv[4] == "continuation"
+    if split:
+        head = hyperframe.frame.HeadersFrame(1, data=c.enc.encode(get("/")),
+                                             flags=["END_STREAM"])
+        cont = hyperframe.frame.ContinuationFrame(1, data=bad, flags=["END_HEADERS"])
+        c.send(head.serialize() + cont.serialize())
+    else:
+        f = hyperframe.frame.HeadersFrame(1, data=bad, flags=["END_STREAM", "END_HEADERS"])
+        c.send(f.serialize())
+    c.frames(lambda c: c.closed)
+    c.dump()
+
+
+def scenario_pseudo_in_trailers():
+    """A request body, then trailers carrying pseudo-header argv[3]: the stream is
+    malformed (RFC 9113 §8.1), RST_STREAM PROTOCOL_ERROR; then a good GET on stream 3."""
+    c = Raw()
+    c.send(c.headers(1, post("/echo"), end_stream=False) + data(1, b"test"))
+    name = sys.argv[3]
+    value = {":status": "200", ":path": "/", ":scheme": "http"}.get(name, "POST")
+    c.send(c.headers(1, [(name, value), ("x-trailer", "1")], end_stream=True))
+    c.frames(lambda c: c.closed or c.goaways or 1 in c.resets or 1 in c.ended)
+    if not c.goaways and not c.closed:
+        c.send(c.headers(3, get("/")))
+        c.frames(lambda c: c.closed or c.goaways or 3 in c.ended)
+    c.dump()
+
+
+def scenario_goaway_then_ping():
+    """The client sends GOAWAY with an unknown error code (0xff, RFC 9113 §7: no
+    special behaviour) with a request in flight (/later, answered from a thread). The
+    server answers the request, then two PINGs sent one after the other (the second
+    only after the first's ACK: by then a server that closes idle connections after a
+    client's GOAWAY has decided to), without a GOAWAY of its own; when the client ends
+    its side, the server closes."""
+    c = Raw()
+    c.send(c.headers(1, get("/later")))
+    c.send(hyperframe.frame.GoAwayFrame(0, last_stream_id=0, error_code=0xff).serialize())
+    c.frames(lambda c: c.closed or 1 in c.ended)
+    for want in (1, 2):
+        c.send(hyperframe.frame.PingFrame(0, opaque_data=b"pingpong").serialize())
+        c.frames(lambda c: c.closed or c.pongs >= want)
+    pongs, goaways_before_eof = c.pongs, len(c.goaways)
+    c.end_writes()
+    c.frames(lambda c: c.closed)
+    c.dump(pongs_before_eof=pongs, goaways_before_eof=goaways_before_eof)
+
+
+def scenario_goaway_then_idle():
+    """The client sends GOAWAY (0xff) with a request, reads the answer and then stays,
+    silent: the server must still end the connection by its idle deadline (the test
+    sets a short one): GOAWAY NO_ERROR, then the close."""
+    c = Raw()
+    c.send(c.headers(1, get("/later")))
+    c.send(hyperframe.frame.GoAwayFrame(0, last_stream_id=0, error_code=0xff).serialize())
+    c.frames(lambda c: c.closed)
+    c.dump()
 
 
 SCENARIOS = {name[len("scenario_"):]: f for name, f in globals().items()

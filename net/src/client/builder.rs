@@ -1,13 +1,13 @@
 //! `TcpClientBuilder`: how a client is configured before it connects.
 
 use std::io;
-use std::net::ToSocketAddrs;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use crate::client::retry::RetryPolicy;
 use crate::client::tcp_client::TcpClient;
-use crate::client::tcp_client::{ClientShared, RetryCallback};
+use crate::client::tcp_client::{ClientShared, RetryCallback, Target};
 use crate::conn::callbacks::Callbacks;
 use crate::conn::connection::TcpConnection;
 use crate::conn::options::ConnOptions;
@@ -15,7 +15,9 @@ use crate::conn::service::Service;
 use crate::layer::LayerFactory;
 use crate::reactor::event_loop::EventLoop;
 use crate::reactor::loop_handle::LoopHandle;
+use crate::resolve::blocking::split_host_port;
 use crate::resolve::resolver::Resolver;
+use crate::resolve::shared::ResolverInner;
 
 /// Configures a [`TcpClient`]; made by [`TcpClient::builder`].
 pub struct TcpClientBuilder {
@@ -33,8 +35,10 @@ pub struct TcpClientBuilder {
 }
 
 impl TcpClient {
-    /// Starts configuring a client of `addr` ("host:port"; the host name is resolved
-    /// when connecting, on the calling thread).
+    /// Starts configuring a client of `addr`: `ip:port`, `[ipv6]:port` (used as it
+    /// is) or `host:port` (looked up on the client's loop before every attempt, by
+    /// the process's default resolver unless [`TcpClientBuilder::resolver`] names
+    /// another; it never blocks a thread).
     pub fn builder(addr: &str) -> TcpClientBuilder {
         TcpClientBuilder::new(addr)
     }
@@ -105,29 +109,36 @@ impl TcpClientBuilder {
         self
     }
 
-    /// Resolves the host with Muon's resolver (hosts file, resolv.conf, DNS on the
-    /// resolver's loop, TTL cache) instead of the system's `getaddrinfo`. `connect()`
-    /// then waits on its calling thread for the answer (bounded by the resolver's
-    /// timeouts), and refuses to run on the resolver's own loop thread.
+    /// Looks the host up with this resolver's configuration and TTL cache instead of
+    /// the process's default one (`/etc/resolv.conf` and `/etc/hosts`, see
+    /// [`Resolver::system_default`]). The lookups still run on the client's own loop,
+    /// one before every attempt (retries and reconnects too, so a changed address is
+    /// followed); a lookup that fails counts as a failed attempt, with the resolver's
+    /// reason (NXDOMAIN, timeout after N queries, no address) as its error.
     pub fn resolver(mut self, resolver: Resolver) -> Self {
         self.resolver = Some(resolver);
         self
     }
 
-    /// Resolves the address (blocking, on this thread), then starts connecting on the
-    /// client's loop. Returns once the first attempt is queued; see
-    /// [`TcpClient::wait_connected`].
+    /// Starts the client on its loop: the first attempt (lookup, then connect) is
+    /// queued there, and this returns at once, without waiting for either; see
+    /// [`TcpClient::wait_connected`]. Fails only for an address that is not
+    /// "host:port" and for what the loop needs (its thread).
     pub fn connect(self) -> io::Result<TcpClient> {
-        let addrs: Vec<_> = match &self.resolver {
-            Some(r) => r.lookup_socket_addrs(&self.addr)?,
-            None => self.addr.to_socket_addrs()?.collect(),
+        let target = match self.addr.parse::<SocketAddr>() {
+            Ok(addr) => Target::Addrs(vec![addr]),
+            Err(_) => {
+                let (host, port) = split_host_port(&self.addr)?;
+                Target::Name {
+                    host: host.to_string(),
+                    port,
+                    resolver: match &self.resolver {
+                        Some(r) => r.inner.clone(),
+                        None => ResolverInner::system_default(),
+                    },
+                }
+            }
         };
-        if addrs.is_empty() {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                format!("{} resolved to no address", self.addr),
-            ));
-        }
         self.callbacks.owner.check()?;
         let (loop_handle, own_loop) = match self.event_loop {
             Some(h) => (h, None),
@@ -186,7 +197,7 @@ impl TcpClientBuilder {
                 me.clone(),
                 name,
                 Arc::new(service),
-                addrs,
+                target,
                 retry,
                 connect_timeout,
                 reconnect,

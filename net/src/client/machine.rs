@@ -1,29 +1,32 @@
 //! `ClientMachine`: the life of a `TcpClient` as a pure state machine, in one place.
 //!
-//! The client's shell (`tcp_client.rs`) does the I/O — connectors, timers, adopting a
-//! socket as a connection — and reports what happened as an [`Event`];
+//! The client's shell (`tcp_client.rs`) does the I/O — lookups, connectors, timers,
+//! adopting a socket as a connection — and reports what happened as an [`Event`];
 //! [`ClientMachine::apply`] changes the state and returns the one [`Action`] to carry
 //! out. No other code decides whether an attempt counts, when to retry, whether an
 //! "up" reaches the application, or what a stop must undo, so these hold by
 //! construction (and `machine_tests.rs` checks them over every reachable state and
 //! random event sequences):
 //!
-//! - at most one thing is in flight: a connect attempt, a connection (handshaking or
-//!   up) or a backoff timer, each carried by the state that owns it;
+//! - every attempt resolves the target again before it connects (the first, each
+//!   retry and each reconnect), so a name whose address changed is followed; the
+//!   resolver's TTL cache makes that cheap, and a literal address is answered at once;
+//! - at most one thing is in flight: a lookup, a connect attempt, a connection
+//!   (handshaking or up) or a backoff timer, each carried by the state that owns it;
 //! - `Stop` from any state returns the action that undoes what that state owns, and
-//!   from `Stopped` nothing starts again: a late connector is cancelled, a late
-//!   connection closed, and a late "up" is withheld from the application;
-//! - a failure counts once, and the client gives up exactly when the attempt limit is
-//!   reached;
+//!   from `Stopped` nothing starts again: a late lookup or connector is cancelled, a
+//!   late connection closed, and a late "up" is withheld from the application;
+//! - a failure (of the lookup, the connect or the handshake) counts once, and the
+//!   client gives up exactly when the attempt limit is reached;
 //! - "up" reaches the application only for the connection the machine is handshaking.
 //!
 //! ```text
-//!        Start          Started          Connected             Up
-//!   Idle ─────► Dialing ─────► Connecting ─────► Handshaking ─────► Up
-//!                 ▲  │ StartFailed  │ DialFailed     │ Released       │ Released
-//!             Due │  ▼              ▼                ▼                ├─(reconnect)─► BackingOff{0}
-//!           BackingOff{n} ◄──── fail(n+1) ───────────┘                └────────────► Disconnected
-//!                 └ fail(n) at the attempt limit ─► GaveUp{n}
+//!        Start        Looking          Resolved       Started          Connected             Up
+//!   Idle ────► Asking ──────► Resolving ──────► Dialing ─────► Connecting ─────► Handshaking ─────► Up
+//!                ▲              │ ResolveFailed  │ StartFailed  │ DialFailed     │ Released       │ Released
+//!            Due │              ▼                ▼              ▼                ▼                ├─(reconnect)─► BackingOff{0}
+//!          BackingOff{n} ◄──────────────────── fail(n+1) ────────────────────────┘                └────────────► Disconnected
+//!                └ fail(n) at the attempt limit ─► GaveUp{n}
 //!   Stop, from every state ─► Stopped (terminal)
 //! ```
 //!
@@ -37,6 +40,10 @@ use std::fmt::Debug;
 
 /// The kinds of handle the machine carries: what the shell needs to undo a state.
 pub(crate) trait Handles: Debug + Clone + PartialEq {
+    /// A lookup of the target's addresses in flight (or answered at once).
+    type Lookup: Clone + PartialEq + Debug;
+    /// The addresses a lookup found, for one connect attempt.
+    type Addrs: Clone + PartialEq + Debug;
     /// A connect attempt in flight (the connector and its timeout timer).
     type Attempt: Clone + PartialEq + Debug;
     /// A connection of the client's (handshaking or up).
@@ -52,8 +59,15 @@ pub(crate) trait Handles: Debug + Clone + PartialEq {
 pub(crate) enum State<H: Handles> {
     /// Made; the first attempt is queued on the loop.
     Idle,
-    /// The shell was told to start an attempt ([`Action::Dial`]) and reports how it
-    /// went in the same step; `failures` consecutive attempts failed before it.
+    /// The shell was told to look the target up ([`Action::Resolve`]) and reports the
+    /// lookup in the same step; `failures` consecutive attempts failed before it.
+    Asking { failures: u32 },
+    /// The lookup `lookup` is in flight; `failures` consecutive attempts failed
+    /// before it.
+    Resolving { failures: u32, lookup: H::Lookup },
+    /// The shell was told to connect to the addresses found ([`Action::Dial`]) and
+    /// reports how it went in the same step; `failures` consecutive attempts failed
+    /// before it.
     Dialing { failures: u32 },
     /// A connect attempt is in flight; `failures` consecutive ones failed before it.
     Connecting { failures: u32, attempt: H::Attempt },
@@ -82,6 +96,13 @@ pub(crate) enum Event<H: Handles> {
     Start,
     /// A backoff timer fired.
     Due(H::Timer),
+    /// The shell started looking the target up (after [`Action::Resolve`]).
+    Looking(H::Lookup),
+    /// The lookup found these addresses (none empty).
+    Resolved { lookup: H::Lookup, addrs: H::Addrs },
+    /// The lookup failed (no such name, no answer, no address). If the client
+    /// retries, `retry` is the timer to arm.
+    ResolveFailed { lookup: H::Lookup, retry: H::Timer },
     /// The shell started a connect attempt (after [`Action::Dial`]).
     Started(H::Attempt),
     /// The shell could not start the attempt it was told to. If the client retries,
@@ -109,9 +130,12 @@ pub(crate) enum Event<H: Handles> {
 pub(crate) enum Action<H: Handles> {
     /// Nothing.
     None,
-    /// Start a connect attempt now; report [`Event::Started`] or
+    /// Look the target up now; report [`Event::Looking`], then [`Event::Resolved`]
+    /// or [`Event::ResolveFailed`] (in the same step if the answer is known at once).
+    Resolve,
+    /// Start a connect attempt to these addresses now; report [`Event::Started`] or
     /// [`Event::StartFailed`].
-    Dial,
+    Dial(H::Addrs),
     /// Take the connected socket in as the connection reported in `Connected`
     /// (without this action the socket is dropped).
     Adopt,
@@ -119,6 +143,8 @@ pub(crate) enum Action<H: Handles> {
     Deliver,
     /// Remove this attempt's connector and its timeout timer.
     Cancel(H::Attempt),
+    /// Remove this lookup (its callback never runs).
+    CancelLookup(H::Lookup),
     /// Close this connection; an "up" it reports is withheld from the application.
     Close(H::Conn),
     /// Cancel this backoff timer.
@@ -160,14 +186,37 @@ impl<H: Handles> ClientMachine<H> {
         use State as S;
         match (&self.state, event) {
             (S::Idle, Event::Start) => {
-                self.state = S::Dialing { failures: 0 };
-                Action::Dial
+                self.state = S::Asking { failures: 0 };
+                Action::Resolve
             }
             (S::BackingOff { failures, timer }, Event::Due(t)) if *timer == t => {
+                self.state = S::Asking {
+                    failures: *failures,
+                };
+                Action::Resolve
+            }
+            (S::Asking { failures }, Event::Looking(lookup)) => {
+                self.state = S::Resolving {
+                    failures: *failures,
+                    lookup,
+                };
+                Action::None
+            }
+            // A lookup nobody asked for (stopped meanwhile): undo it.
+            (_, Event::Looking(lookup)) => Action::CancelLookup(lookup),
+            (S::Resolving { failures, lookup }, Event::Resolved { lookup: l, addrs })
+                if *lookup == l =>
+            {
                 self.state = S::Dialing {
                     failures: *failures,
                 };
-                Action::Dial
+                Action::Dial(addrs)
+            }
+            (S::Resolving { failures, lookup }, Event::ResolveFailed { lookup: l, retry })
+                if *lookup == l =>
+            {
+                let failures = *failures;
+                self.fail(failures + 1, retry)
             }
             (S::Dialing { failures }, Event::Started(attempt)) => {
                 self.state = S::Connecting {
@@ -232,6 +281,7 @@ impl<H: Handles> ClientMachine<H> {
                 };
                 let stopped = S::Stopped { failures, was_up };
                 match std::mem::replace(&mut self.state, stopped) {
+                    S::Resolving { lookup, .. } => Action::CancelLookup(lookup),
                     S::Connecting { attempt, .. } => Action::Cancel(attempt),
                     S::Handshaking { conn, .. } | S::Up { conn, .. } => Action::Close(conn),
                     S::BackingOff { timer, .. } => Action::CancelTimer(timer),
@@ -264,7 +314,9 @@ impl<H: Handles> ClientMachine<H> {
     /// Consecutive failed attempts (0 once up).
     pub(crate) fn failures(&self) -> u32 {
         match &self.state {
-            State::Dialing { failures }
+            State::Asking { failures }
+            | State::Resolving { failures, .. }
+            | State::Dialing { failures }
             | State::Connecting { failures, .. }
             | State::Handshaking { failures, .. }
             | State::BackingOff { failures, .. }
@@ -297,6 +349,14 @@ impl<H: Handles> ClientMachine<H> {
             State::Up { conn: c, .. } => c == conn,
             State::Stopped { was_up, .. } => was_up.as_ref() == Some(conn),
             _ => false,
+        }
+    }
+
+    /// The lookup in flight, if one is.
+    pub(crate) fn lookup(&self) -> Option<&H::Lookup> {
+        match &self.state {
+            State::Resolving { lookup, .. } => Some(lookup),
+            _ => None,
         }
     }
 

@@ -9,6 +9,8 @@ use proptest::prelude::*;
 struct N;
 
 impl Handles for N {
+    type Lookup = u8;
+    type Addrs = u8;
     type Attempt = u8;
     type Conn = u8;
     type Up = u8;
@@ -26,6 +28,9 @@ type A = Action<N>;
 enum Ev {
     Start,
     Due(bool),
+    Looking,
+    Resolved(bool),
+    ResolveFailed(bool),
     Started,
     StartFailed,
     DialFailed(bool),
@@ -35,10 +40,15 @@ enum Ev {
     Stop,
 }
 
-const EVS: [Ev; 14] = [
+const EVS: [Ev; 19] = [
     Ev::Start,
     Ev::Due(true),
     Ev::Due(false),
+    Ev::Looking,
+    Ev::Resolved(true),
+    Ev::Resolved(false),
+    Ev::ResolveFailed(true),
+    Ev::ResolveFailed(false),
     Ev::Started,
     Ev::StartFailed,
     Ev::DialFailed(true),
@@ -61,16 +71,26 @@ fn concrete(m: &M, ev: Ev, fresh: &mut u8) -> E {
         *fresh = fresh.wrapping_add(1) % OLD;
         *fresh
     };
-    let (attempt, conn, timer) = match m.state() {
-        State::Connecting { attempt, .. } => (*attempt, OLD, OLD),
-        State::Handshaking { conn, .. } | State::Up { conn, .. } => (OLD, *conn, OLD),
-        State::BackingOff { timer, .. } => (OLD, OLD, *timer),
-        _ => (OLD, OLD, OLD),
+    let (lookup, attempt, conn, timer) = match m.state() {
+        State::Resolving { lookup, .. } => (*lookup, OLD, OLD, OLD),
+        State::Connecting { attempt, .. } => (OLD, *attempt, OLD, OLD),
+        State::Handshaking { conn, .. } | State::Up { conn, .. } => (OLD, OLD, *conn, OLD),
+        State::BackingOff { timer, .. } => (OLD, OLD, OLD, *timer),
+        _ => (OLD, OLD, OLD, OLD),
     };
     let pick = |current: bool, id: u8| if current { id } else { OLD };
     match ev {
         Ev::Start => E::Start,
         Ev::Due(c) => E::Due(pick(c, timer)),
+        Ev::Looking => E::Looking(new()),
+        Ev::Resolved(c) => E::Resolved {
+            lookup: pick(c, lookup),
+            addrs: new(),
+        },
+        Ev::ResolveFailed(c) => E::ResolveFailed {
+            lookup: pick(c, lookup),
+            retry: new(),
+        },
         Ev::Started => E::Started(new()),
         Ev::StartFailed => E::StartFailed { retry: new() },
         Ev::DialFailed(c) => E::DialFailed {
@@ -93,11 +113,24 @@ fn concrete(m: &M, ev: Ev, fresh: &mut u8) -> E {
     }
 }
 
+/// Looks up with lookup `l` and finds addresses `addrs`: the machine dials them.
+fn resolve(m: &mut M, l: u8, addrs: u8) {
+    assert_eq!(m.apply(E::Looking(l)), A::None);
+    assert_eq!(m.lookup(), Some(&l));
+    assert_eq!(
+        m.apply(E::Resolved { lookup: l, addrs }),
+        A::Dial(addrs),
+        "resolved"
+    );
+    assert_eq!(m.lookup(), None);
+}
+
 #[test]
 fn table() {
-    // Connect, come up, go down, no reconnect.
+    // Resolve, connect, come up, go down, no reconnect.
     let mut m = M::new(None, false);
-    assert_eq!(m.apply(E::Start), A::Dial);
+    assert_eq!(m.apply(E::Start), A::Resolve);
+    resolve(&mut m, 1, 40);
     assert_eq!(m.apply(E::Started(1)), A::None);
     assert_eq!(
         m.apply(E::Connected {
@@ -111,9 +144,10 @@ fn table() {
     assert_eq!(m.apply(E::Released { conn: 7, retry: 1 }), A::None);
     assert!(m.settled_down() && !m.gave_up() && m.up().is_none());
 
-    // Refused twice with a limit of 2: retry once, then give up.
+    // Refused twice with a limit of 2: retry once (resolving again), then give up.
     let mut m = M::new(Some(2), false);
     m.apply(E::Start);
+    resolve(&mut m, 1, 40);
     m.apply(E::Started(1));
     let fail = |a| E::DialFailed {
         attempt: a,
@@ -127,16 +161,56 @@ fn table() {
         }
     );
     assert_eq!(m.apply(E::Due(8)), A::None, "a stale timer");
-    assert_eq!(m.apply(E::Due(9)), A::Dial);
+    assert_eq!(m.apply(E::Due(9)), A::Resolve, "every retry resolves again");
+    assert_eq!(
+        m.apply(E::Resolved {
+            lookup: 2,
+            addrs: 41
+        }),
+        A::None,
+        "an answer before its lookup started"
+    );
+    resolve(&mut m, 2, 41);
     assert_eq!(m.apply(E::Started(2)), A::None);
     assert_eq!(m.apply(fail(1)), A::None, "a stale attempt");
     assert_eq!(m.apply(fail(2)), A::GiveUp { failures: 2 });
     assert!(m.gave_up() && m.settled_down());
     assert_eq!(m.failures(), 2);
 
-    // A failed handshake counts as a failed attempt; up resets the count.
+    // A failed lookup counts as a failed attempt; so does a failed handshake; up
+    // resets the count.
     let mut m = M::new(None, true);
     m.apply(E::Start);
+    assert_eq!(m.apply(E::Looking(1)), A::None);
+    assert_eq!(
+        m.apply(E::ResolveFailed {
+            lookup: 0,
+            retry: 3
+        }),
+        A::None,
+        "a stale lookup"
+    );
+    assert_eq!(
+        m.apply(E::Resolved {
+            lookup: 0,
+            addrs: 40
+        }),
+        A::None,
+        "a stale answer"
+    );
+    assert_eq!(
+        m.apply(E::ResolveFailed {
+            lookup: 1,
+            retry: 3
+        }),
+        A::Retry {
+            timer: 3,
+            failures: 1
+        }
+    );
+    assert_eq!(m.failures(), 1);
+    assert_eq!(m.apply(E::Due(3)), A::Resolve);
+    resolve(&mut m, 2, 40);
     m.apply(E::Started(1));
     m.apply(E::Connected {
         attempt: 1,
@@ -146,32 +220,49 @@ fn table() {
         m.apply(E::Released { conn: 1, retry: 4 }),
         A::Retry {
             timer: 4,
-            failures: 1
+            failures: 2
         }
     );
     m.apply(E::Due(4));
+    resolve(&mut m, 3, 40);
     m.apply(E::Started(2));
     m.apply(E::Connected {
         attempt: 2,
         conn: 2,
     });
-    assert_eq!(m.failures(), 1);
+    assert_eq!(m.failures(), 2);
     assert_eq!(m.apply(E::Up { conn: 2, handle: 2 }), A::Deliver);
     assert_eq!(m.failures(), 0);
-    // Down with reconnect: back off from zero failures.
+    // Down with reconnect: back off from zero failures, then resolve again.
     assert_eq!(
         m.apply(E::Released { conn: 2, retry: 5 }),
         A::Reconnect { timer: 5 }
     );
     assert!(!m.settled_down());
+    assert_eq!(m.apply(E::Due(5)), A::Resolve, "a reconnect resolves again");
+    resolve(&mut m, 4, 42);
 
     // The connector could not even start.
     let mut m = M::new(Some(1), false);
     m.apply(E::Start);
+    resolve(&mut m, 1, 40);
     assert_eq!(
         m.apply(E::StartFailed { retry: 1 }),
         A::GiveUp { failures: 1 }
     );
+
+    // The only lookup fails with a limit of 1: give up with that failure.
+    let mut m = M::new(Some(1), false);
+    m.apply(E::Start);
+    m.apply(E::Looking(1));
+    assert_eq!(
+        m.apply(E::ResolveFailed {
+            lookup: 1,
+            retry: 2
+        }),
+        A::GiveUp { failures: 1 }
+    );
+    assert!(m.gave_up());
 }
 
 #[test]
@@ -183,9 +274,17 @@ fn stop_undoes_what_each_state_owns() {
         }
         m
     };
-    let connecting = [E::Start, E::Started(1)];
+    let found = E::Resolved {
+        lookup: 2,
+        addrs: 40,
+    };
+    let asking = [E::Start];
+    let resolving = [E::Start, E::Looking(2)];
+    let connecting = [E::Start, E::Looking(2), found.clone(), E::Started(1)];
     let handshaking = [
         E::Start,
+        E::Looking(2),
+        found.clone(),
         E::Started(1),
         E::Connected {
             attempt: 1,
@@ -196,14 +295,18 @@ fn stop_undoes_what_each_state_owns() {
     up.push(E::Up { conn: 5, handle: 5 });
     let backing_off = [
         E::Start,
+        E::Looking(2),
+        found.clone(),
         E::Started(1),
         E::DialFailed {
             attempt: 1,
             retry: 6,
         },
     ];
-    let cases: [(&[E], A); 5] = [
+    let cases: [(&[E], A); 7] = [
         (&[], A::None),
+        (&asking, A::None),
+        (&resolving, A::CancelLookup(2)),
         (&connecting, A::Cancel(1)),
         (&handshaking, A::Close(5)),
         (&up, A::Close(5)),
@@ -219,6 +322,7 @@ fn stop_undoes_what_each_state_owns() {
         assert_eq!(m.delivers_down(&5), up_before, "{path:?}");
         assert!(!m.delivers_down(&6));
         assert!(m.is_stopped() && m.settled_down() && m.up().is_none());
+        assert_eq!(m.lookup(), None);
         // A second stop (drop after stop) changes nothing, not even whose down is owed.
         assert_eq!(m.apply(E::Stop), A::None);
         assert_eq!(
@@ -228,19 +332,35 @@ fn stop_undoes_what_each_state_owns() {
         );
     }
     // Late reports after a stop during the handshake: the "up" is withheld and the
-    // connection closed; a late connector is cancelled; nothing starts again.
+    // connection closed; a late connector or lookup is cancelled; nothing starts
+    // again.
     let mut m = reach(&handshaking);
     m.apply(E::Stop);
     assert_eq!(m.apply(E::Up { conn: 5, handle: 5 }), A::Close(5));
     assert_eq!(m.apply(E::Started(3)), A::Cancel(3));
+    assert_eq!(m.apply(E::Looking(4)), A::CancelLookup(4));
     assert_eq!(m.apply(E::Start), A::None);
     assert_eq!(m.apply(E::Released { conn: 5, retry: 1 }), A::None);
     assert!(m.is_stopped());
+    // A lookup that answers after a stop during the lookup starts nothing.
+    let mut m = reach(&resolving);
+    m.apply(E::Stop);
+    assert_eq!(m.apply(found.clone()), A::None);
+    assert_eq!(
+        m.apply(E::ResolveFailed {
+            lookup: 2,
+            retry: 7
+        }),
+        A::None
+    );
+    assert!(m.is_stopped() && m.attempt().is_none());
 }
 
 /// What is in flight according to the actions, checked against the machine's rules.
 #[derive(Default, Debug)]
 struct Journal {
+    /// Lookups the shell started and nobody ended yet.
+    lookups: Vec<u8>,
     /// Attempts the shell started and nobody ended yet.
     attempts: Vec<u8>,
     /// Connections adopted and not yet released or closed.
@@ -259,6 +379,9 @@ impl Journal {
         // What the event ended.
         match event {
             E::Due(t) => self.timers.retain(|x| x != t),
+            E::Resolved { lookup, .. } | E::ResolveFailed { lookup, .. } => {
+                self.lookups.retain(|x| x != lookup)
+            }
             E::DialFailed { attempt: a, .. } => self.attempts.retain(|x| x != a),
             E::Connected { attempt, .. } => self.attempts.retain(|x| x != attempt),
             E::Released { conn, .. } => self.conns.retain(|x| x != conn),
@@ -280,7 +403,16 @@ impl Journal {
         }
         // What the action starts or ends.
         match action {
-            A::Dial => assert!(!self.stopped, "dial after stop"),
+            A::Resolve => assert!(!self.stopped, "lookup after stop"),
+            A::Dial(addrs) => {
+                assert!(!self.stopped, "dial after stop");
+                // Only the addresses the current lookup found are dialled.
+                assert!(
+                    matches!(event, E::Resolved { addrs: a, .. } if a == addrs),
+                    "dial of {addrs} after {event:?}"
+                );
+            }
+            A::CancelLookup(l) => self.lookups.retain(|x| x != l),
             A::Adopt => {
                 assert!(!self.stopped, "adopt after stop");
                 if let E::Connected { conn, .. } = event {
@@ -324,12 +456,23 @@ impl Journal {
                 self.attempts.push(*a);
             }
         }
+        if let E::Looking(l) = event {
+            if *action == A::None {
+                self.lookups.push(*l);
+            } else {
+                assert_eq!(*action, A::CancelLookup(*l), "a lookup left running");
+            }
+        }
         // At most one thing in flight, and it is the one the state carries.
-        let in_flight = self.attempts.len() + self.conns.len() + self.timers.len();
+        let in_flight =
+            self.lookups.len() + self.attempts.len() + self.conns.len() + self.timers.len();
         assert!(in_flight <= 1, "{self:?} in {:?}", m.state());
-        // The shell finds the attempt in flight through `attempt()`.
+        // The shell finds the lookup and the attempt in flight through `lookup()` and
+        // `attempt()`.
+        assert_eq!(m.lookup(), self.lookups.first());
         assert_eq!(m.attempt(), self.attempts.first());
         match m.state() {
+            State::Resolving { lookup, .. } => assert_eq!(self.lookups, [*lookup]),
             State::Connecting { attempt, .. } => assert_eq!(self.attempts, [*attempt]),
             State::Handshaking { conn, .. } | State::Up { conn, .. } => {
                 assert_eq!(self.conns, [*conn])
@@ -396,6 +539,8 @@ fn every_event_in_every_reachable_state() {
             }
             let mut want = vec![
                 "Idle",
+                "Asking",
+                "Resolving",
                 "Dialing",
                 "Connecting",
                 "Handshaking",

@@ -1,11 +1,12 @@
 //! `TcpClient`: one outgoing connection, with connect timeout, retry and reconnect.
 //!
 //! The client's life is decided by its state machine ([`ClientMachine`],
-//! `machine.rs`): idle → dialing → connecting → handshaking → up, backing off between
-//! failed attempts, giving up at the attempt limit, reconnecting after a disconnect if
-//! asked, stopped from anywhere. This file is the machine's shell: it does the I/O the
-//! machine's actions ask for (connectors and their timeouts, backoff timers, adopting
-//! a socket as a connection, closing it) and reports what happened as events.
+//! `machine.rs`): idle → resolving → connecting → handshaking → up, backing off
+//! between failed attempts (and resolving again before each one), giving up at the
+//! attempt limit, reconnecting after a disconnect if asked, stopped from anywhere.
+//! This file is the machine's shell: it does the I/O the machine's actions ask for
+//! (lookups on the client's own loop, connectors and their timeouts, backoff timers,
+//! adopting a socket as a connection, closing it) and reports what happened as events.
 //!
 //! Thread rule: the machine runs behind a mutex so that other threads can read it and
 //! wait on it; every event but `Stop` is applied on the client's loop thread. `stop()`
@@ -37,6 +38,9 @@ use crate::reactor::loop_ctx::LoopCtx;
 use crate::reactor::loop_handle::LoopHandle;
 use crate::reactor::slab::SlotId;
 use crate::reactor::timer_queue::TimerId;
+use crate::resolve::shared::ResolverInner;
+use crate::resolve::task::LookupTask;
+use crate::resolve::ResolveError;
 
 /// Called before each retry with the number of consecutive failures, the delay chosen
 /// and the last error.
@@ -57,7 +61,31 @@ pub(crate) struct Dial {
     timeout: TimerId,
 }
 
+/// A lookup of the target: its number (unique in the client, which is how its
+/// callback is told from a stale one) and the lookup's handler on the loop (`None`:
+/// answered at once, from a literal, the hosts file or the cache).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Lookup {
+    seq: u64,
+    task: Option<SlotId>,
+}
+
+/// What the client connects to.
+pub(crate) enum Target {
+    /// IP literals: no lookup.
+    Addrs(Vec<SocketAddr>),
+    /// A host name, looked up before every attempt with this resolver's
+    /// configuration and cache (the lookup runs on the client's loop).
+    Name {
+        host: String,
+        port: u16,
+        resolver: Arc<ResolverInner>,
+    },
+}
+
 impl Handles for LoopIds {
+    type Lookup = Lookup;
+    type Addrs = Vec<SocketAddr>;
     type Attempt = Dial;
     type Conn = ConnId;
     type Up = ConnHandle;
@@ -68,12 +96,14 @@ struct ClientState {
     machine: ClientMachine<LoopIds>,
     /// Kept for `last_error()` and `wait_connected()`'s error; decides nothing.
     last_error: Option<(io::ErrorKind, String)>,
+    /// The number of the last lookup started.
+    lookups: u64,
 }
 
 pub(crate) struct ClientShared {
     pub(crate) name: String,
     pub(crate) service: Arc<ConnService>,
-    pub(crate) addrs: Vec<SocketAddr>,
+    pub(crate) target: Target,
     pub(crate) policy: RetryPolicy,
     pub(crate) connect_timeout: Duration,
     pub(crate) loop_handle: LoopHandle,
@@ -96,7 +126,7 @@ impl ClientShared {
         me: Weak<ClientShared>,
         name: String,
         service: Arc<ConnService>,
-        addrs: Vec<SocketAddr>,
+        target: Target,
         policy: RetryPolicy,
         connect_timeout: Duration,
         reconnect: bool,
@@ -107,7 +137,7 @@ impl ClientShared {
         ClientShared {
             name,
             service,
-            addrs,
+            target,
             policy,
             connect_timeout,
             loop_handle,
@@ -116,6 +146,7 @@ impl ClientShared {
             state: Mutex::new(ClientState {
                 machine,
                 last_error: None,
+                lookups: 0,
             }),
             changed: Condvar::new(),
         }
@@ -139,11 +170,27 @@ impl ClientShared {
         self.changed.notify_all();
         match action {
             Action::None | Action::Adopt | Action::Deliver => {}
-            Action::Dial => match place {
-                Place::Loop(ctx) => return self.dial(st, ctx),
-                // Dial comes only from Start and Due, which run on the loop.
+            Action::Resolve => match place {
+                Place::Loop(ctx) => return self.resolve(st, ctx),
+                // Resolve comes only from Start and Due, which run on the loop.
+                Place::Away => log::error!("{}: lookup asked off the loop", self.name),
+            },
+            Action::Dial(addrs) => match place {
+                Place::Loop(ctx) => return self.dial(st, ctx, addrs),
+                // Dial comes only from Resolved, which runs on the loop.
                 Place::Away => log::error!("{}: dial asked off the loop", self.name),
             },
+            Action::CancelLookup(lookup) => {
+                if let Some(task) = lookup.task {
+                    let undo = move |ctx: &mut LoopCtx| ctx.remove_handler(task);
+                    match place {
+                        Place::Loop(ctx) => undo(ctx),
+                        Place::Away => {
+                            self.loop_handle.queue_in_loop(undo);
+                        }
+                    }
+                }
+            }
             Action::Cancel(dial) => {
                 let undo = move |ctx: &mut LoopCtx| {
                     ctx.cancel(dial.timeout);
@@ -229,10 +276,136 @@ impl ClientShared {
         self.notify(notice);
     }
 
-    /// Starts one connect attempt (on the loop, for [`Action::Dial`]).
-    fn dial(&self, st: &mut ClientState, ctx: &mut LoopCtx) -> Option<Notice> {
+    /// Looks the target up (on the loop, for [`Action::Resolve`]): a literal, a name
+    /// in the hosts file or in the cache is answered in this step; else a lookup
+    /// starts on this loop and its answer comes back through [`Self::lookup_done`].
+    fn resolve(&self, st: &mut ClientState, ctx: &mut LoopCtx) -> Option<Notice> {
+        st.lookups += 1;
+        let seq = st.lookups;
+        let (host, port, resolver) = match &self.target {
+            Target::Addrs(addrs) => {
+                let lookup = Lookup { seq, task: None };
+                self.step(st, Place::Loop(ctx), Event::Looking(lookup), None);
+                return self.found(st, ctx, lookup, Ok(addrs.clone()));
+            }
+            Target::Name {
+                host,
+                port,
+                resolver,
+            } => (host, *port, resolver),
+        };
+        let at_port = move |ips: Vec<std::net::IpAddr>| {
+            ips.into_iter()
+                .map(|ip| SocketAddr::new(ip, port))
+                .collect::<Vec<_>>()
+        };
+        if let Some(answer) = resolver.answer_now(host) {
+            let lookup = Lookup { seq, task: None };
+            self.step(st, Place::Loop(ctx), Event::Looking(lookup), None);
+            return self.found(st, ctx, lookup, answer.map(at_port));
+        }
+        log::debug!("{}: looking {host} up", self.name);
+        let me = self.me.clone();
+        let done = Box::new(move |ctx: &mut LoopCtx, answer: Result<_, ResolveError>| {
+            if let Some(me) = me.upgrade() {
+                me.lookup_done(ctx, seq, answer.map(at_port));
+            }
+        });
+        match LookupTask::spawn(ctx, resolver.clone(), host.clone(), done) {
+            Ok(task) => {
+                let lookup = Lookup {
+                    seq,
+                    task: Some(task),
+                };
+                self.step(st, Place::Loop(ctx), Event::Looking(lookup), None)
+            }
+            Err(e) => {
+                let lookup = Lookup { seq, task: None };
+                self.step(st, Place::Loop(ctx), Event::Looking(lookup), None);
+                let e = ResolveError::Io {
+                    name: host.clone(),
+                    error: format!("cannot start the lookup: {e}"),
+                };
+                self.found(st, ctx, lookup, Err(e))
+            }
+        }
+    }
+
+    /// A lookup started by [`Self::resolve`] answered (on the loop).
+    fn lookup_done(
+        &self,
+        ctx: &mut LoopCtx,
+        seq: u64,
+        answer: Result<Vec<SocketAddr>, ResolveError>,
+    ) {
+        let mut st = self.state.lock();
+        let Some(lookup) = st.machine.lookup().filter(|l| l.seq == seq).copied() else {
+            // Stopped meanwhile (the stop's removal of the lookup was still queued).
+            return;
+        };
+        let notice = self.found(&mut st, ctx, lookup, answer);
+        drop(st);
+        self.notify(notice);
+    }
+
+    /// Reports the answer to `lookup` to the machine: the addresses, or the failure
+    /// (an empty answer is one: no address to connect to).
+    fn found(
+        &self,
+        st: &mut ClientState,
+        ctx: &mut LoopCtx,
+        lookup: Lookup,
+        answer: Result<Vec<SocketAddr>, ResolveError>,
+    ) -> Option<Notice> {
+        match answer {
+            Ok(addrs) if !addrs.is_empty() => self.step(
+                st,
+                Place::Loop(ctx),
+                Event::Resolved { lookup, addrs },
+                None,
+            ),
+            Ok(_) => {
+                let e = io::Error::new(
+                    io::ErrorKind::NotFound,
+                    format!("{}: resolved to no address", self.target_name()),
+                );
+                let retry = self.loop_handle.new_timer_id();
+                self.step(
+                    st,
+                    Place::Loop(ctx),
+                    Event::ResolveFailed { lookup, retry },
+                    Some(&e),
+                )
+            }
+            Err(e) => {
+                let e = io::Error::from(e);
+                let retry = self.loop_handle.new_timer_id();
+                self.step(
+                    st,
+                    Place::Loop(ctx),
+                    Event::ResolveFailed { lookup, retry },
+                    Some(&e),
+                )
+            }
+        }
+    }
+
+    /// The target as the application gave it, for messages.
+    fn target_name(&self) -> String {
+        match &self.target {
+            Target::Addrs(addrs) => format!("{addrs:?}"),
+            Target::Name { host, port, .. } => format!("{host}:{port}"),
+        }
+    }
+
+    /// Starts one connect attempt to `addrs` (on the loop, for [`Action::Dial`]).
+    fn dial(
+        &self,
+        st: &mut ClientState,
+        ctx: &mut LoopCtx,
+        addrs: Vec<SocketAddr>,
+    ) -> Option<Notice> {
         let me = self.me.upgrade()?;
-        let addrs = &self.addrs;
         log::debug!("{}: connecting to {addrs:?}", self.name);
         let done: Completion = Box::new(move |ctx, id, outcome| match outcome {
             Ok((stream, peer)) => me.connected(ctx, id, stream, peer),
@@ -247,7 +420,6 @@ impl ClientShared {
             Ok(connector) => {
                 let me = self.me.clone();
                 let timeout = self.connect_timeout;
-                let addrs = addrs.clone();
                 let timer = ctx.run_after(timeout, move |ctx| {
                     ctx.remove_handler(connector);
                     if let Some(me) = me.upgrade() {

@@ -10,7 +10,7 @@
 //! for an answer off the loop), `shared.rs` (what the
 //! handle and the lookups share), `error.rs`. See docs/udp.md.
 
-mod blocking;
+pub(crate) mod blocking;
 mod cache;
 mod conf;
 mod error;
@@ -19,8 +19,8 @@ mod hosts;
 mod machine;
 mod message;
 pub(crate) mod resolver;
-mod shared;
-mod task;
+pub(crate) mod shared;
+pub(crate) mod task;
 
 pub use conf::ResolverConfig;
 pub use error::ResolveError;

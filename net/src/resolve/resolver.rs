@@ -4,20 +4,14 @@
 //! resolver's loop (`task.rs`: UDP, TCP on truncation, search list, nameservers in
 //! turn, each query bounded by the timeout). The callback always runs on that loop.
 
-use std::net::IpAddr;
-use std::sync::Arc;
-use std::time::Instant;
-
-use parking_lot::Mutex;
-
-use super::cache::Cache;
 use super::conf::ResolverConfig;
 use super::error::ResolveError;
-use super::message;
 use super::shared::{Callback, ResolverInner};
 use super::task::LookupTask;
 use crate::reactor::loop_ctx::LoopCtx;
 use crate::reactor::loop_handle::LoopHandle;
+use std::net::IpAddr;
+use std::sync::Arc;
 
 /// Resolves host names on a loop (`Clone + Send`; clones share the cache). See the
 /// module docs and docs/udp.md.
@@ -34,24 +28,33 @@ use crate::reactor::loop_handle::LoopHandle;
 /// ```
 #[derive(Clone)]
 pub struct Resolver {
-    inner: Arc<ResolverInner>,
+    pub(crate) inner: Arc<ResolverInner>,
+    lp: LoopHandle,
 }
 
 impl Resolver {
     /// A resolver whose lookups run on the loop `lp`.
     pub fn new(lp: &LoopHandle, config: ResolverConfig) -> Resolver {
         Resolver {
-            inner: Arc::new(ResolverInner {
-                config,
-                cache: Mutex::new(Cache::default()),
-                lp: lp.clone(),
-            }),
+            inner: Arc::new(ResolverInner::new(config)),
+            lp: lp.clone(),
+        }
+    }
+
+    /// The process's default resolver (`/etc/resolv.conf` and `/etc/hosts`, read once
+    /// at the first use, one TTL cache), with its lookups on the loop `lp`. Every
+    /// handle it returns shares that configuration and cache with the clients that do
+    /// not name a resolver of their own.
+    pub fn system_default(lp: &LoopHandle) -> Resolver {
+        Resolver {
+            inner: ResolverInner::system_default(),
+            lp: lp.clone(),
         }
     }
 
     /// The loop the lookups run on.
     pub fn loop_handle(&self) -> &LoopHandle {
-        &self.inner.lp
+        &self.lp
     }
 
     /// The configuration in use.
@@ -66,12 +69,9 @@ impl Resolver {
         F: FnOnce(&mut LoopCtx, Result<Vec<IpAddr>, ResolveError>) + Send + 'static,
     {
         let callback: Callback = Box::new(callback);
-        let done = match self.answer_now(host) {
+        let done = match self.inner.answer_now(host) {
             Some(result) => {
-                let queued = self
-                    .inner
-                    .lp
-                    .queue_in_loop(move |ctx| callback(ctx, result));
+                let queued = self.lp.queue_in_loop(move |ctx| callback(ctx, result));
                 if !queued {
                     log::warn!("resolver: the loop has ended; {host} not resolved");
                 }
@@ -81,41 +81,13 @@ impl Resolver {
         };
         let inner = self.inner.clone();
         let host = host.to_string();
-        let queued = self
-            .inner
-            .lp
-            .queue_in_loop(move |ctx| LookupTask::spawn(ctx, inner, host, done));
+        let queued = self.lp.queue_in_loop(move |ctx| {
+            if let Err(e) = LookupTask::spawn(ctx, inner, host, done) {
+                log::error!("resolver: cannot add a lookup to the loop: {e}");
+            }
+        });
         if !queued {
             log::warn!("resolver: the loop has ended");
         }
-    }
-
-    /// The answer without asking a nameserver, when there is one: an IP literal, the
-    /// hosts file, the cache, or an invalid name.
-    fn answer_now(&self, host: &str) -> Option<Result<Vec<IpAddr>, ResolveError>> {
-        let literal = host
-            .strip_prefix('[')
-            .and_then(|h| h.strip_suffix(']'))
-            .unwrap_or(host);
-        if let Ok(ip) = literal.parse::<IpAddr>() {
-            return Some(Ok(vec![ip]));
-        }
-        if let Some(addrs) = self.inner.config.hosts.get(host) {
-            let mut addrs = addrs.to_vec();
-            addrs.sort_by_key(|a| !a.is_ipv6());
-            return Some(Ok(addrs));
-        }
-        if let Err(reason) = message::fqdn(host) {
-            return Some(Err(ResolveError::InvalidName {
-                name: host.to_string(),
-                reason,
-            }));
-        }
-        if self.inner.config.nameservers.is_empty() {
-            return Some(Err(ResolveError::NoNameserver {
-                name: host.to_string(),
-            }));
-        }
-        self.inner.cache.lock().get(host, Instant::now()).map(Ok)
     }
 }

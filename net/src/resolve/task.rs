@@ -33,13 +33,16 @@ fn token(id: SlotId) -> Token {
 }
 
 impl LookupTask {
-    /// Starts a lookup of `host` on the loop `ctx`.
+    /// Starts a lookup of `host` on the loop `ctx`; returns its slot (removing the
+    /// handler cancels the lookup: its callback is dropped unrun). The first question
+    /// goes out on the loop's next turn, never inside this call, so the callback never
+    /// runs inside its starter (which may hold a lock the callback takes).
     pub(crate) fn spawn(
         ctx: &mut LoopCtx,
         inner: Arc<ResolverInner>,
         host: String,
         callback: Callback,
-    ) {
+    ) -> std::io::Result<SlotId> {
         let cfg = &inner.config;
         let names = cfg.candidates(&host);
         let machine = Machine::new(&host, names.len(), cfg.nameservers.len(), cfg.attempts);
@@ -54,11 +57,10 @@ impl LookupTask {
             callback: Some(callback),
             inner,
         };
-        match ctx.add_handler(|_, _| Ok(Box::new(task))) {
-            // The first poke asks the first question.
-            Ok(id) => ctx.run_handler(id, None),
-            Err(e) => log::error!("resolver: cannot add a lookup to the loop: {e}"),
-        }
+        let id = ctx.add_handler(|_, _| Ok(Box::new(task)))?;
+        // The first poke asks the first question (a no-op if the lookup was removed).
+        ctx.run_at(Instant::now(), move |ctx| ctx.run_handler(id, None));
+        Ok(id)
     }
 
     fn step(&mut self, ctx: &mut LoopCtx, id: SlotId, step: Step) {

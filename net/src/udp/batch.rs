@@ -5,8 +5,12 @@
 //! Ownership: each loop's UDP socket owns one [`RecvBatch`] (its data area is the
 //! loop's receive buffer pool: `MAX_BATCH` slots allocated once, so receiving allocates
 //! nothing) and one [`SendBatch`] (headers only; the payloads stay in the outbox's
-//! pooled buffers). The raw pointers in the C headers are set right before each system
-//! call from storage that does not move during it.
+//! pooled buffers). A `RecvBatch`'s headers point into its own boxed slices, which
+//! never move or change size, so their pointers are set once; before each `recvmmsg`
+//! only the fields the kernel wrote in the headers it filled last time are reset (with
+//! a few datagrams per call, rewriting all 64 headers was the top of the echo server's
+//! profile; see docs/benchmarks.md). A `SendBatch`'s pointers are set right before
+//! each system call from storage that does not move during it.
 
 use std::io;
 use std::mem::size_of;
@@ -50,6 +54,9 @@ pub(crate) struct RecvBatch {
     controls: Box<[Control]>,
     iovecs: Box<[libc::iovec]>,
     headers: Box<[libc::mmsghdr]>,
+    /// Headers whose kernel-written fields may differ from their initial values
+    /// (those the last call filled, or all it was given if it failed oddly).
+    dirty: usize,
 }
 
 impl RecvBatch {
@@ -66,14 +73,41 @@ impl RecvBatch {
                 vec![std::mem::zeroed::<libc::mmsghdr>(); slots],
             )
         };
-        RecvBatch {
+        let mut b = RecvBatch {
             slot_size,
             data: vec![0u8; slots * slot_size].into_boxed_slice(),
             names: names.into_boxed_slice(),
             controls: vec![Control([0; CONTROL_LEN]); slots].into_boxed_slice(),
             iovecs: iovecs.into_boxed_slice(),
             headers: headers.into_boxed_slice(),
+            dirty: 0,
+        };
+        // The boxed slices' storage never moves (moving the batch moves the boxes'
+        // pointers, not what they point at), so these pointers stay valid for the
+        // batch's life.
+        let base = b.data.as_mut_ptr();
+        for i in 0..slots {
+            b.iovecs[i] = libc::iovec {
+                // SAFETY: slot i lies inside `data` (slots * slot_size bytes).
+                iov_base: unsafe { base.add(i * slot_size) }.cast(),
+                iov_len: slot_size,
+            };
+            let h = &mut b.headers[i].msg_hdr;
+            h.msg_name = (&mut b.names[i] as *mut libc::sockaddr_storage).cast();
+            h.msg_iov = &mut b.iovecs[i];
+            h.msg_iovlen = 1;
+            h.msg_control = b.controls[i].0.as_mut_ptr().cast();
+            Self::reset(&mut b.headers[i]);
         }
+        b
+    }
+
+    /// The fields of a header the kernel writes back, to their values before a call.
+    fn reset(h: &mut libc::mmsghdr) {
+        h.msg_len = 0;
+        h.msg_hdr.msg_namelen = size_of::<libc::sockaddr_storage>() as u32;
+        h.msg_hdr.msg_controllen = CONTROL_LEN as _;
+        h.msg_hdr.msg_flags = 0;
     }
 
     /// How many datagrams one call can take.
@@ -85,25 +119,13 @@ impl RecvBatch {
     /// UDP socket: an empty queue is `WouldBlock`.
     pub(crate) fn recv(&mut self, fd: RawFd, max: usize) -> io::Result<usize> {
         let n = max.clamp(1, self.slots());
-        let base = self.data.as_mut_ptr();
-        for i in 0..n {
-            self.iovecs[i] = libc::iovec {
-                // SAFETY: slot i lies inside `data` (slots * slot_size bytes).
-                iov_base: unsafe { base.add(i * self.slot_size) }.cast(),
-                iov_len: self.slot_size,
-            };
-            let h = &mut self.headers[i];
-            h.msg_len = 0;
-            h.msg_hdr.msg_name = (&mut self.names[i] as *mut libc::sockaddr_storage).cast();
-            h.msg_hdr.msg_namelen = size_of::<libc::sockaddr_storage>() as u32;
-            h.msg_hdr.msg_iov = &mut self.iovecs[i];
-            h.msg_hdr.msg_iovlen = 1;
-            h.msg_hdr.msg_control = self.controls[i].0.as_mut_ptr().cast();
-            h.msg_hdr.msg_controllen = CONTROL_LEN as _;
-            h.msg_hdr.msg_flags = 0;
+        for h in &mut self.headers[..self.dirty] {
+            Self::reset(h);
         }
-        // SAFETY: the first n headers point at live, writable storage of the lengths
-        // given (set just above, owned by self and not moved during the call).
+        self.dirty = 0;
+        // SAFETY: every header points at live, writable storage of the lengths given
+        // (set in `new`, owned by self, in boxed slices that never move), and the
+        // fields the kernel writes back were reset above.
         let r = unsafe {
             libc::recvmmsg(
                 fd,
@@ -114,8 +136,15 @@ impl RecvBatch {
             )
         };
         if r < 0 {
-            Err(io::Error::last_os_error())
+            let e = io::Error::last_os_error();
+            // An empty queue writes nothing back; any other failure may have written
+            // part of a header: reset all it was given.
+            if e.kind() != io::ErrorKind::WouldBlock {
+                self.dirty = n;
+            }
+            Err(e)
         } else {
+            self.dirty = r as usize;
             Ok(r as usize)
         }
     }
