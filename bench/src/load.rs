@@ -10,8 +10,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use clap::{Args, ValueEnum};
+use openssl::ex_data::Index;
 use openssl::ssl::{
-    SslConnector, SslMethod, SslSession, SslSessionCacheMode, SslVerifyMode, SslVersion,
+    Ssl, SslConnector, SslMethod, SslSession, SslSessionCacheMode, SslVerifyMode, SslVersion,
 };
 use serde_json::{json, Value};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -70,9 +71,31 @@ pub struct LoadArgs {
     /// newest session (ticket) the client got.
     #[arg(long)]
     resume: bool,
+    /// Instead of a time window, exactly this many handshakes per client (handshake)
+    /// or messages per connection (pingpong), after one unmeasured each: the same work
+    /// every run, for instruction counts (bench/profile.sh).
+    #[arg(long)]
+    count: Option<u64>,
+    /// With `--count` (or in bulk): a shell command run right before the measured operations
+    /// (e.g. `callgrind_control -z PID`); it must succeed.
+    #[arg(long)]
+    on_start: Option<String>,
+    /// With `--count` (or in bulk): a shell command run right after them (e.g. `callgrind_control
+    /// -d PID`); it must succeed.
+    #[arg(long)]
+    on_end: Option<String>,
+    /// With `--count`: the most the measured operations may take, in seconds.
+    #[arg(long, default_value_t = 600.0)]
+    count_seconds: f64,
     /// Free-form labels copied into the JSON line (key=value).
     #[arg(long = "label", value_parser = parse_label)]
     labels: Vec<(String, String)>,
+}
+
+impl LoadArgs {
+    fn count_limit(&self) -> Duration {
+        Duration::from_secs_f64(self.count_seconds)
+    }
 }
 
 fn parse_label(s: &str) -> Result<(String, String), String> {
@@ -133,18 +156,34 @@ trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
 type Stream = Box<dyn Io>;
 
+/// The newest resumable session one client holds (each handshake client has its own:
+/// see [`Dialer`]).
+type SessionSlot = Arc<Mutex<Option<SslSession>>>;
+
 /// Opens connections: TCP with TCP_NODELAY, then the TLS handshake if asked.
+///
+/// Resumption: every handshake client keeps its own newest session in a
+/// [`SessionSlot`], as a real client does. One slot shared by all clients resumed only
+/// about half the TLS 1.2 handshakes against rustls servers: rustls sends a new ticket
+/// on every TLS 1.2 resumption, and OpenSSL's client then marks the session it resumed
+/// not resumable (`SSL_CTX_remove_session` in `tls_process_new_session_ticket`) without
+/// calling the new-session callback (it is not called for a resumed TLS 1.2 handshake),
+/// so the shared slot kept a dead session and the next offer was a full handshake.
+/// Now a TLS 1.2 client takes the connection's session after the handshake (for a
+/// resumption with a new ticket, the fresh copy carrying it), and TLS 1.3 tickets
+/// (after the handshake) reach the slot of the connection they arrived on through the
+/// callback.
 struct Dialer {
     addr: SocketAddr,
     tls: Option<SslConnector>,
     resume: bool,
-    /// The newest session the server gave us (filled by the new-session callback).
-    session: Arc<Mutex<Option<SslSession>>>,
+    /// Where the new-session callback finds the slot of the connection it runs for.
+    slot_index: Index<Ssl, SessionSlot>,
 }
 
 impl Dialer {
     fn new(args: &LoadArgs) -> io::Result<Dialer> {
-        let session: Arc<Mutex<Option<SslSession>>> = Arc::default();
+        let slot_index = Ssl::new_ex_index::<SessionSlot>().map_err(io::Error::other)?;
         let tls = if args.tls {
             let mut b = SslConnector::builder(SslMethod::tls_client()).map_err(io::Error::other)?;
             // The chain is not verified: it would only add client CPU. The server still
@@ -161,10 +200,11 @@ impl Dialer {
                 b.set_max_proto_version(version).map_err(io::Error::other)?;
             }
             b.set_session_cache_mode(SslSessionCacheMode::CLIENT);
-            let slot = session.clone();
-            b.set_new_session_callback(move |_ssl, s| {
-                if let Ok(mut g) = slot.lock() {
-                    *g = Some(s);
+            b.set_new_session_callback(move |ssl, s| {
+                if let Some(slot) = ssl.ex_data(slot_index) {
+                    if let Ok(mut g) = slot.lock() {
+                        *g = Some(s);
+                    }
                 }
             });
             Some(b.build())
@@ -175,12 +215,13 @@ impl Dialer {
             addr: args.addr,
             tls,
             resume: args.resume,
-            session,
+            slot_index,
         })
     }
 
-    /// A connection, and whether its TLS session was resumed.
-    async fn dial(&self) -> io::Result<(Stream, bool)> {
+    /// A connection, and whether its TLS session was resumed. With `--resume`, `slot`
+    /// is the client's own session: offered if it holds one, updated with the newest.
+    async fn dial(&self, slot: &SessionSlot) -> io::Result<(Stream, bool)> {
         let tcp = TcpStream::connect(self.addr).await?;
         tcp.set_nodelay(true)?;
         let Some(connector) = &self.tls else {
@@ -193,15 +234,22 @@ impl Dialer {
             .into_ssl("localhost")
             .map_err(io::Error::other)?;
         if self.resume {
-            let cached = self.session.lock().ok().and_then(|g| g.clone());
+            let cached = slot.lock().ok().and_then(|g| g.clone());
             if let Some(s) = cached {
                 // SAFETY: the session comes from a connection of this same context.
                 unsafe { ssl.set_session(&s) }.map_err(io::Error::other)?;
             }
+            ssl.set_ex_data(self.slot_index, slot.clone());
         }
         let mut s = tokio_openssl::SslStream::new(ssl, tcp).map_err(io::Error::other)?;
         Pin::new(&mut s).connect().await.map_err(io::Error::other)?;
         let reused = s.ssl().session_reused();
+        if self.resume && s.ssl().version2() != Some(SslVersion::TLS1_3) {
+            // TLS 1.2: the session is complete now (see the type's comment).
+            if let (Some(now), Ok(mut g)) = (s.ssl().session(), slot.lock()) {
+                *g = Some(now.to_owned());
+            }
+        }
         Ok((Box::new(s), reused))
     }
 }
@@ -215,7 +263,7 @@ async fn open_many(dialer: &Arc<Dialer>, n: usize, first: usize) -> io::Result<V
         let (dialer, gate) = (dialer.clone(), gate.clone());
         tasks.push(tokio::spawn(async move {
             let _permit = gate.acquire_owned().await.map_err(io::Error::other)?;
-            let (mut s, _) = dialer.dial().await?;
+            let (mut s, _) = dialer.dial(&SessionSlot::default()).await?;
             if first > 0 {
                 echo_once(&mut s, first).await?;
             }
@@ -266,6 +314,51 @@ async fn measured_window(args: &LoadArgs, phase: &AtomicU8) -> io::Result<(f64, 
 
 async fn pingpong(args: &LoadArgs, dialer: Arc<Dialer>) -> io::Result<Value> {
     let streams = open_many(&dialer, args.conns, args.size).await?;
+    let (per_conn, lat, cpu, wall) = match args.count {
+        Some(count) => pingpong_counted(args, streams, count).await?,
+        None => pingpong_window(args, streams).await?,
+    };
+    pingpong_result(args, per_conn, lat, cpu, wall)
+}
+
+/// Messages per connection, latencies (ns), server CPU seconds, wall seconds.
+type PingpongRun = (Vec<f64>, Vec<u32>, f64, f64);
+
+/// `--count`: after the one echo each connection made when it opened, `--on-start`,
+/// exactly `count` messages on every connection, `--on-end`.
+async fn pingpong_counted(
+    args: &LoadArgs,
+    streams: Vec<Stream>,
+    count: u64,
+) -> io::Result<PingpongRun> {
+    run_hook(args.on_start.as_deref())?;
+    let cpu0 = cpu_seconds(args.server_pid)?;
+    let t0 = Instant::now();
+    let mut tasks = Vec::with_capacity(streams.len());
+    for mut s in streams {
+        let size = args.size;
+        tasks.push(tokio::spawn(async move {
+            let msg = vec![0x5au8; size];
+            let mut back = vec![0u8; size];
+            let mut lat = Vec::with_capacity(count as usize);
+            for _ in 0..count {
+                let t = Instant::now();
+                s.write_all(&msg).await?;
+                s.read_exact(&mut back).await?;
+                lat.push(t.elapsed().as_nanos().min(u32::MAX as u128) as u32);
+            }
+            Ok::<Vec<u32>, io::Error>(lat)
+        }));
+    }
+    let done = join_counted(tasks, args.count_limit()).await?;
+    let wall = t0.elapsed().as_secs_f64();
+    let cpu = cpu_seconds(args.server_pid)? - cpu0;
+    run_hook(args.on_end.as_deref())?;
+    let per_conn = done.iter().map(|l| l.len() as f64).collect();
+    Ok((per_conn, done.concat(), cpu, wall))
+}
+
+async fn pingpong_window(args: &LoadArgs, streams: Vec<Stream>) -> io::Result<PingpongRun> {
     let phase = Arc::new(AtomicU8::new(WARMUP));
     let mut tasks = Vec::with_capacity(streams.len());
     for mut s in streams {
@@ -309,6 +402,16 @@ async fn pingpong(args: &LoadArgs, dialer: Arc<Dialer>) -> io::Result<Value> {
         per_conn.push(r.msgs as f64);
         lat.extend_from_slice(&r.latencies_ns);
     }
+    Ok((per_conn, lat, cpu, wall))
+}
+
+fn pingpong_result(
+    args: &LoadArgs,
+    per_conn: Vec<f64>,
+    mut lat: Vec<u32>,
+    cpu: f64,
+    wall: f64,
+) -> io::Result<Value> {
     let msgs: f64 = per_conn.iter().sum();
     lat.sort_unstable();
     let pct = |p: f64| -> f64 {
@@ -337,26 +440,35 @@ async fn pingpong(args: &LoadArgs, dialer: Arc<Dialer>) -> io::Result<Value> {
     }))
 }
 
+/// One client handshake as the scenario makes it: connect (offering the client's
+/// session when resuming), one 64-byte echo (a TLS 1.3 ticket arrives before it), then
+/// close_notify and close (a clean shutdown keeps the session resumable).
+async fn one_handshake(dialer: &Dialer, slot: &SessionSlot) -> io::Result<bool> {
+    let (mut s, reused) = dialer.dial(slot).await?;
+    echo_once(&mut s, 64).await?;
+    let _ = s.shutdown().await;
+    Ok(reused)
+}
+
 async fn handshake(args: &LoadArgs, dialer: Arc<Dialer>) -> io::Result<Value> {
     if dialer.tls.is_none() {
         return Err(io::Error::other("the handshake scenario needs --tls"));
     }
-    // One handshake first, so a resuming run has a session from the start.
-    let (mut s, _) = dialer.dial().await?;
-    echo_once(&mut s, 64).await?;
-    s.shutdown().await?;
-    drop(s);
+    if let Some(count) = args.count {
+        return handshake_counted(args, dialer, count).await;
+    }
+    // One handshake first: the server answers TLS before the clock starts.
+    one_handshake(&dialer, &SessionSlot::default()).await?;
     let phase = Arc::new(AtomicU8::new(WARMUP));
     let mut tasks = Vec::new();
     for _ in 0..args.conns {
         let (phase, dialer) = (phase.clone(), dialer.clone());
         tasks.push(tokio::spawn(async move {
+            // This client's own session; its first handshake (in the warm-up) is full.
+            let slot = SessionSlot::default();
             let (mut done, mut reused) = (0u64, 0u64);
             while phase.load(Ordering::Relaxed) != STOP {
-                let (mut s, r) = dialer.dial().await?;
-                echo_once(&mut s, 64).await?;
-                // close_notify, then close: a clean shutdown keeps the session resumable.
-                let _ = s.shutdown().await;
+                let r = one_handshake(&dialer, &slot).await?;
                 if phase.load(Ordering::Relaxed) == MEASURE {
                     done += 1;
                     reused += u64::from(r);
@@ -375,13 +487,87 @@ async fn handshake(args: &LoadArgs, dialer: Arc<Dialer>) -> io::Result<Value> {
         done += d;
         reused += r;
     }
-    Ok(json!({
+    Ok(handshake_result(done, reused, cpu, wall))
+}
+
+fn handshake_result(done: u64, reused: u64, cpu: f64, wall: f64) -> Value {
+    json!({
+        "handshakes": done,
+        "resumed": reused,
         "handshakes_per_s": done as f64 / wall,
         "resumed_fraction": reused as f64 / (done.max(1)) as f64,
         "server_cpu_us_per_handshake": cpu * 1e6 / (done.max(1)) as f64,
         "server_cpu_util": cpu / wall,
         "window_s": wall,
-    }))
+    })
+}
+
+/// `--count`: every client first makes one unmeasured handshake (so a resuming client
+/// holds a session), then `--on-start` runs, then each client makes exactly `count`
+/// handshakes, then `--on-end` runs. The same work every run, for instruction counts.
+async fn handshake_counted(args: &LoadArgs, dialer: Arc<Dialer>, count: u64) -> io::Result<Value> {
+    let slots: Vec<SessionSlot> = (0..args.conns).map(|_| SessionSlot::default()).collect();
+    for slot in &slots {
+        one_handshake(&dialer, slot).await?;
+    }
+    run_hook(args.on_start.as_deref())?;
+    let cpu0 = cpu_seconds(args.server_pid)?;
+    let t0 = Instant::now();
+    let mut tasks = Vec::new();
+    for slot in slots {
+        let dialer = dialer.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut reused = 0u64;
+            for _ in 0..count {
+                reused += u64::from(one_handshake(&dialer, &slot).await?);
+            }
+            Ok::<u64, io::Error>(reused)
+        }));
+    }
+    let reused = join_counted(tasks, args.count_limit())
+        .await?
+        .into_iter()
+        .sum();
+    let wall = t0.elapsed().as_secs_f64();
+    let cpu = cpu_seconds(args.server_pid)? - cpu0;
+    run_hook(args.on_end.as_deref())?;
+    Ok(handshake_result(
+        count * args.conns as u64,
+        reused,
+        cpu,
+        wall,
+    ))
+}
+
+/// Waits for the tasks of a `--count` run, all within `limit` (a run that takes
+/// longer is a failure, not a short result).
+async fn join_counted<T>(
+    tasks: Vec<tokio::task::JoinHandle<io::Result<T>>>,
+    limit: Duration,
+) -> io::Result<Vec<T>> {
+    let all = async {
+        let mut out = Vec::with_capacity(tasks.len());
+        for t in tasks {
+            out.push(t.await.map_err(io::Error::other)??);
+        }
+        Ok::<Vec<T>, io::Error>(out)
+    };
+    tokio::time::timeout(limit, all)
+        .await
+        .map_err(|_| io::Error::other(format!("the counted run took over {limit:?}")))?
+}
+
+/// Runs a `--on-start`/`--on-end` command with `sh -c`; it must succeed.
+fn run_hook(cmd: Option<&str>) -> io::Result<()> {
+    let Some(cmd) = cmd else { return Ok(()) };
+    let status = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(cmd)
+        .status()?;
+    if !status.success() {
+        return Err(io::Error::other(format!("hook {cmd:?} failed: {status}")));
+    }
+    Ok(())
 }
 
 /// Length of the repeating test pattern: prime, so chunk edges never line up with it.
@@ -412,6 +598,8 @@ async fn bulk(args: &LoadArgs, dialer: Arc<Dialer>) -> io::Result<Value> {
     let streams = open_many(&dialer, args.conns, 0).await?;
     let pat = pattern();
     let total = args.bytes;
+    // The byte count is fixed already: the hooks work here without `--count`.
+    run_hook(args.on_start.as_deref())?;
     let cpu0 = cpu_seconds(args.server_pid)?;
     let t0 = Instant::now();
     let mut tasks = Vec::new();
@@ -450,15 +638,20 @@ async fn bulk(args: &LoadArgs, dialer: Arc<Dialer>) -> io::Result<Value> {
             Ok(())
         }));
     }
-    let limit = Duration::from_secs(120);
+    // A profiled server (bench/profile.sh) is slow: it gets the `--count` bound.
+    let limit = match args.on_start {
+        Some(_) => args.count_limit(),
+        None => Duration::from_secs(120),
+    };
     for t in tasks {
         tokio::time::timeout(limit, t)
             .await
-            .map_err(|_| io::Error::other("bulk transfer took over 120 s"))?
+            .map_err(|_| io::Error::other(format!("bulk transfer took over {limit:?}")))?
             .map_err(io::Error::other)??;
     }
     let wall = t0.elapsed().as_secs_f64();
     let cpu = cpu_seconds(args.server_pid)? - cpu0;
+    run_hook(args.on_end.as_deref())?;
     let one_way = total as f64 * args.conns as f64;
     Ok(json!({
         "bytes_each_way": one_way,

@@ -282,8 +282,9 @@ in flight per connection, muduo's pingpong with a full round trip so it gives la
 trip of messages sent and received in it; spread = max/min of per-connection round trips (and \
 their coefficient of variation).\n\
 - **handshake**: {} concurrent clients each loop connect, TLS handshake, one 64-byte echo, \
-close_notify, close. Resumed: every handshake offers the newest session (TLS 1.3 ticket, TLS 1.2 \
-ticket) and the fraction actually resumed is shown.\n\
+close_notify, close. Resumed: every client offers the newest session it got itself (TLS 1.3 \
+ticket, TLS 1.2 ticket; its first handshake, in the warm-up, is full) and the fraction the server \
+actually resumed is shown.\n\
 - **bulk**: each connection writes 256 MiB (a pseudo-random pattern) while reading the echo back \
 and comparing every byte. ms/GiB is server CPU per GiB echoed (counted one way).\n\
 - **memory**: 10,000 connections opened (64 at a time), each echoes 64 bytes (after the \

@@ -11,13 +11,25 @@ use std::io;
 use std::net::SocketAddr;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-use net::{Buffer, Layer, LayerRead};
+use net::{Buffer, Layer, LayerRead, CHEAP_PREPEND};
 use rustls::client::UnbufferedClientConnection;
 use rustls::server::UnbufferedServerConnection;
 
 use crate::drive::{drive, encode_queued, Job, Seen, Stop};
 use crate::error::RustlsError;
 use crate::sni;
+
+/// A drained `incoming` larger than this is given back (as the connection does with
+/// its own buffers).
+const KEEP_CAPACITY: usize = 256 * 1024;
+
+/// The largest TLS record on the wire: 16 KiB of plaintext plus what a cipher may add
+/// (RFC 8446, 5.2), plus the header.
+const MAX_RECORD: usize = 16 * 1024 + 256 + 5;
+
+/// The room made behind a partial record before a read when less than a whole record
+/// is free there (see [`Layer::read_buffer`] below).
+const READ_ROOM: usize = 2 * MAX_RECORD;
 
 /// The rustls connection of one side.
 pub(crate) enum Side {
@@ -65,8 +77,12 @@ pub struct RustlsLayer {
     /// Ciphertext rustls has not consumed yet: the start of a record (or of a
     /// handshake message spread over records) still arriving. Kept here rather than
     /// in the connection's wire buffer because a write must hand rustls the same
-    /// bytes it saw last.
+    /// bytes it saw last; the connection reads straight into it
+    /// ([`Layer::read_buffer`]), so no byte read is copied over.
     incoming: Buffer,
+    /// How many bytes `incoming` held when the last read was processed: at least a
+    /// record's worth means the peer streams large records (see `read_buffer`).
+    last_fill: usize,
     /// Plaintext written before the handshake completed.
     pending: Buffer,
     /// Server: the name the client asked for (SNI). Client: the name it sent.
@@ -80,6 +96,7 @@ impl RustlsLayer {
             peer,
             state: State::Handshaking,
             incoming: Buffer::new(),
+            last_fill: 0,
             pending: Buffer::new(),
             server_name,
         }
@@ -210,6 +227,11 @@ impl RustlsLayer {
                 write: WriteSide::Open,
             };
             out.handshake_done = true;
+            // The handshake's messages sized this buffer; an idle connection keeps
+            // none (as the connection does with its own buffers).
+            if self.incoming.is_empty() {
+                self.incoming = Buffer::new();
+            }
         }
         if seen.peer_closed {
             if let State::Established { read, .. } = &mut self.state {
@@ -317,21 +339,60 @@ impl Layer for RustlsLayer {
             }
             _ => {}
         }
-        // Take the new ciphertext without copying when nothing waits from before.
-        if self.incoming.is_empty() {
-            std::mem::swap(&mut self.incoming, wire_in);
-        } else {
-            self.incoming.append(wire_in.peek());
-            wire_in.retrieve_all();
+        // The connection read into `incoming` (`read_buffer`); anything in `wire_in`
+        // came another way and follows what is there.
+        if !wire_in.is_empty() {
+            if self.incoming.is_empty() {
+                std::mem::swap(&mut self.incoming, wire_in);
+            } else {
+                self.incoming.append(wire_in.peek());
+                wire_in.retrieve_all();
+            }
         }
+        self.last_fill = self.incoming.readable_bytes();
         let result = self.read_step(plain, wire_out, eof);
-        if self.incoming.is_empty() {
-            // Hand the (large) buffer back to the connection, which keeps or shrinks
-            // it; an idle layer holds no ciphertext buffer at all.
-            std::mem::swap(&mut self.incoming, wire_in);
+        if self.incoming.is_empty() && self.incoming.capacity() > KEEP_CAPACITY {
+            // One burst must not leave every idle connection holding its buffer.
             self.incoming = Buffer::new();
         }
         result.map_err(|e| self.fail(e, wire_out))
+    }
+
+    fn read_buffer(&mut self) -> Option<&mut Buffer> {
+        match self.state {
+            State::Handshaking
+            | State::Established {
+                read: ReadSide::Open,
+                ..
+            } => {}
+            // Whatever arrives now is discarded by `read`: the connection's buffer.
+            _ => return None,
+        }
+        let buf = &mut self.incoming;
+        if buf.is_empty() || buf.writable_bytes() >= MAX_RECORD {
+            return Some(buf);
+        }
+        // A record still arriving with little room behind it. Move its start to the
+        // front, so the read gets the room before it (`Buffer::read_from` would otherwise
+        // spill the rest to its stack area, copy it over and grow the buffer).
+        let tail = buf.readable_bytes();
+        let room_once_moved =
+            buf.writable_bytes() + buf.prependable_bytes().saturating_sub(CHEAP_PREPEND);
+        if self.last_fill < MAX_RECORD {
+            // Small reads (small messages, or a peer trickling bytes): grow only with
+            // what arrives, so a slow peer costs what it sent.
+            buf.ensure_writable(room_once_moved);
+        } else if room_once_moved >= READ_ROOM {
+            // A stream of large records: room for two, so the start of the next partial
+            // record, copied forward next time, is small beside what was read.
+            buf.ensure_writable(READ_ROOM);
+        } else {
+            // Sized once for any record start (`Buffer` itself would double).
+            let mut bigger = Buffer::with_capacity(tail.max(MAX_RECORD) + READ_ROOM);
+            bigger.append(buf.peek());
+            *buf = bigger;
+        }
+        Some(buf)
     }
 
     fn write(&mut self, plain: &[u8], wire_out: &mut Buffer) -> io::Result<()> {

@@ -52,16 +52,27 @@ const TLS12_SUITES: [(CipherSuite, &str); 6] = [
     ),
 ];
 
-/// The crypto provider with Muon's policy: aws-lc-rs, the suites above plus the three
-/// TLS 1.3 suites, X25519 and P-256.
+/// The TLS 1.3 suites in OpenSSL's default order, which net-ssl serves with the
+/// server's preference.
+const TLS13_SUITES: [CipherSuite; 3] = [
+    CipherSuite::TLS13_AES_256_GCM_SHA384,
+    CipherSuite::TLS13_CHACHA20_POLY1305_SHA256,
+    CipherSuite::TLS13_AES_128_GCM_SHA256,
+];
+
+/// The crypto provider with Muon's policy: aws-lc-rs, the three TLS 1.3 suites and the
+/// TLS 1.2 suites above, in net-ssl's order of preference (the server chooses by it:
+/// aws-lc-rs's own order put AES-256 before AES-128 in TLS 1.2, so a client offering
+/// both got another suite, and a costlier handshake, than from net-ssl), X25519 and P-256.
 pub(crate) fn provider() -> Arc<CryptoProvider> {
     let mut provider = aws_lc_rs::default_provider();
-    provider.cipher_suites.retain(|s| match s {
-        rustls::SupportedCipherSuite::Tls13(_) => true,
-        rustls::SupportedCipherSuite::Tls12(_) => {
-            TLS12_SUITES.iter().any(|(id, _)| *id == s.suite())
-        }
-    });
+    let offered = std::mem::take(&mut provider.cipher_suites);
+    let order = TLS13_SUITES
+        .iter()
+        .chain(TLS12_SUITES.iter().map(|(id, _)| id));
+    provider.cipher_suites = order
+        .filter_map(|id| offered.iter().find(|s| s.suite() == *id).copied())
+        .collect();
     provider.kx_groups = vec![aws_lc_rs::kx_group::X25519, aws_lc_rs::kx_group::SECP256R1];
     Arc::new(provider)
 }
@@ -132,6 +143,34 @@ mod tests {
             groups,
             vec![rustls::NamedGroup::X25519, rustls::NamedGroup::secp256r1]
         );
+    }
+
+    #[test]
+    fn suites_follow_net_ssls_order_of_preference() {
+        let names: Vec<_> = provider()
+            .cipher_suites
+            .iter()
+            .map(|s| cipher_name(s.suite()))
+            .collect();
+        let mut expected = vec![
+            "TLS_AES_256_GCM_SHA384",
+            "TLS_CHACHA20_POLY1305_SHA256",
+            "TLS_AES_128_GCM_SHA256",
+        ];
+        // net-ssl's TLS 1.2 list, in its order.
+        expected.extend(net_ssl_tls12_order());
+        assert_eq!(names, expected);
+    }
+
+    /// `net_ssl::TLS12_CIPHERS` (net-rustls does not depend on net-ssl; the text is
+    /// copied, and checked against the real constant by tests/tls_suite_order.rs).
+    fn net_ssl_tls12_order() -> Vec<&'static str> {
+        "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:\
+         ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:\
+         ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305"
+            .split(':')
+            .map(str::trim)
+            .collect()
     }
 
     #[test]

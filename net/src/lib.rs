@@ -41,7 +41,7 @@ mod stats;
 pub mod udp;
 mod util;
 
-pub use buffer::Buffer;
+pub use buffer::{Buffer, CHEAP_PREPEND};
 pub use client::builder::TcpClientBuilder;
 pub use client::retry::RetryPolicy;
 pub use client::tcp_client::{RetryCallback, TcpClient};

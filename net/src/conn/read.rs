@@ -1,7 +1,8 @@
 //! The read path of a [`TcpConnection`]: socket → (layer) → input buffer → the
 //! message callback.
 //!
-//! `readv` into the input buffer (plain) or the wire buffer (layer) until the socket
+//! `readv` into the input buffer (plain), the wire buffer (layer), or the layer's own
+//! buffer (a layer that keeps unconsumed ciphertext: `Layer::read_buffer`) until the socket
 //! is drained, a short read proves it drained, or the per-event budget is spent (then
 //! the loop comes back to it after serving the others). With a layer, the ciphertext
 //! goes through `Layer::read` into the input buffer. What happened (handshake done,
@@ -25,10 +26,14 @@ impl TcpConnection {
         let fd = self.stream.as_raw_fd();
         let mut total = 0;
         while self.life.reads() {
-            let buf = if self.layer.is_some() {
-                &mut self.wire_in
-            } else {
-                &mut self.input
+            let buf = match self.layer.as_mut() {
+                // A layer that keeps its unconsumed ciphertext gets the bytes straight
+                // behind it (see `Layer::read_buffer`).
+                Some(layer) => match layer.read_buffer() {
+                    Some(own) => own,
+                    None => &mut self.wire_in,
+                },
+                None => &mut self.input,
             };
             let writable = buf.writable_bytes();
             let room = if writable < SPILL {

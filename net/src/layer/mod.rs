@@ -56,6 +56,19 @@ pub trait Layer: 'static {
         eof: bool,
     ) -> io::Result<LayerRead>;
 
+    /// The buffer the connection should read ciphertext into, if the layer keeps the
+    /// bytes it has not consumed yet itself; `None` (the default): the connection's own
+    /// wire buffer, handed to [`Layer::read`] as `wire_in`.
+    ///
+    /// A layer whose protocol engine must be shown the unconsumed tail of a record
+    /// again between reads (rustls's unbuffered API, on every write) has to keep that
+    /// tail; reading straight in behind it spares copying every byte read over to it.
+    /// The new bytes are then in this buffer, and `wire_in` is empty at the next
+    /// [`Layer::read`] (which still runs for every read, as with `None`).
+    fn read_buffer(&mut self) -> Option<&mut Buffer> {
+        None
+    }
+
     /// Encodes `plain` into `wire_out`. Before the handshake completes the layer keeps
     /// the bytes and sends them once it can: nothing the application sends is lost.
     fn write(&mut self, plain: &[u8], wire_out: &mut Buffer) -> io::Result<()>;
