@@ -45,9 +45,10 @@ impl Spec {
     /// The acceptor, or the build error as text.
     fn build(&self, provider: Provider) -> Result<AnyAcceptor, String> {
         let (crt, key) = self.certs[0];
-        match provider {
-            Provider::OpenSsl => {
-                let mut b = TlsAcceptor::builder(cert(crt), cert(key));
+        // The two providers' builders have the same methods but no common trait.
+        macro_rules! configure {
+            ($b:expr) => {{
+                let mut b = $b;
                 for (c, k) in &self.certs[1..] {
                     b = b.certificate(cert(c), cert(k));
                 }
@@ -60,28 +61,17 @@ impl Spec {
                 for (name, o) in &self.sni_ocsp {
                     b = b.sni_ocsp_response_file(name, o);
                 }
-                b.build()
-                    .map(AnyAcceptor::OpenSsl)
-                    .map_err(|e| e.to_string())
+                b.build().map_err(|e| e.to_string())
+            }};
+        }
+        match provider {
+            Provider::OpenSsl => {
+                configure!(TlsAcceptor::builder(cert(crt), cert(key))).map(AnyAcceptor::OpenSsl)
             }
             #[cfg(feature = "rustls")]
             Provider::Rustls => {
-                let mut b = muon::rustls::RustlsAcceptor::builder(cert(crt), cert(key));
-                for (c, k) in &self.certs[1..] {
-                    b = b.certificate(cert(c), cert(k));
-                }
-                if let Some(o) = &self.ocsp {
-                    b = b.ocsp_response_file(o);
-                }
-                for (name, c, k) in &self.sni {
-                    b = b.sni_certificate(name, cert(c), cert(k));
-                }
-                for (name, o) in &self.sni_ocsp {
-                    b = b.sni_ocsp_response_file(name, o);
-                }
-                b.build()
+                configure!(muon::rustls::RustlsAcceptor::builder(cert(crt), cert(key)))
                     .map(AnyAcceptor::Rustls)
-                    .map_err(|e| e.to_string())
             }
         }
     }

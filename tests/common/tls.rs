@@ -158,62 +158,48 @@ impl ServerOpts {
     }
 }
 
+/// Applies `opts` to a builder of either provider: the two builders have the same
+/// methods (by design, see docs/tls.md) but no common trait, and `$krate` names the
+/// provider crate whose `TlsVersion` and `ClientAuth` they take.
+macro_rules! apply_server_opts {
+    ($b:expr, $opts:expr, $krate:ident) => {{
+        let opts: &ServerOpts = $opts;
+        let mut b = $b.alpn_protocols(&opts.alpn);
+        if let Some(v) = opts.version {
+            let v = match v {
+                Version::Tls12 => $krate::TlsVersion::Tls12,
+                Version::Tls13 => $krate::TlsVersion::Tls13,
+            };
+            b = b.min_protocol(v).max_protocol(v);
+        }
+        if let Some(required) = opts.client_auth {
+            let mode = if required {
+                $krate::ClientAuth::Required
+            } else {
+                $krate::ClientAuth::Optional
+            };
+            b = b.client_ca_file(opts.client_ca()).client_auth(mode);
+        }
+        if let Some(t) = opts.handshake_timeout {
+            b = b.handshake_timeout(t);
+        }
+        if opts.rsa_too {
+            b = b.certificate(cert("server-rsa.crt"), cert("server-rsa.key"));
+        }
+        b
+    }};
+}
+
 /// The OpenSSL acceptor's builder with `opts`.
 fn openssl_builder(opts: &ServerOpts) -> TlsAcceptorBuilder {
-    use net_ssl::{ClientAuth, TlsVersion};
-    let mut b = acceptor_builder().alpn_protocols(&opts.alpn);
-    if let Some(v) = opts.version {
-        let v = match v {
-            Version::Tls12 => TlsVersion::Tls12,
-            Version::Tls13 => TlsVersion::Tls13,
-        };
-        b = b.min_protocol(v).max_protocol(v);
-    }
-    if let Some(required) = opts.client_auth {
-        let mode = if required {
-            ClientAuth::Required
-        } else {
-            ClientAuth::Optional
-        };
-        b = b.client_ca_file(opts.client_ca()).client_auth(mode);
-    }
-    if let Some(t) = opts.handshake_timeout {
-        b = b.handshake_timeout(t);
-    }
-    if opts.rsa_too {
-        b = b.certificate(cert("server-rsa.crt"), cert("server-rsa.key"));
-    }
-    b
+    apply_server_opts!(acceptor_builder(), opts, net_ssl)
 }
 
 /// The rustls acceptor's builder with `opts`.
 #[cfg(feature = "rustls")]
 fn rustls_builder(opts: &ServerOpts) -> net_rustls::RustlsAcceptorBuilder {
-    use net_rustls::{ClientAuth, RustlsAcceptor, TlsVersion};
-    let mut b =
-        RustlsAcceptor::builder(cert("server.crt"), cert("server.key")).alpn_protocols(&opts.alpn);
-    if let Some(v) = opts.version {
-        let v = match v {
-            Version::Tls12 => TlsVersion::Tls12,
-            Version::Tls13 => TlsVersion::Tls13,
-        };
-        b = b.min_protocol(v).max_protocol(v);
-    }
-    if let Some(required) = opts.client_auth {
-        let mode = if required {
-            ClientAuth::Required
-        } else {
-            ClientAuth::Optional
-        };
-        b = b.client_ca_file(opts.client_ca()).client_auth(mode);
-    }
-    if let Some(t) = opts.handshake_timeout {
-        b = b.handshake_timeout(t);
-    }
-    if opts.rsa_too {
-        b = b.certificate(cert("server-rsa.crt"), cert("server-rsa.key"));
-    }
-    b
+    let b = net_rustls::RustlsAcceptor::builder(cert("server.crt"), cert("server.key"));
+    apply_server_opts!(b, opts, net_rustls)
 }
 
 impl AnyAcceptor {
