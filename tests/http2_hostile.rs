@@ -66,17 +66,7 @@ fn server(limits: Limits) -> muon::ServerHandle {
 
 /// Whether Python's `h2` is importable; in CI it must be (.ci/run installs it).
 fn have_python_h2() -> bool {
-    let ok = Command::new("python3")
-        .args(["-c", "import h2"])
-        .status()
-        .is_ok_and(|s| s.success());
-    if !ok {
-        if std::env::var_os("CI").is_some() {
-            panic!("python3 with the `h2` package is required (pip install h2)");
-        }
-        eprintln!("SKIPPED: python3 `h2` package not installed (pip install h2)");
-    }
-    ok
+    common::python_module("h2", "h2")
 }
 
 const SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/h2/client.py");
