@@ -224,6 +224,21 @@ pub struct Example14;
 /// ```
 pub struct Example15;
 
+/// From `net/src/udp/client.rs`:
+///
+/// ```no_run
+/// # let lp = muon::EventLoop::new("client")?;
+/// let resolver = muon::resolve::Resolver::system_default(&lp.handle());
+/// muon::udp::UdpClient::resolve_then_connect(&lp.handle(), &resolver, "dns.test:53", |client| {
+///     match client {
+///         Ok(c) => println!("connected to {}", c.peer_addr()),
+///         Err(e) => println!("{e}"),
+///     }
+/// })?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub struct Example16;
+
 /// From `net/src/udp/server.rs`:
 ///
 /// ```no_run
@@ -239,7 +254,7 @@ pub struct Example15;
 /// handle.stop();
 /// # Ok::<(), std::io::Error>(())
 /// ```
-pub struct Example16;
+pub struct Example17;
 
 /// From `net-ssl/src/acceptor.rs`:
 ///
@@ -247,7 +262,7 @@ pub struct Example16;
 /// let tls = muon::ssl::TlsAcceptor::from_pem_files("certs/server.crt", "certs/server.key")?;
 /// # Ok::<(), muon::ssl::TlsError>(())
 /// ```
-pub struct Example17;
+pub struct Example18;
 
 /// From `net-ssl/src/connector.rs`:
 ///
@@ -256,7 +271,7 @@ pub struct Example17;
 /// let factory = connector.for_host("localhost"); // a muon::LayerFactory
 /// # Ok::<(), muon::ssl::TlsError>(())
 /// ```
-pub struct Example18;
+pub struct Example19;
 
 /// From `net-ssl/src/error.rs`:
 ///
@@ -266,7 +281,7 @@ pub struct Example18;
 /// let tls = io_err.get_ref().and_then(|e| e.downcast_ref::<TlsError>());
 /// assert_eq!(tls.map(|e| e.to_string()), Some("handshake timed out".to_string()));
 /// ```
-pub struct Example19;
+pub struct Example20;
 
 /// From `net-ssl/src/ext.rs`:
 ///
@@ -277,7 +292,7 @@ pub struct Example19;
 /// }
 /// # }
 /// ```
-pub struct Example20;
+pub struct Example21;
 
 /// From `net-ssl/src/ext.rs`:
 ///
@@ -290,7 +305,7 @@ pub struct Example20;
 ///     }
 /// }
 /// ```
-pub struct Example21;
+pub struct Example22;
 
 /// From `net-ssl/src/lib.rs`:
 ///
@@ -319,7 +334,7 @@ pub struct Example21;
 /// # server.stop();
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-pub struct Example22;
+pub struct Example23;
 
 /// From `net-http/src/handler.rs`:
 ///
@@ -334,7 +349,7 @@ pub struct Example22;
 ///     Reply::Later
 /// });
 /// ```
-pub struct Example23;
+pub struct Example24;
 
 /// From `net-http/src/lib.rs`:
 ///
@@ -349,7 +364,7 @@ pub struct Example23;
 /// server.run()
 /// # ;Ok::<(), std::io::Error>(())
 /// ```
-pub struct Example24;
+pub struct Example25;
 
 /// From `net-http/src/metrics.rs`:
 ///
@@ -362,7 +377,7 @@ pub struct Example24;
 /// });
 /// # }
 /// ```
-pub struct Example25;
+pub struct Example26;
 
 /// From `net-http/src/router.rs`:
 ///
@@ -372,7 +387,7 @@ pub struct Example25;
 ///     .get("/", |_req, _ctx| Response::text("hello\n").into())
 ///     .post("/echo", |mut req, _ctx| Response::new(200).body(req.take_body()).into());
 /// ```
-pub struct Example26;
+pub struct Example27;
 
 /// From `net-http/src/service.rs`:
 ///
@@ -384,7 +399,7 @@ pub struct Example26;
 /// server.run()
 /// # ;Ok::<(), std::io::Error>(())
 /// ```
-pub struct Example27;
+pub struct Example28;
 
 /// From `net-http/src/ws/broadcaster.rs`:
 ///
@@ -397,4 +412,4 @@ pub struct Example27;
 ///     std::thread::sleep(std::time::Duration::from_secs(1));
 /// });
 /// ```
-pub struct Example28;
+pub struct Example29;

@@ -148,3 +148,71 @@ fn a_client_by_host_name_through_the_resolver() {
     assert!(server.stop());
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// From a callback on the resolver's own loop, where the waiting `connect_host` is
+/// refused, `resolve_then_connect` resolves, connects and hands over a working client
+/// on that loop; an unknown name reaches the callback as the resolver's error.
+#[test]
+fn resolve_then_connect_works_from_the_resolvers_own_loop() {
+    let lp = common::LoopThread::start("udp-client-test");
+    let server = UdpServer::builder("127.0.0.1:0")
+        .threads(1)
+        .on_datagram(|ctx, d, _, _| {
+            ctx.reply(d);
+        })
+        .build()
+        .unwrap()
+        .start()
+        .unwrap();
+    let dir = std::env::temp_dir().join(format!("muon-udp-then-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("hosts"), "127.0.0.1 echo.test\n").unwrap();
+    let cfg =
+        muon::resolve::ResolverConfig::from_files(dir.join("none"), dir.join("hosts")).unwrap();
+    let resolver = muon::resolve::Resolver::new(&lp.handle, cfg);
+    let port = server.local_addr().port();
+    let (tx, rx) = bounded(2);
+    let (r, h) = (resolver.clone(), lp.handle.clone());
+    assert!(lp.handle.queue_in_loop(move |_ctx| {
+        let refused = UdpClient::connect_host(&h, &r, &format!("echo.test:{port}"));
+        assert_eq!(
+            refused.err().map(|e| e.kind()),
+            Some(io::ErrorKind::WouldBlock)
+        );
+        for name in ["echo.test", "nothing.test"] {
+            let tx = tx.clone();
+            let on_loop = h.clone();
+            UdpClient::resolve_then_connect(&h, &r, &format!("{name}:{port}"), move |c| {
+                assert!(
+                    on_loop.is_in_loop_thread(),
+                    "done runs on the resolver's loop"
+                );
+                let _ = tx.send((name, c));
+            })
+            .unwrap();
+        }
+    }));
+    let mut found = std::collections::HashMap::new();
+    for _ in 0..2 {
+        let (name, c) = rx.recv_timeout(IO_TIMEOUT).expect("done never ran");
+        found.insert(name, c);
+    }
+    let client = found
+        .remove("echo.test")
+        .unwrap()
+        .expect("echo.test connects");
+    assert_eq!(client.peer_addr(), server.local_addr());
+    assert_eq!(
+        answer(&ask(&client, b"by name", IO_TIMEOUT)),
+        Ok(b"by name".to_vec())
+    );
+    let err = match found.remove("nothing.test").unwrap() {
+        Ok(c) => panic!("an unknown name connected to {}", c.peer_addr()),
+        Err(e) => e,
+    };
+    assert!(err.to_string().contains("nothing.test"), "{err}");
+    let bad = UdpClient::resolve_then_connect(&lp.handle, &resolver, "no-port", |_| {});
+    assert_eq!(bad.unwrap_err().kind(), io::ErrorKind::InvalidInput);
+    assert!(server.stop());
+    std::fs::remove_dir_all(&dir).unwrap();
+}

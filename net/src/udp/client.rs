@@ -13,6 +13,7 @@ use super::client_socket::ClientSocket;
 use super::stats::{UdpCounters, UdpStats};
 use crate::reactor::loop_ctx::LoopCtx;
 use crate::reactor::loop_handle::LoopHandle;
+use crate::resolve::blocking::split_host_port;
 use crate::resolve::resolver::Resolver;
 
 /// Requests queued to the loop and not yet sent, at most.
@@ -83,7 +84,8 @@ impl UdpClient {
     }
 
     /// Resolves `target` ("host:port") with `resolver`, waiting on this thread
-    /// (bounded; refused on the resolver's own loop), then connects to its first
+    /// (bounded; refused on the resolver's own loop; on any other loop's thread use
+    /// [`resolve_then_connect`](Self::resolve_then_connect), which never waits), then connects to its first
     /// address (IPv6 first). Errors name what failed: the lookup's (NXDOMAIN, timeout
     /// after N queries, no address) or the socket's.
     pub fn connect_host(
@@ -99,6 +101,52 @@ impl UdpClient {
                 format!("{target}: no address"),
             )),
         }
+    }
+
+    /// Resolves `target` ("host:port") with `resolver` without blocking anyone, then
+    /// connects to its first address (IPv6 first) and hands the client, or the error
+    /// naming what failed, to `done` on the resolver's loop. Safe to call from any
+    /// thread, a loop's callback included (where [`connect_host`](Self::connect_host)
+    /// would have to wait). A `target` that is not `host:port` is refused here, and
+    /// `done` is then dropped unrun; so is it if the resolver's loop has ended.
+    ///
+    /// ```no_run
+    /// # let lp = net::EventLoop::new("client")?;
+    /// let resolver = net::resolve::Resolver::system_default(&lp.handle());
+    /// net::udp::UdpClient::resolve_then_connect(&lp.handle(), &resolver, "dns.test:53", |client| {
+    ///     match client {
+    ///         Ok(c) => println!("connected to {}", c.peer_addr()),
+    ///         Err(e) => println!("{e}"),
+    ///     }
+    /// })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn resolve_then_connect<F>(
+        lp: &LoopHandle,
+        resolver: &Resolver,
+        target: &str,
+        done: F,
+    ) -> io::Result<()>
+    where
+        F: FnOnce(io::Result<UdpClient>) + Send + 'static,
+    {
+        let (host, port) = split_host_port(target)?;
+        let lp = lp.clone();
+        let target = target.to_string();
+        resolver.resolve(host, move |_ctx, found| {
+            let client = match found {
+                Ok(ips) => match ips.first() {
+                    Some(ip) => Self::connect(&lp, SocketAddr::new(*ip, port)),
+                    None => Err(io::Error::new(
+                        io::ErrorKind::NotFound,
+                        format!("{target}: no address"),
+                    )),
+                },
+                Err(e) => Err(io::Error::from(e)),
+            };
+            done(client);
+        });
+        Ok(())
     }
 
     /// Sends `data` and calls `reply` on the loop with the next datagram from the
