@@ -32,8 +32,9 @@ lines = ["<!-- http:begin -->", "## HTTP/1.1: keep-alive `GET /`, Muon (`muon::h
          "current-thread runtime), wrk on core 1, loopback. Both answer the same 14-byte text with "
          "Date, Content-Type and Content-Length. Server CPU is utime+stime from /proc over the whole "
          "wrk run. Medians of the repetitions.", "",
-         "**The machine is shared with other builders** (2 cores; the load average before and after is in the metadata below): "
-         "absolute rates are low and noisy; compare the two columns of the same run, not with other pages.", "",
+         "2 cores, so server and load generator each have one; the load average before and after "
+         "is in the metadata below (a high one means other work shared the machine and the figures "
+         "are noisy): compare the two columns of the same run, not with other pages.", "",
          "| connections | server | requests/s | server CPU µs / request | Muon ÷ hyper (CPU/request) | p50 ms | p99 ms | errors |",
          "|---|---|---|---|---|---|---|---|"]
 for c in conns:

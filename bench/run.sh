@@ -382,13 +382,21 @@ fi
 # ECDSA P-256 certificate, one server worker on core 0, the load generator on core 1.
 rustls_section() {
     local bin=$OUT/muon-bench-system out=$RES/rustls.jsonl
-    local RUSTLS_IMPLS=${BENCH_RUSTLS_IMPLS:-muon tokio muon-rustls tokio-rustls}
+    # muon-rustls-per-loop: Muon on rustls with the worker accepting on its own
+    # SO_REUSEPORT listener (no hand-off from the main loop); handshakes only, the
+    # one measure where the hand-off shows.
+    local RUSTLS_IMPLS=${BENCH_RUSTLS_IMPLS:-muon tokio muon-rustls tokio-rustls muon-rustls-per-loop}
     local MEM_CONNS=${BENCH_RUSTLS_MEM_CONNS:-10000}
     : >"$out"
     for rep in $(seq "$REPS"); do
         for imp in $RUSTLS_IMPLS; do
             log "rustls rep=$rep $imp"
-            start_server "$bin" "$imp" --tls
+            local server_imp=$imp extra=()
+            if [[ $imp == muon-rustls-per-loop ]]; then
+                server_imp=muon-rustls
+                extra=(--accept-per-loop)
+            fi
+            start_server "$bin" "$server_imp" --tls "${extra[@]}"
             for hs in "1.3 full" "1.3 resumed" "1.2 resumed" "1.2 full"; do
                 set -- $hs
                 local r=()
@@ -397,6 +405,10 @@ rustls_section() {
                     --conns $HS_CLIENTS --window "$WINDOW" --warmup "$WARMUP" \
                     --label impl=$imp --label rep=$rep --label batch=rustls
             done
+            if [[ $imp == muon-rustls-per-loop ]]; then
+                stop_server
+                continue
+            fi
             for conns in 1 100; do
                 for size in 1024 16384; do
                     RESULTS=$out load "$bin" pingpong --tls --conns $conns --size $size \

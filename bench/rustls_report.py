@@ -11,12 +11,13 @@ import sys
 
 BEGIN = "<!-- rustls:begin (bench/run.sh rustls writes this section) -->"
 END = "<!-- rustls:end -->"
-IMPLS = ["muon", "tokio", "muon-rustls", "tokio-rustls"]
+IMPLS = ["muon", "tokio", "muon-rustls", "tokio-rustls", "muon-rustls-per-loop"]
 NAMES = {
     "muon": "Muon + OpenSSL",
     "tokio": "tokio + tokio-openssl",
     "muon-rustls": "Muon + rustls",
     "tokio-rustls": "tokio + tokio-rustls",
+    "muon-rustls-per-loop": "Muon + rustls, per-loop accept",
 }
 
 
@@ -51,20 +52,26 @@ def main():
         "Server CPU per unit of work (lower is better), medians of the alternated reps; "
         "one server worker on core 0, the load generator (OpenSSL client) on core 1, "
         "ECDSA P-256 certificate. `muon-rustls` is `muon::rustls::RustlsAcceptor`; "
-        "`tokio-rustls` serves the very same rustls `ServerConfig`."
+        "`tokio-rustls` serves the very same rustls `ServerConfig`. The default Muon "
+        "server has the main loop accept and hand each connection to the worker "
+        "(a wake-up and a context switch per connection); `per-loop accept` is the same "
+        "server with `accept_per_loop(true)`, the worker accepting on its own "
+        "`SO_REUSEPORT` listener as tokio's one task does (handshakes only)."
     )
     lines.append("")
-    lines.append("| measure | " + " | ".join(NAMES[i] for i in IMPLS) + " | Muon+rustls / tokio-rustls | Muon+rustls / tokio-openssl |")
-    lines.append("|---|" + "---|" * (len(IMPLS) + 2))
+    lines.append("| measure | " + " | ".join(NAMES[i] for i in IMPLS) + " | Muon+rustls / tokio-rustls | Muon+rustls / tokio-openssl | per-loop / tokio-rustls |")
+    lines.append("|---|" + "---|" * (len(IMPLS) + 3))
 
     def row(label, per_impl, fmt="{:.1f}", note=None):
         vals = [per_impl(i) for i in IMPLS]
         cells = [fmt.format(v) if v is not None else "–" for v in vals]
         if note:
             cells = [c + note(i) for c, i in zip(cells, IMPLS)]
-        mr, tr, to = vals[2], vals[3], vals[1]
+        mr, tr, to, pl = vals[2], vals[3], vals[1], vals[4]
         ratio = lambda a, b: f"{a / b:.2f}×" if a is not None and b else "–"
-        lines.append(f"| {label} | " + " | ".join(cells) + f" | {ratio(mr, tr)} | {ratio(mr, to)} |")
+        lines.append(
+            f"| {label} | " + " | ".join(cells) + f" | {ratio(mr, tr)} | {ratio(mr, to)} | {ratio(pl, tr)} |"
+        )
 
     for ver, resume, label in [
         ("1.3", False, "full TLS 1.3 handshake, µs CPU"),
