@@ -117,9 +117,16 @@ fn closing_fails_the_requests_still_waiting() {
     assert_eq!(err.kind(), io::ErrorKind::NotConnected);
 }
 
-#[test]
-fn a_client_by_host_name_through_the_resolver() {
-    let lp = common::LoopThread::start("udp-client-test");
+/// A one-loop UDP echo server, and a resolver on `lp` whose only source is a hosts
+/// file (in the returned directory, which the caller removes) naming it `echo.test`.
+fn echo_server_and_resolver(
+    lp: &common::LoopThread,
+    tag: &str,
+) -> (
+    muon::udp::UdpServerHandle,
+    muon::resolve::Resolver,
+    std::path::PathBuf,
+) {
     let server = UdpServer::builder("127.0.0.1:0")
         .threads(1)
         .on_datagram(|ctx, d, _, _| {
@@ -129,12 +136,19 @@ fn a_client_by_host_name_through_the_resolver() {
         .unwrap()
         .start()
         .unwrap();
-    let dir = std::env::temp_dir().join(format!("muon-udp-host-{}", std::process::id()));
+    let dir = std::env::temp_dir().join(format!("muon-udp-{tag}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("hosts"), "127.0.0.1 echo.test\n").unwrap();
     let cfg =
         muon::resolve::ResolverConfig::from_files(dir.join("none"), dir.join("hosts")).unwrap();
     let resolver = muon::resolve::Resolver::new(&lp.handle, cfg);
+    (server, resolver, dir)
+}
+
+#[test]
+fn a_client_by_host_name_through_the_resolver() {
+    let lp = common::LoopThread::start("udp-client-test");
+    let (server, resolver, dir) = echo_server_and_resolver(&lp, "host");
     let target = format!("echo.test:{}", server.local_addr().port());
     let client = UdpClient::connect_host(&lp.handle, &resolver, &target).unwrap();
     assert_eq!(client.peer_addr(), server.local_addr());
@@ -155,21 +169,7 @@ fn a_client_by_host_name_through_the_resolver() {
 #[test]
 fn resolve_then_connect_works_from_the_resolvers_own_loop() {
     let lp = common::LoopThread::start("udp-client-test");
-    let server = UdpServer::builder("127.0.0.1:0")
-        .threads(1)
-        .on_datagram(|ctx, d, _, _| {
-            ctx.reply(d);
-        })
-        .build()
-        .unwrap()
-        .start()
-        .unwrap();
-    let dir = std::env::temp_dir().join(format!("muon-udp-then-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("hosts"), "127.0.0.1 echo.test\n").unwrap();
-    let cfg =
-        muon::resolve::ResolverConfig::from_files(dir.join("none"), dir.join("hosts")).unwrap();
-    let resolver = muon::resolve::Resolver::new(&lp.handle, cfg);
+    let (server, resolver, dir) = echo_server_and_resolver(&lp, "then");
     let port = server.local_addr().port();
     let (tx, rx) = bounded(2);
     let (r, h) = (resolver.clone(), lp.handle.clone());
