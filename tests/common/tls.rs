@@ -190,6 +190,27 @@ macro_rules! apply_server_opts {
     }};
 }
 
+/// Applies `opts` to a connector builder of either provider (same methods, no common
+/// trait; `$krate` names the provider crate whose `TlsVersion` they take), trusting
+/// the development CA.
+macro_rules! apply_client_opts {
+    ($b:expr, $opts:expr, $krate:ident) => {{
+        let opts: &ClientOpts = $opts;
+        let mut b = $b.ca_file(cert("ca.crt")).alpn_protocols(&opts.alpn);
+        if let Some(v) = opts.version {
+            let v = match v {
+                Version::Tls12 => $krate::TlsVersion::Tls12,
+                Version::Tls13 => $krate::TlsVersion::Tls13,
+            };
+            b = b.min_protocol(v).max_protocol(v);
+        }
+        if opts.client_cert {
+            b = b.client_cert(cert("client.crt"), cert("client.key"));
+        }
+        b
+    }};
+}
+
 /// The OpenSSL acceptor's builder with `opts`.
 fn openssl_builder(opts: &ServerOpts) -> TlsAcceptorBuilder {
     apply_server_opts!(acceptor_builder(), opts, net_ssl)
@@ -288,41 +309,19 @@ impl Provider {
     /// A client factory for "localhost" with `opts`, trusting the development CA.
     pub fn client(self, opts: &ClientOpts) -> AnyClient {
         match self {
-            Provider::OpenSsl => {
-                use net_ssl::{TlsConnector, TlsVersion};
-                let mut b = TlsConnector::builder()
-                    .ca_file(cert("ca.crt"))
-                    .alpn_protocols(&opts.alpn);
-                if let Some(v) = opts.version {
-                    let v = match v {
-                        Version::Tls12 => TlsVersion::Tls12,
-                        Version::Tls13 => TlsVersion::Tls13,
-                    };
-                    b = b.min_protocol(v).max_protocol(v);
-                }
-                if opts.client_cert {
-                    b = b.client_cert(cert("client.crt"), cert("client.key"));
-                }
-                AnyClient::OpenSsl(b.build().expect("OpenSSL connector").for_host("localhost"))
-            }
+            Provider::OpenSsl => AnyClient::OpenSsl(
+                apply_client_opts!(net_ssl::TlsConnector::builder(), opts, net_ssl)
+                    .build()
+                    .expect("OpenSSL connector")
+                    .for_host("localhost"),
+            ),
             #[cfg(feature = "rustls")]
-            Provider::Rustls => {
-                use net_rustls::{RustlsConnector, TlsVersion};
-                let mut b = RustlsConnector::builder()
-                    .ca_file(cert("ca.crt"))
-                    .alpn_protocols(&opts.alpn);
-                if let Some(v) = opts.version {
-                    let v = match v {
-                        Version::Tls12 => TlsVersion::Tls12,
-                        Version::Tls13 => TlsVersion::Tls13,
-                    };
-                    b = b.min_protocol(v).max_protocol(v);
-                }
-                if opts.client_cert {
-                    b = b.client_cert(cert("client.crt"), cert("client.key"));
-                }
-                AnyClient::Rustls(b.build().expect("rustls connector").for_host("localhost"))
-            }
+            Provider::Rustls => AnyClient::Rustls(
+                apply_client_opts!(net_rustls::RustlsConnector::builder(), opts, net_rustls)
+                    .build()
+                    .expect("rustls connector")
+                    .for_host("localhost"),
+            ),
         }
     }
 
